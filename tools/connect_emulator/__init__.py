@@ -1,0 +1,1 @@
+"""Amazon Connect emulator (development tool; not shipped to Lambda)."""

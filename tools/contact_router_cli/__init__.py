@@ -1,0 +1,1 @@
+"""Command-line tool for contact-router (development tool; not shipped to Lambda)."""
