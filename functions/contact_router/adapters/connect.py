@@ -1,0 +1,190 @@
+"""Amazon Connect: the one place that calls the Connect API and translates its answers and errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ReadTimeoutError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
+
+from contact_router.errors import PERMANENT_REASONS, PermanentError, TransientError, classify_aws_error
+from contact_router.models.agent import AgentState, UserRef
+from contact_router.models.contact import Contact, flatten_segment_attributes
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+MAX_AGENTS_PER_CALL = 100  # GetCurrentUserData Filters.Agents
+
+
+class ConnectGateway:
+    """Implements ``ConnectPort`` and ``UserDirectoryPort`` over a boto3 ``connect`` client."""
+
+    def __init__(
+        self,
+        client: Any,
+        instance_id: str,
+        user_cache_seconds: int = 300,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self.instance_id = instance_id
+        self._users = TtlCache[str, UserRef | None](user_cache_seconds, clock)
+
+    # ------------------------------------------------------------------------------------ contacts
+    def describe_contact(self, contact_id: str) -> Contact:
+        response = self._call(
+            "DescribeContact",
+            self._client.describe_contact,
+            InstanceId=self.instance_id,
+            ContactId=contact_id,
+            not_found="unknown_contact",
+        )
+        return contact_from_api(response["Contact"])
+
+    def associate(self, contact_id: str, user_id: str) -> None:
+        self._call(
+            "AssociateContactWithUser",
+            self._client.associate_contact_with_user,
+            InstanceId=self.instance_id,
+            ContactId=contact_id,
+            UserId=user_id,
+        )
+
+    # -------------------------------------------------------------------------------------- agents
+    def current_user_data(self, user_ids: Sequence[str]) -> Mapping[str, AgentState]:
+        states: dict[str, AgentState] = {}
+        unique = list(dict.fromkeys(user_ids))
+        for start in range(0, len(unique), MAX_AGENTS_PER_CALL):
+            chunk = unique[start : start + MAX_AGENTS_PER_CALL]
+            token: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {
+                    "InstanceId": self.instance_id,
+                    "Filters": {"Agents": chunk},
+                    "MaxResults": MAX_AGENTS_PER_CALL,
+                }
+                if token:
+                    kwargs["NextToken"] = token
+                page = self._call("GetCurrentUserData", self._client.get_current_user_data, **kwargs)
+                for item in page.get("UserDataList", []):
+                    state = agent_state_from_api(item)
+                    states[state.user_id] = state
+                token = page.get("NextToken")
+                if not token:
+                    break
+        return states
+
+    # ---------------------------------------------------------------------------------------- users
+    def find_by_username(self, username: str) -> UserRef | None:
+        """SearchUsers by exact username, cached (users change rarely; misses are cached too)."""
+        key = username.lower()
+        hit, cached = self._users.get(key)
+        if hit:
+            return cached
+        response = self._call(
+            "SearchUsers",
+            self._client.search_users,
+            InstanceId=self.instance_id,
+            SearchCriteria={"StringCondition": {"FieldName": "Username", "Value": username, "ComparisonType": "EXACT"}},
+            MaxResults=2,
+        )
+        found = None
+        for user in response.get("Users", []):
+            if str(user.get("Username", "")).lower() == key:
+                found = UserRef(id=user["Id"], arn=user["Arn"], username=user["Username"])
+                break
+        self._users.put(key, found)
+        return found
+
+    # ---------------------------------------------------------------------------------------- errors
+    def _call(self, operation: str, method: Callable[..., Any], not_found: str = "not_found", **kwargs: Any) -> Any:
+        try:
+            return method(**kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", "Unknown"))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            message = f"{operation} failed: {code} (HTTP {status}): {error.get('Message', '')}".strip()
+            kind = classify_aws_error(code, status)
+            if kind is TransientError:
+                raise TransientError("throttled" if status == 429 else "connect_unavailable", message) from exc
+            reason = not_found if code == "ResourceNotFoundException" else PERMANENT_REASONS.get(code, "connect_error")
+            raise PermanentError(reason, message) from exc
+        except (ReadTimeoutError, BotoConnectionError) as exc:
+            raise TransientError("timeout", f"{operation} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            # Parameter validation and similar client-side failures will not improve with retries.
+            raise PermanentError("invalid_request", f"{operation} failed: {exc}") from exc
+
+
+def contact_from_api(raw: Mapping[str, Any]) -> Contact:
+    queue = raw.get("QueueInfo") or {}
+    agent = raw.get("AgentInfo") or {}
+    return Contact(
+        id=raw["Id"],
+        channel=str(raw.get("Channel", "")).upper(),
+        initiation_method=raw.get("InitiationMethod"),
+        queue_id=queue.get("Id"),
+        enqueued_at=_dt(queue.get("EnqueueTimestamp")),
+        agent_id=agent.get("Id"),
+        connected_to_agent_at=_dt(agent.get("ConnectedToAgentTimestamp")),
+        disconnected_at=_dt(raw.get("DisconnectTimestamp")),
+        initial_contact_id=raw.get("InitialContactId"),
+        previous_contact_id=raw.get("PreviousContactId"),
+        related_contact_id=raw.get("RelatedContactId"),
+        attributes=dict(raw.get("Attributes") or {}),
+        tags=dict(raw.get("Tags") or {}),
+        segment_attributes=flatten_segment_attributes(raw.get("SegmentAttributes")),
+    )
+
+
+def agent_state_from_api(raw: Mapping[str, Any]) -> AgentState:
+    status = raw.get("Status") or {}
+    return AgentState(
+        user_id=raw["User"]["Id"],
+        status_name=str(status.get("StatusName", "")),
+        available_slots=dict(raw.get("AvailableSlotsByChannel") or {}),
+        max_slots=dict(raw.get("MaxSlotsByChannel") or {}),
+    )
+
+
+def _dt(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+class TtlCache(Generic[K, V]):
+    """A small thread-safe cache with per-entry expiry (a Lambda environment serves one request at a time,
+    the local simulator runs several workers)."""
+
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic, max_items: int = 2048):
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._max = max_items
+        self._items: dict[K, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> tuple[bool, V | None]:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None or entry[0] <= self._clock():
+                return False, None
+            return True, entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            if len(self._items) >= self._max:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = (self._clock() + self._ttl, value)

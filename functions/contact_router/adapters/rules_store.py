@@ -1,0 +1,93 @@
+"""Where the rules come from: the bundled file, a local file, SSM Parameter Store or AppConfig.
+
+Remote sources are cached for ``RULES_CACHE_SECONDS`` (Powertools Parameters). A reload that fails or
+yields an invalid file keeps the last good rules (logged loudly); only the first load may fail the start.
+Size limits: SSM standard parameters hold 4 KB, advanced 8 KB; AppConfig hosted configurations 2 MB.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from contact_router.config import RulesSource, RulesSourceKind
+from contact_router.errors import ConfigurationError
+from contact_router.rules.loader import RulesError, load_bundled_rules, load_rules_file, parse_rules
+from contact_router.rules.model import RulesFile
+
+log = logging.getLogger(__name__)
+
+
+class RulesProvider:
+    """Implements ``RulesProviderPort``."""
+
+    def __init__(self, source: RulesSource, fetch: Callable[[], str | bytes] | None = None) -> None:
+        self._source = source
+        self._fetch = fetch
+        self._lock = threading.Lock()
+        self._text: str | bytes | None = None
+        self._rules: RulesFile | None = None
+
+    @property
+    def source(self) -> str:
+        return self._source.describe()
+
+    def current(self) -> RulesFile:
+        if self._fetch is None:  # bundled or local file: read once
+            if self._rules is None:
+                self._rules = (
+                    load_rules_file(self._source.file)
+                    if self._source.kind is RulesSourceKind.FILE and self._source.file
+                    else load_bundled_rules()
+                )
+            return self._rules
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> RulesFile:
+        try:
+            text = self._fetch() if self._fetch else None
+            if text is None:
+                raise RulesError([f"{self.source}: no rules found"])
+            if self._rules is not None and text == self._text:
+                return self._rules
+            rules = parse_rules(text, self.source)
+        except (RulesError, ClientError, BotoCoreError, ValueError) as exc:
+            if self._rules is None:
+                if isinstance(exc, ConfigurationError):
+                    raise
+                raise RulesError([f"{self.source}: cannot load rules: {exc}"]) from exc
+            log.error(
+                "rules reload failed; keeping the last good rules",
+                extra={"rules_source": self.source, "error": str(exc)},
+            )
+            return self._rules
+        self._text, self._rules = text, rules
+        return rules
+
+
+def remote_fetcher(
+    source: RulesSource, ssm_client: Any = None, appconfig_client: Any = None
+) -> Callable[[], Any] | None:
+    """A cached fetch function for SSM or AppConfig sources; None for bundled and file sources."""
+    if source.kind is RulesSourceKind.SSM:
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        ssm = SSMProvider(boto3_client=ssm_client)
+        name = source.ssm_parameter or ""
+        return lambda: ssm.get(name, max_age=source.cache_seconds, decrypt=True)
+    if source.kind is RulesSourceKind.APPCONFIG:
+        from aws_lambda_powertools.utilities.parameters import AppConfigProvider
+
+        appconfig = AppConfigProvider(
+            environment=source.appconfig_environment or "",
+            application=source.appconfig_application,
+            boto3_client=appconfig_client,
+        )
+        profile = source.appconfig_profile or ""
+        return lambda: appconfig.get(profile, max_age=source.cache_seconds)
+    return None

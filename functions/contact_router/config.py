@@ -1,0 +1,169 @@
+"""Settings: one validated object read from the environment at the entry point.
+
+Logic and adapters receive plain values from here; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from contact_router.errors import ConfigurationError
+
+INSTANCE_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):connect:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):instance/(?P<id>[A-Za-z0-9-]{1,100})$"
+)
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+class RulesSourceKind(StrEnum):
+    BUNDLED = "bundled"
+    FILE = "file"
+    SSM = "ssm"
+    APPCONFIG = "appconfig"
+
+
+@dataclass(frozen=True)
+class RulesSource:
+    kind: RulesSourceKind
+    file: str | None = None
+    ssm_parameter: str | None = None
+    appconfig_application: str | None = None
+    appconfig_environment: str | None = None
+    appconfig_profile: str | None = None
+    cache_seconds: int = 300
+
+    def describe(self) -> str:
+        match self.kind:
+            case RulesSourceKind.FILE:
+                return f"file:{self.file}"
+            case RulesSourceKind.SSM:
+                return f"ssm:{self.ssm_parameter}"
+            case RulesSourceKind.APPCONFIG:
+                return f"appconfig:{self.appconfig_application}/{self.appconfig_environment}/{self.appconfig_profile}"
+            case _:
+                return "bundled"
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_arn: str
+    instance_id: str
+    region: str
+    account: str
+    rules: RulesSource
+    dry_run: bool = False
+    route_voice: bool = False
+    allowed_agent_arn_pattern: str = ""
+    idempotency_table: str | None = None
+    idempotency_ttl_seconds: int = 86_400
+    dead_letter_queue_url: str | None = None
+    user_cache_seconds: int = 300
+
+    @property
+    def agent_arn_prefix(self) -> str:
+        return f"{self.instance_arn}/agent/"
+
+    @classmethod
+    def for_instance(cls, instance_arn: str, **overrides: object) -> Settings:
+        """Settings for code and tests that already know their instance (no environment involved)."""
+        env = {"CONNECT_INSTANCE_ARN": instance_arn}
+        settings = cls.from_env(env)
+        return _replace(settings, overrides)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and validate every setting; report all problems at once."""
+        problems: list[str] = []
+
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name, "true" if default else "false").strip().lower()
+            if raw in _TRUE:
+                return True
+            if raw in _FALSE:
+                return False
+            problems.append(f"{name} must be true or false, got {raw!r}")
+            return default
+
+        def number(name: str, default: int, minimum: int) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                problems.append(f"{name} must be a whole number, got {raw!r}")
+                return default
+            if value < minimum:
+                problems.append(f"{name} must be >= {minimum}, got {value}")
+            return value
+
+        def optional(name: str) -> str | None:
+            return env.get(name, "").strip() or None
+
+        instance_arn = env.get("CONNECT_INSTANCE_ARN", "").strip()
+        match = INSTANCE_ARN_RE.match(instance_arn)
+        if not match:
+            problems.append(
+                "CONNECT_INSTANCE_ARN must be an Amazon Connect instance ARN "
+                f"(arn:aws:connect:REGION:ACCOUNT:instance/ID), got {instance_arn!r}"
+            )
+
+        kind_raw = env.get("RULES_SOURCE", "bundled").strip().lower() or "bundled"
+        try:
+            kind = RulesSourceKind(kind_raw)
+        except ValueError:
+            problems.append(f"RULES_SOURCE must be one of bundled, file, ssm, appconfig; got {kind_raw!r}")
+            kind = RulesSourceKind.BUNDLED
+        rules = RulesSource(
+            kind=kind,
+            file=optional("RULES_FILE"),
+            ssm_parameter=optional("RULES_SSM_PARAMETER"),
+            appconfig_application=optional("RULES_APPCONFIG_APPLICATION"),
+            appconfig_environment=optional("RULES_APPCONFIG_ENVIRONMENT"),
+            appconfig_profile=optional("RULES_APPCONFIG_PROFILE"),
+            cache_seconds=number("RULES_CACHE_SECONDS", 300, 0),
+        )
+        required_by_kind = {
+            RulesSourceKind.FILE: ["RULES_FILE"],
+            RulesSourceKind.SSM: ["RULES_SSM_PARAMETER"],
+            RulesSourceKind.APPCONFIG: [
+                "RULES_APPCONFIG_APPLICATION",
+                "RULES_APPCONFIG_ENVIRONMENT",
+                "RULES_APPCONFIG_PROFILE",
+            ],
+        }
+        problems.extend(
+            f"{name} is required when RULES_SOURCE={kind.value}"
+            for name in required_by_kind.get(kind, [])
+            if not optional(name)
+        )
+
+        settings = cls(
+            instance_arn=instance_arn,
+            instance_id=match.group("id") if match else "",
+            region=match.group("region") if match else "",
+            account=match.group("account") if match else "",
+            rules=rules,
+            dry_run=flag("DRY_RUN", False),
+            route_voice=flag("ROUTE_VOICE", False),
+            allowed_agent_arn_pattern=env.get("ALLOWED_AGENT_ARN_PATTERN", "").strip()
+            or (f"{instance_arn}/agent/*" if match else ""),
+            idempotency_table=optional("IDEMPOTENCY_TABLE"),
+            idempotency_ttl_seconds=number("IDEMPOTENCY_TTL_SECONDS", 86_400, 60),
+            dead_letter_queue_url=optional("DEAD_LETTER_QUEUE_URL"),
+            user_cache_seconds=number("USER_CACHE_SECONDS", 300, 0),
+        )
+        if problems:
+            raise ConfigurationError(problems)
+        return settings
+
+
+def _replace(settings: Settings, overrides: Mapping[str, object]) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Lambda entry points: a decorator stack and a few lines each."""

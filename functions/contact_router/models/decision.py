@@ -1,0 +1,114 @@
+"""The decision record: one per contact, answering "why did this contact go there?".
+
+It is logged as one structured line and counted as one metric per outcome; the local runner, ``explain``
+and the tests read the same record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    ASSOCIATED = "Associated"  # AssociateContactWithUser succeeded
+    WOULD_ASSOCIATE = "WouldAssociate"  # dry run: everything but the association
+    NO_RULE_MATCHED = "NoRuleMatched"  # left with its queue
+    NO_ELIGIBLE_AGENT = "NoEligibleAgent"  # a rule matched, no candidate could take it: left with its queue
+    NOT_WAITING = "NotWaiting"  # agent connected/assigned, customer gone: nothing to do
+    IGNORED = "Ignored"  # not for the router (event type, channel, monitor leg, agent queue...)
+    DUPLICATE = "Duplicate"  # a redelivered event for a contact already decided
+    REJECTED = "Rejected"  # permanent failure: logged and dead-lettered
+    FAILED = "Failed"  # transient failure: given back to SQS for another try
+
+
+class Verdict(StrEnum):
+    """What happened to one candidate."""
+
+    CHOSEN = "chosen"
+    ELIGIBLE = "eligible"  # could have taken it, but an earlier candidate was chosen
+    SOURCE_EMPTY = "source_empty"  # the source gave no user (attribute missing, no related contact...)
+    NO_AGENT = "no_agent"  # the related/previous contact had no agent
+    INVALID_REFERENCE = "invalid_reference"  # not a user id, user ARN or username
+    UNKNOWN_USER = "unknown_user"  # no such user in the instance
+    NOT_ALLOWED = "not_allowed"  # outside the allowed agent ARN pattern (or another instance)
+    EXCLUDED = "excluded"  # listed in the rule's exclude_users
+    DUPLICATE = "duplicate"  # already a candidate from an earlier source
+    OFFLINE = "offline"  # not logged in
+    STATUS = "status"  # logged in, status not allowed by the rule
+    NO_CAPACITY = "no_capacity"  # no free slot for this channel
+
+
+@dataclass(frozen=True)
+class CandidateVerdict:
+    source: str
+    verdict: Verdict
+    user_id: str | None = None
+    username: str | None = None
+    reference: str | None = None
+    detail: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.username or self.user_id or self.reference or "-"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    contact_id: str | None = None
+    channel: str | None = None
+    event_type: str | None = None
+    queue_id: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+    agent_id: str | None = None
+    agent_username: str | None = None
+    candidates: tuple[CandidateVerdict, ...] = field(default_factory=tuple)
+    dry_run: bool = False
+    replayed: bool = False
+
+    @property
+    def agent_label(self) -> str | None:
+        return self.agent_username or self.agent_id
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready dict for the log line and the idempotency store (no customer data in it)."""
+        record = asdict(self)
+        record["outcome"] = self.outcome.value
+        record["candidates"] = [
+            {k: (v.value if isinstance(v, Verdict) else v) for k, v in asdict(c).items() if v is not None}
+            for c in self.candidates
+        ]
+        return {k: v for k, v in record.items() if v not in (None, (), [])}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Decision:
+        candidates = tuple(
+            CandidateVerdict(
+                source=c["source"],
+                verdict=Verdict(c["verdict"]),
+                user_id=c.get("user_id"),
+                username=c.get("username"),
+                reference=c.get("reference"),
+                detail=c.get("detail"),
+            )
+            for c in record.get("candidates", [])
+        )
+        return cls(
+            outcome=Outcome(record["outcome"]),
+            contact_id=record.get("contact_id"),
+            channel=record.get("channel"),
+            event_type=record.get("event_type"),
+            queue_id=record.get("queue_id"),
+            rule=record.get("rule"),
+            reason=record.get("reason"),
+            detail=record.get("detail"),
+            agent_id=record.get("agent_id"),
+            agent_username=record.get("agent_username"),
+            candidates=candidates,
+            dry_run=bool(record.get("dry_run", False)),
+            replayed=bool(record.get("replayed", False)),
+        )

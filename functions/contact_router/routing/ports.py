@@ -1,0 +1,40 @@
+"""What the routing core needs from the outside world. ``contact_router.adapters`` implements these with
+boto3; tests use the Connect emulator or small in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from contact_router.models.agent import AgentState, UserRef
+from contact_router.models.contact import Contact
+from contact_router.rules.model import RulesFile
+
+
+class ConnectPort(Protocol):
+    def describe_contact(self, contact_id: str) -> Contact:
+        """Raises PermanentError(reason="unknown_contact") when the contact does not exist."""
+        ...
+
+    def current_user_data(self, user_ids: Sequence[str]) -> Mapping[str, AgentState]:
+        """Real-time state of the logged-in agents among ``user_ids`` (one call per 100 ids)."""
+        ...
+
+    def associate(self, contact_id: str, user_id: str) -> None: ...
+
+
+class UserDirectoryPort(Protocol):
+    def find_by_username(self, username: str) -> UserRef | None: ...
+
+
+class RulesProviderPort(Protocol):
+    def current(self) -> RulesFile: ...
+
+    @property
+    def source(self) -> str: ...
+
+
+class IdempotencyPort(Protocol):
+    def run(self, key: Mapping[str, Any], work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """Run ``work`` once per ``key``; return (result, replayed) where replayed means a stored result."""
+        ...

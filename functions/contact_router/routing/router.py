@@ -1,0 +1,222 @@
+"""The routing use case: from a parsed QUEUED event to an association (or a reasoned non-association).
+
+Order of work, cheapest and safest first:
+1. screen the event (no API call): event type, channel, monitor legs, agent replies, agent queues;
+2. DescribeContact: is it still waiting? (events arrive late, out of order and more than once);
+3. first matching rule (pure);
+4. inside the idempotency guard (key: contact, queue, enqueue time): resolve candidates, one
+   GetCurrentUserData for all of them, choose, AssociateContactWithUser (skipped in dry run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from contact_router.errors import PermanentError
+from contact_router.models.agent import UserRef
+from contact_router.models.contact import Contact
+from contact_router.models.contact_event import ContactEventDetail
+from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict
+from contact_router.routing.eligibility import judge
+from contact_router.routing.ports import ConnectPort, IdempotencyPort, RulesProviderPort, UserDirectoryPort
+from contact_router.routing.references import ReferenceKind, arn_allowed, classify
+from contact_router.routing.screening import screen_contact, screen_event
+from contact_router.rules.matcher import match_rule
+from contact_router.rules.model import CandidateSource, RoutingRule
+
+
+@dataclass(frozen=True)
+class RouterOptions:
+    instance_arn: str
+    dry_run: bool = False
+    route_voice: bool = False
+    allowed_agent_arn_pattern: str = ""
+
+
+class Router:
+    def __init__(
+        self,
+        options: RouterOptions,
+        connect: ConnectPort,
+        users: UserDirectoryPort,
+        rules: RulesProviderPort,
+        idempotency: IdempotencyPort | None = None,
+    ) -> None:
+        self.options = options
+        self.connect = connect
+        self.users = users
+        self.rules = rules
+        self.idempotency = idempotency
+
+    # ----------------------------------------------------------------------------------------- entry
+    def route(self, detail: ContactEventDetail) -> Decision:
+        base = Decision(
+            outcome=Outcome.IGNORED,
+            contact_id=detail.contact_id,
+            channel=detail.channel,
+            event_type=detail.event_type,
+            queue_id=detail.queue_info.queue_id if detail.queue_info else None,
+            dry_run=self.options.dry_run,
+        )
+        skip = screen_event(detail, self.options.route_voice)
+        if skip:
+            return replace(base, reason=skip.reason, detail=skip.detail)
+        if detail.instance_arn.lower() != self.options.instance_arn.lower():
+            raise PermanentError(
+                "other_instance",
+                f"event for instance {detail.instance_arn}; this deployment serves {self.options.instance_arn}",
+            )
+
+        contact = self.connect.describe_contact(detail.contact_id)
+        base = replace(base, channel=contact.channel, queue_id=contact.queue_id or base.queue_id)
+        skip = screen_contact(contact, self.options.route_voice)
+        if skip:
+            return replace(base, reason=skip.reason, detail=skip.detail)
+        not_waiting = contact.not_waiting_reason()
+        if not_waiting:
+            return replace(base, outcome=Outcome.NOT_WAITING, reason=not_waiting.value, detail=_why(contact))
+
+        rules = self.rules.current()
+        match = match_rule(rules.routing, contact)
+        if match.rule is None:
+            return replace(
+                base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"
+            )
+        rule = match.rule
+        base = replace(base, rule=rule.name)
+
+        if self.idempotency is None:
+            return self._decide_and_act(base, contact, rule)
+        key = {
+            "contact_id": contact.id,
+            "queue_id": contact.queue_id,
+            "enqueued_at": contact.enqueued_at.isoformat() if contact.enqueued_at else None,
+            "dry_run": self.options.dry_run,
+        }
+        record, replayed = self.idempotency.run(key, lambda: self._decide_and_act(base, contact, rule).to_record())
+        decision = Decision.from_record(record)
+        if replayed:
+            return replace(
+                decision,
+                outcome=Outcome.DUPLICATE,
+                replayed=True,
+                reason="already_decided",
+                detail=f"redelivered event; first decision was {decision.outcome.value}",
+            )
+        return decision
+
+    # -------------------------------------------------------------------------------- decide and act
+    def _decide_and_act(self, base: Decision, contact: Contact, rule: RoutingRule) -> Decision:
+        candidates = self._collect_candidates(rule, contact)
+        to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
+        states = self.connect.current_user_data(to_check) if to_check else {}
+        judged = judge(candidates, states, rule, contact.channel)
+        base = replace(base, candidates=tuple(judged))
+        chosen = next((c for c in judged if c.verdict is Verdict.CHOSEN), None)
+        if chosen is None or chosen.user_id is None:
+            first = judged[0] if judged else None
+            return replace(
+                base,
+                outcome=Outcome.NO_ELIGIBLE_AGENT,
+                reason=first.verdict.value if first else "no_candidates",
+                detail="; ".join(f"{c.label}: {c.verdict.value}" for c in judged) + " -> left with its queue",
+            )
+        chosen_base = replace(base, agent_id=chosen.user_id, agent_username=chosen.username)
+        if self.options.dry_run:
+            return replace(chosen_base, outcome=Outcome.WOULD_ASSOCIATE, reason="dry_run", detail=chosen.detail)
+        try:
+            self.connect.associate(contact.id, chosen.user_id)
+        except PermanentError as exc:
+            if exc.reason != "invalid_request":
+                raise
+            # The contact may have been taken between our check and the call: re-read before blaming it.
+            again = self.connect.describe_contact(contact.id)
+            gone = again.not_waiting_reason()
+            if gone is None:
+                raise
+            return replace(
+                base,
+                outcome=Outcome.NOT_WAITING,
+                reason=gone.value,
+                detail="taken while routing: " + _why(again),
+            )
+        return replace(chosen_base, outcome=Outcome.ASSOCIATED, reason=chosen.source, detail=chosen.detail)
+
+    def _collect_candidates(self, rule: RoutingRule, contact: Contact) -> list[CandidateVerdict]:
+        excluded = self._excluded_ids(rule)
+        seen: set[str] = set()
+        out: list[CandidateVerdict] = []
+        for source in rule.candidates:
+            for found in self._from_source(source, contact):
+                user_id = found.user_id
+                if user_id is None or found.verdict is not Verdict.ELIGIBLE:
+                    out.append(found)
+                elif user_id in excluded:
+                    out.append(replace(found, verdict=Verdict.EXCLUDED, detail="in exclude_users"))
+                elif user_id in seen:
+                    out.append(replace(found, verdict=Verdict.DUPLICATE, detail="already a candidate"))
+                else:
+                    seen.add(user_id)
+                    out.append(found)
+        return out
+
+    def _from_source(self, source: CandidateSource, contact: Contact) -> list[CandidateVerdict]:
+        label = source.label
+        if source.attribute is not None:
+            value = contact.attributes.get(source.attribute)
+            if not value:
+                return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="attribute not set")]
+            return [self._resolve(label, value)]
+        if source.agent_of is not None:
+            other_id = contact.related_contact_id if source.agent_of == "related" else contact.previous_contact_id
+            if not other_id:
+                return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail=f"no {source.agent_of} contact")]
+            try:
+                other = self.connect.describe_contact(other_id)
+            except PermanentError as exc:
+                if exc.reason != "unknown_contact":
+                    raise
+                return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail=f"{source.agent_of} contact not found")]
+            if not other.agent_id:
+                return [CandidateVerdict(label, Verdict.NO_AGENT, detail=f"{source.agent_of} contact had no agent")]
+            return [self._resolve(label, other.agent_id)]
+        return [self._resolve(label, ref) for ref in source.users or []]
+
+    def _resolve(self, source: str, raw: str) -> CandidateVerdict:
+        ref = classify(raw)
+        if ref.kind is ReferenceKind.INVALID:
+            return CandidateVerdict(source, Verdict.INVALID_REFERENCE, detail=ref.value)
+        if ref.kind is ReferenceKind.USERNAME:
+            user = self.users.find_by_username(ref.value)
+            if user is None:
+                return CandidateVerdict(source, Verdict.UNKNOWN_USER, reference=ref.value, detail="no such username")
+        else:
+            arn = raw.strip() if ref.kind is ReferenceKind.ARN else f"{self.options.instance_arn}/agent/{ref.value}"
+            user = UserRef(id=ref.value, arn=arn)
+        if not arn_allowed(user.arn, self.options.allowed_agent_arn_pattern):
+            return CandidateVerdict(
+                source,
+                Verdict.NOT_ALLOWED,
+                user_id=user.id,
+                username=user.username,
+                detail="outside allowed agents",
+            )
+        return CandidateVerdict(source, Verdict.ELIGIBLE, user_id=user.id, username=user.username)
+
+    def _excluded_ids(self, rule: RoutingRule) -> set[str]:
+        ids: set[str] = set()
+        for raw in rule.exclude_users:
+            resolved = self._resolve("exclude", raw)
+            if resolved.user_id:
+                ids.add(resolved.user_id)
+        return ids
+
+
+def _why(contact: Contact) -> str:
+    if contact.disconnected_at:
+        return "customer disconnected"
+    if contact.connected_to_agent_at:
+        return f"connected to agent {contact.agent_id}"
+    if contact.agent_id:
+        return f"already assigned to agent {contact.agent_id}"
+    return "not in a queue"

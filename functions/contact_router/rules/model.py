@@ -1,0 +1,226 @@
+"""The rules file format, validated with pydantic. ``docs/rules.md`` documents it for people and
+``schemas/rules.schema.json`` (generated from these models) for editors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from contact_router.models.contact import Channel
+from contact_router.models.contact_event import queue_id_from_arn
+
+# ContactInitiationMethod in the botocore model (a unit test keeps this list equal to it).
+INITIATION_METHODS = (
+    "INBOUND",
+    "OUTBOUND",
+    "TRANSFER",
+    "QUEUE_TRANSFER",
+    "CALLBACK",
+    "API",
+    "DISCONNECT",
+    "MONITOR",
+    "EXTERNAL_OUTBOUND",
+    "WEBRTC_API",
+    "AGENT_REPLY",
+    "FLOW",
+    "CAMPAIGN_PREVIEW",
+)
+MAX_CANDIDATES = 100  # GetCurrentUserData checks at most 100 agents per call
+RULE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def _upper(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip().upper()
+    if isinstance(value, list):
+        return [v.strip().upper() if isinstance(v, str) else v for v in value]
+    return value
+
+
+def _default_fallback() -> list[Literal["queue"]]:
+    return ["queue"]
+
+
+UserReference = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ValueCondition(_Strict):
+    """Exactly one test on a contact attribute, tag or segment attribute."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": ["equals"]}, {"required": ["one_of"]}, {"required": ["present"]}]},
+    )
+
+    equals: str | None = Field(default=None, description="The value equals this string (case-sensitive).")
+    one_of: list[str] | None = Field(default=None, min_length=1, description="The value is one of these.")
+    present: bool | None = Field(
+        default=None, description="true: the key exists with a non-empty value; false: it does not."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ValueCondition:
+        given = [k for k in ("equals", "one_of", "present") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of equals, one_of, present (got {', '.join(given) or 'none'})")
+        return self
+
+    def test(self, value: str | None) -> bool:
+        if self.present is not None:
+            return bool(value) == self.present
+        if value is None:
+            return False
+        if self.equals is not None:
+            return value == self.equals
+        return value in (self.one_of or [])
+
+    def describe(self) -> str:
+        if self.present is not None:
+            return "present" if self.present else "absent"
+        if self.equals is not None:
+            return f"= {self.equals!r}"
+        return f"in {self.one_of}"
+
+
+class When(_Strict):
+    """Conditions; all given ones must hold. An empty ``when`` matches every routed contact."""
+
+    channel: Annotated[list[Channel], BeforeValidator(_upper)] | None = Field(default=None, min_length=1)
+    queue: list[NonEmpty] | None = Field(
+        default=None, min_length=1, description="Queue ids or queue ARNs (compared by id)."
+    )
+    initiation_method: Annotated[list[str], BeforeValidator(_upper)] | None = Field(default=None, min_length=1)
+    attributes: dict[str, ValueCondition] = Field(default_factory=dict, description="User-defined contact attributes.")
+    tags: dict[str, ValueCondition] = Field(default_factory=dict)
+    segment_attributes: dict[str, ValueCondition] = Field(
+        default_factory=dict, description="E.g. connect:Subtype; compared with the attribute's ValueString."
+    )
+
+    @field_validator("queue")
+    @classmethod
+    def _queue_ids(cls, value: list[str] | None) -> list[str] | None:
+        return [queue_id_from_arn(q.strip()) for q in value] if value else value
+
+    @field_validator("initiation_method")
+    @classmethod
+    def _known_methods(cls, value: list[str] | None) -> list[str] | None:
+        for method in value or []:
+            if method not in INITIATION_METHODS:
+                raise ValueError(f"unknown initiation method {method!r}; known: {', '.join(INITIATION_METHODS)}")
+        return value
+
+
+class CandidateSource(_Strict):
+    """Where candidate agents come from; exactly one key per entry."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": ["attribute"]}, {"required": ["agent_of"]}, {"required": ["users"]}]},
+    )
+
+    attribute: Annotated[str, StringConstraints(min_length=1, max_length=32767)] | None = Field(
+        default=None, description="A contact attribute holding a user id, user ARN or username."
+    )
+    agent_of: Literal["related", "previous"] | None = Field(
+        default=None, description="The agent who handled the related (RelatedContactId) or previous contact."
+    )
+    users: list[UserReference] | None = Field(
+        default=None, min_length=1, max_length=MAX_CANDIDATES, description="User ids, ARNs or usernames."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CandidateSource:
+        given = [k for k in ("attribute", "agent_of", "users") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of attribute, agent_of, users (got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.attribute is not None:
+            return f"attribute:{self.attribute}"
+        if self.agent_of is not None:
+            return f"agent_of:{self.agent_of}"
+        return "users"
+
+
+class RoutingRule(_Strict):
+    name: Annotated[str, StringConstraints(pattern=RULE_NAME_RE)]
+    description: str | None = None
+    enabled: bool = True
+    when: When = Field(default_factory=When)
+    candidates: list[CandidateSource] = Field(min_length=1, max_length=20)
+    allowed_statuses: list[Annotated[str, StringConstraints(min_length=1, max_length=127)]] = Field(
+        default_factory=lambda: ["Available"],
+        min_length=1,
+        description="Agent status names that may receive the contact (custom status names allowed).",
+    )
+    ignore_capacity: bool = Field(default=False, description="Associate even without a free slot.")
+    exclude_users: list[UserReference] = Field(default_factory=list, description="Never choose these users.")
+    fallback: list[Literal["queue"]] = Field(
+        default_factory=_default_fallback,
+        min_length=1,
+        description="What to do when no candidate is eligible. Today: queue (leave it to the queue).",
+    )
+
+    @model_validator(mode="after")
+    def _static_list_fits_one_call(self) -> RoutingRule:
+        static = sum(len(s.users or []) for s in self.candidates)
+        if static > MAX_CANDIDATES:
+            raise ValueError(f"at most {MAX_CANDIDATES} static users per rule (one GetCurrentUserData call)")
+        return self
+
+
+class RulesFile(_Strict):
+    version: Literal[1] = Field(description="Format version; always 1 for now.")
+    routing: list[RoutingRule] = Field(default_factory=list, description="Evaluated in order; first match wins.")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RulesFile:
+        seen: set[str] = set()
+        for rule in self.routing:
+            if rule.name in seen:
+                raise ValueError(f"rule name {rule.name!r} is used twice")
+            seen.add(rule.name)
+        return self
+
+    @property
+    def active_routing(self) -> list[RoutingRule]:
+        return [r for r in self.routing if r.enabled]
+
+
+def json_schema() -> dict[str, Any]:
+    schema = RulesFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://github.com/contact-router/contact-router/schemas/rules.schema.json"
+    schema["title"] = "contact-router rules file"
+    return schema
+
+
+__all__ = [
+    "INITIATION_METHODS",
+    "MAX_CANDIDATES",
+    "RULE_NAME_RE",
+    "CandidateSource",
+    "RoutingRule",
+    "RulesFile",
+    "ValueCondition",
+    "When",
+    "json_schema",
+]
