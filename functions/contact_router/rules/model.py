@@ -32,7 +32,6 @@ INITIATION_METHODS = (
     "WEBRTC_API",
     "AGENT_REPLY",
     "FLOW",
-    "CAMPAIGN_PREVIEW",
 )
 MAX_CANDIDATES = 100  # GetCurrentUserData checks at most 100 agents per call
 RULE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

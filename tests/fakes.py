@@ -1,0 +1,84 @@
+"""In-memory fakes of the routing ports: they record calls, so tests assert on behaviour, not mocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from contact_router.errors import PermanentError
+from contact_router.models.agent import AgentState, UserRef
+from contact_router.models.contact import Contact
+from contact_router.rules.loader import parse_rules
+from contact_router.rules.model import RulesFile
+
+INSTANCE_ARN = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
+DANA = "33333333-0000-4000-8000-000000000001"
+SAM = "33333333-0000-4000-8000-000000000002"
+TARIQ = "33333333-0000-4000-8000-000000000003"
+
+
+@dataclass
+class FakeConnect:
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    states: dict[str, AgentState] = field(default_factory=dict)
+    usernames: dict[str, UserRef] = field(default_factory=dict)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    associate_error: Exception | None = None
+    on_associate: Callable[[str, str], None] | None = None
+
+    def describe_contact(self, contact_id: str) -> Contact:
+        self.calls.append(("DescribeContact", contact_id))
+        if contact_id not in self.contacts:
+            raise PermanentError("unknown_contact", f"no contact {contact_id}")
+        return self.contacts[contact_id]
+
+    def current_user_data(self, user_ids: Sequence[str]) -> Mapping[str, AgentState]:
+        self.calls.append(("GetCurrentUserData", tuple(user_ids)))
+        return {u: self.states[u] for u in user_ids if u in self.states}
+
+    def associate(self, contact_id: str, user_id: str) -> None:
+        self.calls.append(("AssociateContactWithUser", (contact_id, user_id)))
+        if self.on_associate:
+            self.on_associate(contact_id, user_id)
+        if self.associate_error:
+            raise self.associate_error
+
+    def find_by_username(self, username: str) -> UserRef | None:
+        self.calls.append(("SearchUsers", username))
+        return self.usernames.get(username.lower())
+
+    def count(self, operation: str) -> int:
+        return sum(1 for op, _ in self.calls if op == operation)
+
+
+@dataclass
+class StaticRules:
+    rules: RulesFile
+    source: str = "test"
+
+    def current(self) -> RulesFile:
+        return self.rules
+
+    @classmethod
+    def of(cls, text: str) -> StaticRules:
+        return cls(parse_rules(text, "test rules"))
+
+
+@dataclass
+class MemoryIdempotency:
+    """Same contract as the DynamoDB one: a stored result is returned and marked replayed."""
+
+    store: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def run(self, key: Mapping[str, Any], work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        k = repr(sorted(key.items()))
+        if k in self.store:
+            return dict(self.store[k]), True
+        result = work()
+        self.store[k] = dict(result)
+        return result, False
+
+
+def available(user_id: str, channel: str = "CHAT", free: int = 1, status: str = "Available") -> AgentState:
+    return AgentState(user_id=user_id, status_name=status, available_slots={channel: free}, max_slots={channel: 3})
