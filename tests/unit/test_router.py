@@ -1,0 +1,242 @@
+"""The routing use case over in-memory fakes: every outcome, and the calls it costs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from contact_router.errors import PermanentError, TransientError
+from contact_router.models.agent import UserRef
+from contact_router.models.contact import Contact
+from contact_router.models.contact_event import ContactEventDetail
+from contact_router.models.decision import Outcome, Verdict
+from contact_router.routing.router import Router, RouterOptions
+from tests.fakes import DANA, INSTANCE_ARN, SAM, TARIQ, FakeConnect, MemoryIdempotency, StaticRules, available
+
+RULES = StaticRules.of(
+    """
+version: 1
+routing:
+  - name: vip
+    when: {tags: {Segment: {equals: vip}}}
+    candidates: [{users: [dana, sam]}]
+    exclude_users: [33333333-0000-4000-8000-000000000003]
+  - name: named
+    when: {attributes: {preferredAgent: {present: true}}}
+    candidates: [{attribute: preferredAgent}, {agent_of: related}]
+  - name: email
+    when: {channel: [EMAIL]}
+    candidates: [{agent_of: related}]
+"""
+)
+ENQUEUED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def detail(contact_id: str = "c1", **kw: object) -> ContactEventDetail:
+    raw: dict[str, object] = {
+        "contactId": contact_id,
+        "eventType": "QUEUED",
+        "channel": "CHAT",
+        "instanceArn": INSTANCE_ARN,
+        "queueInfo": {"queueArn": f"{INSTANCE_ARN}/queue/q-1", "queueType": "STANDARD"},
+    }
+    raw.update(kw)
+    return ContactEventDetail.model_validate(raw)
+
+
+def queued(contact_id: str = "c1", **kw: object) -> Contact:
+    base: dict[str, object] = {"id": contact_id, "channel": "CHAT", "queue_id": "q-1", "enqueued_at": ENQUEUED}
+    base.update(kw)
+    return Contact(**base)  # type: ignore[arg-type]
+
+
+def make(connect: FakeConnect, dry_run: bool = False, idempotency: MemoryIdempotency | None = None) -> Router:
+    return Router(
+        RouterOptions(instance_arn=INSTANCE_ARN, dry_run=dry_run, allowed_agent_arn_pattern=f"{INSTANCE_ARN}/agent/*"),
+        connect=connect,
+        users=connect,
+        rules=RULES,
+        idempotency=idempotency,
+    )
+
+
+def test_attribute_with_user_id_costs_three_calls_and_associates() -> None:
+    # GIVEN a chat naming dana by user id, dana available with a free chat slot
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+    # WHEN it is routed
+    decision = make(connect).route(detail())
+    # THEN it is associated to dana with exactly DescribeContact, GetCurrentUserData, AssociateContactWithUser
+    assert (decision.outcome, decision.agent_id, decision.rule) == (Outcome.ASSOCIATED, DANA, "named")
+    assert [op for op, _ in connect.calls] == ["DescribeContact", "GetCurrentUserData", "AssociateContactWithUser"]
+
+
+def test_username_resolution_and_fallback_to_the_next_source() -> None:
+    # GIVEN a preferred agent who is busy and a related contact handled by sam
+    connect = FakeConnect(
+        contacts={
+            "c1": queued(attributes={"preferredAgent": "Dana"}, related_contact_id="c0"),
+            "c0": Contact(id="c0", channel="CHAT", agent_id=SAM),
+        },
+        states={DANA: available(DANA, free=0), SAM: available(SAM)},
+        usernames={"dana": UserRef(DANA, f"{INSTANCE_ARN}/agent/{DANA}", "dana")},
+    )
+    decision = make(connect).route(detail())
+    assert (decision.outcome, decision.agent_id) == (Outcome.ASSOCIATED, SAM)
+    assert [(c.label, c.verdict) for c in decision.candidates] == [("dana", Verdict.NO_CAPACITY), (SAM, Verdict.CHOSEN)]
+    assert connect.count("GetCurrentUserData") == 1, "all candidates are checked in one call"
+
+
+def test_no_eligible_agent_leaves_the_contact_with_its_queue_and_says_why() -> None:
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": TARIQ})}, states={})
+    decision = make(connect).route(detail())
+    assert decision.outcome is Outcome.NO_ELIGIBLE_AGENT
+    assert decision.reason == "offline"
+    assert connect.count("AssociateContactWithUser") == 0
+
+
+def test_unknown_username_excluded_user_and_duplicates_are_skipped_with_reasons() -> None:
+    connect = FakeConnect(
+        contacts={"c1": queued(tags={"Segment": "vip"})},
+        usernames={"sam": UserRef(SAM, f"{INSTANCE_ARN}/agent/{SAM}", "sam")},
+        states={SAM: available(SAM)},
+    )
+    rules = StaticRules.of(
+        "version: 1\nrouting:\n  - name: vip\n    candidates: [{users: [ghost, sam, " + TARIQ + ", sam]}]\n"
+        "    exclude_users: [" + TARIQ + "]\n"
+    )
+    router = make(connect)
+    router.rules = rules
+    decision = router.route(detail())
+    assert [c.verdict for c in decision.candidates] == [
+        Verdict.UNKNOWN_USER,
+        Verdict.CHOSEN,
+        Verdict.EXCLUDED,
+        Verdict.DUPLICATE,
+    ]
+    assert decision.agent_id == SAM
+
+
+def test_user_of_another_instance_is_not_allowed() -> None:
+    other = f"arn:aws:connect:eu-west-2:123456789012:instance/99999999-2222-4333-8444-555555555555/agent/{DANA}"
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": other})}, states={DANA: available(DANA)})
+    decision = make(connect).route(detail())
+    assert decision.candidates[0].verdict is Verdict.NOT_ALLOWED
+    assert decision.outcome is Outcome.NO_ELIGIBLE_AGENT
+
+
+def test_dry_run_decides_but_never_associates() -> None:
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+    decision = make(connect, dry_run=True).route(detail())
+    assert (decision.outcome, decision.agent_id, decision.dry_run) == (Outcome.WOULD_ASSOCIATE, DANA, True)
+    assert connect.count("AssociateContactWithUser") == 0
+
+
+@pytest.mark.parametrize(
+    ("contact", "reason"),
+    [
+        (queued(agent_id=SAM, connected_to_agent_at=ENQUEUED), "connected_to_agent"),
+        (queued(disconnected_at=ENQUEUED), "disconnected"),
+        (queued(agent_id=SAM), "already_assigned"),
+    ],
+)
+def test_contact_no_longer_waiting_is_left_alone(contact: Contact, reason: str) -> None:
+    connect = FakeConnect(contacts={"c1": contact})
+    decision = make(connect).route(detail())
+    assert (decision.outcome, decision.reason) == (Outcome.NOT_WAITING, reason)
+    assert [op for op, _ in connect.calls] == ["DescribeContact"]
+
+
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        ({"eventType": "CONNECTED_TO_AGENT"}, "not_queued"),
+        ({"channel": "VOICE"}, "channel_not_routed"),
+        ({"initiationMethod": "MONITOR"}, "monitor_leg"),
+        ({"queueInfo": {"queueType": "AGENT", "queueArn": f"{INSTANCE_ARN}/queue/agent/{DANA}"}}, "agent_queue"),
+    ],
+)
+def test_events_that_are_not_routed_cost_no_call(kw: dict[str, object], reason: str) -> None:
+    connect = FakeConnect()
+    decision = make(connect).route(detail(**kw))
+    assert (decision.outcome, decision.reason) == (Outcome.IGNORED, reason)
+    assert connect.calls == []
+
+
+def test_minimal_event_is_screened_again_with_what_describe_contact_says() -> None:
+    connect = FakeConnect(contacts={"c1": queued(initiation_method="AGENT_REPLY", channel="EMAIL")})
+    decision = make(connect).route(detail(channel="EMAIL", queueInfo=None))
+    assert (decision.outcome, decision.reason) == (Outcome.IGNORED, "agent_reply")
+
+
+def test_event_for_another_instance_is_rejected() -> None:
+    with pytest.raises(PermanentError) as err:
+        make(FakeConnect()).route(detail(instanceArn=INSTANCE_ARN.replace("1111", "9999")))
+    assert err.value.reason == "other_instance"
+
+
+def test_unknown_contact_is_permanent() -> None:
+    with pytest.raises(PermanentError) as err:
+        make(FakeConnect()).route(detail())
+    assert err.value.reason == "unknown_contact"
+
+
+def test_redelivered_event_is_decided_once() -> None:
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+    router = make(connect, idempotency=MemoryIdempotency())
+    first, second = router.route(detail()), router.route(detail())
+    assert first.outcome is Outcome.ASSOCIATED
+    assert (second.outcome, second.replayed, second.agent_id) == (Outcome.DUPLICATE, True, DANA)
+    assert connect.count("AssociateContactWithUser") == 1
+
+
+def test_requeue_to_another_queue_is_routed_again() -> None:
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+    router = make(connect, idempotency=MemoryIdempotency())
+    router.route(detail())
+    connect.contacts["c1"] = queued(attributes={"preferredAgent": DANA}, queue_id="q-2")
+    assert router.route(detail()).outcome is Outcome.ASSOCIATED
+    assert connect.count("AssociateContactWithUser") == 2
+
+
+def test_contact_taken_between_check_and_association_is_not_waiting() -> None:
+    # GIVEN an agent takes the chat just as we associate (the API answers InvalidRequest)
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+
+    def taken(contact_id: str, user_id: str) -> None:
+        connect.contacts[contact_id] = queued(agent_id=SAM, connected_to_agent_at=ENQUEUED)
+
+    connect.on_associate = taken
+    connect.associate_error = PermanentError("invalid_request", "contact is not waiting")
+    decision = make(connect).route(detail())
+    assert (decision.outcome, decision.reason) == (Outcome.NOT_WAITING, "connected_to_agent")
+
+
+def test_invalid_request_on_a_still_waiting_contact_stays_permanent() -> None:
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+    connect.associate_error = PermanentError("invalid_request", "bad")
+    with pytest.raises(PermanentError):
+        make(connect).route(detail())
+
+
+def test_transient_errors_propagate_for_sqs_to_retry() -> None:
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+    connect.associate_error = TransientError("throttled", "slow down")
+    with pytest.raises(TransientError):
+        make(connect).route(detail())
+
+
+def test_related_contact_without_agent_or_missing() -> None:
+    connect = FakeConnect(
+        contacts={"c1": queued(channel="EMAIL", related_contact_id="c0"), "c0": Contact(id="c0", channel="CHAT")}
+    )
+    decision = make(connect).route(detail(channel="EMAIL"))
+    assert (decision.outcome, decision.reason) == (Outcome.NO_ELIGIBLE_AGENT, "no_agent")
+    connect.contacts["c1"] = queued(channel="EMAIL", related_contact_id="gone")
+    assert make(connect).route(detail(channel="EMAIL")).reason == "source_empty"
+
+
+def test_no_rule_matched() -> None:
+    connect = FakeConnect(contacts={"c1": queued()})
+    decision = make(connect).route(detail())
+    assert (decision.outcome, decision.reason) == (Outcome.NO_RULE_MATCHED, "no_rule_matched")
