@@ -1,0 +1,259 @@
+"""Read template.yaml the way SAM and CloudFormation would, so tests check what is deployed.
+
+- ``load_template()``: the SAM template as plain dicts, short-form tags (``!Ref``, ``!Sub``, ``!If`` ...)
+  turned into their long form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``), as cfn-lint reads it.
+- ``stack(**parameters)``: the template after the SAM transform (aws-sam-translator, offline) with
+  parameters and conditions applied, for one set of parameter values.
+- ``router_event_pattern(**parameters)``: the router rule's EventBridge pattern, ready for matching.
+
+Intrinsics are resolved as far as parameters and pseudo parameters allow (``Ref``, ``Fn::Sub``,
+``Fn::If``, ``Fn::Select``, ``Fn::Split``, ``Fn::Join``, condition functions, ``AWS::NoValue``).
+References to resources (``{"Ref": "RouterQueue"}``, ``{"Fn::GetAtt": [...]}``, ``${RouterRule.Arn}``)
+stay as they are, so tests can check what points at what.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+from cfnlint.decode import cfn_yaml
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+REGION = "eu-west-2"
+ACCOUNT = "123456789012"
+TEST_INSTANCE_ARN = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/11111111-2222-4333-8444-555555555555"
+PSEUDO_PARAMETERS: dict[str, str] = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::StackName": "contact-router",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+_NO_VALUE = object()
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+@cache
+def _load_template_text() -> str:
+    # cfn-lint's loader knows every short-form tag; JSON round trip leaves plain dicts, lists and strings.
+    return json.dumps(cfn_yaml.load(str(TEMPLATE)))
+
+
+def load_template() -> dict[str, Any]:
+    """template.yaml as plain data (a fresh copy each call)."""
+    result: dict[str, Any] = json.loads(_load_template_text())
+    return result
+
+
+def parameter_values(**overrides: str) -> dict[str, str]:
+    """Every parameter's value: the template's defaults, the test instance ARN, then ``overrides``."""
+    template = load_template()
+    unknown = set(overrides) - set(template["Parameters"])
+    if unknown:
+        raise KeyError(f"not parameters of template.yaml: {sorted(unknown)}")
+    values = {name: str(spec["Default"]) for name, spec in template["Parameters"].items() if "Default" in spec}
+    values["ConnectInstanceArn"] = TEST_INSTANCE_ARN
+    values.update({name: str(value) for name, value in overrides.items()})
+    return values
+
+
+class _Resolver:
+    """Resolves intrinsic functions that depend only on parameters, pseudo parameters and conditions."""
+
+    def __init__(self, parameters: Mapping[str, str], condition_specs: Mapping[str, Any]) -> None:
+        self.refs: dict[str, str] = {**PSEUDO_PARAMETERS, **parameters}
+        self._condition_specs = condition_specs
+        self._conditions: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = self._truth(self._condition_specs[name])
+        return self._conditions[name]
+
+    def _truth(self, node: Any) -> bool:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, args),) = node.items()
+            if key == "Condition":
+                return self.condition(args)
+            if key == "Fn::Equals":
+                left, right = (self.resolve(arg) for arg in args)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self._truth(args[0])
+            if key == "Fn::And":
+                return all(self._truth(arg) for arg in args)
+            if key == "Fn::Or":
+                return any(self._truth(arg) for arg in args)
+        raise ValueError(f"not a condition: {node!r}")
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            items = (self.resolve(item) for item in node)
+            return [item for item in items if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, args),) = node.items()
+            handler = self._FUNCTIONS.get(key)
+            if handler is not None:
+                return handler(self, args)
+        resolved = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        return self.refs.get(name, {"Ref": name})
+
+    def _if(self, args: list[Any]) -> Any:
+        name, if_true, if_false = args
+        return self.resolve(if_true if self.condition(name) else if_false)
+
+    def _sub(self, args: Any) -> Any:
+        text, variables = (args, {}) if isinstance(args, str) else args
+        values = {**self.refs, **{name: self.resolve(value) for name, value in variables.items()}}
+
+        def substitute(match: re.Match[str]) -> str:
+            value = values.get(match.group(1))
+            return value if isinstance(value, str) else match.group(0)
+
+        return _SUB_VARIABLE.sub(substitute, text)
+
+    def _select(self, args: list[Any]) -> Any:
+        index, items = self.resolve(args[0]), self.resolve(args[1])
+        if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            return items[int(index)]
+        return {"Fn::Select": [index, items]}
+
+    def _split(self, args: list[Any]) -> Any:
+        delimiter, text = args[0], self.resolve(args[1])
+        return text.split(delimiter) if isinstance(text, str) else {"Fn::Split": [delimiter, text]}
+
+    def _join(self, args: list[Any]) -> Any:
+        delimiter, items = args[0], self.resolve(args[1])
+        if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            return delimiter.join(items)
+        return {"Fn::Join": [delimiter, items]}
+
+    _FUNCTIONS = {
+        "Ref": _ref,
+        "Fn::If": _if,
+        "Fn::Sub": _sub,
+        "Fn::Select": _select,
+        "Fn::Split": _split,
+        "Fn::Join": _join,
+    }
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The transformed template for one set of parameter values (resources whose condition is false dropped)."""
+
+    parameters: dict[str, str]
+    conditions: dict[str, bool]
+    resources: dict[str, dict[str, Any]]
+    outputs: dict[str, Any]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: res for name, res in self.resources.items() if res["Type"] == resource_type}
+
+    def one(self, resource_type: str) -> tuple[str, dict[str, Any]]:
+        """The only resource of a type, as (logical id, properties)."""
+        found = self.of_type(resource_type)
+        assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+        ((name, resource),) = found.items()
+        return name, resource.get("Properties", {})
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        props: dict[str, Any] = self.resources[logical_id].get("Properties", {})
+        return props
+
+    def iam_statements(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every statement of every identity policy (inline or managed) as (resource id, statement)."""
+        for name, resource in self.resources.items():
+            props = resource.get("Properties", {})
+            documents = []
+            if resource["Type"] == "AWS::IAM::Role":
+                documents = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+            elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                documents = [props["PolicyDocument"]]
+            for document in documents:
+                statements = document["Statement"]
+                for statement in statements if isinstance(statements, list) else [statements]:
+                    yield name, statement
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def packaged_template() -> dict[str, Any]:
+    """template.yaml as `sam package` hands it to CloudFormation: local CodeUri replaced by an S3 URI."""
+    template = load_template()
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
+            props["CodeUri"] = f"s3://artifacts-bucket/{props['CodeUri'].strip('/')}.zip"
+    return template
+
+
+def transform_template(parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The SAM transform, as CloudFormation runs it, offline (no managed policies are looked up)."""
+    translator = Translator(
+        managed_policy_map=None,
+        sam_parser=Parser(),
+        boto_session=boto3.session.Session(region_name=REGION),
+    )
+    return translator.translate(
+        packaged_template(),
+        parameter_values={**PSEUDO_PARAMETERS, **parameters},
+        get_managed_policy_map=lambda: {},
+    )
+
+
+@cache
+def _stack(frozen_overrides: frozenset[tuple[str, str]]) -> Stack:
+    parameters = parameter_values(**dict(frozen_overrides))
+    transformed = transform_template(parameters)
+    resolver = _Resolver(parameters, transformed.get("Conditions", {}))
+    conditions = {name: resolver.condition(name) for name in transformed.get("Conditions", {})}
+    resources = {
+        name: resolver.resolve(resource)
+        for name, resource in transformed["Resources"].items()
+        if "Condition" not in resource or conditions[resource["Condition"]]
+    }
+    return Stack(
+        parameters=parameters,
+        conditions=conditions,
+        resources=resources,
+        outputs=resolver.resolve(transformed.get("Outputs", {})),
+    )
+
+
+def stack(**overrides: str) -> Stack:
+    """The deployed shape of the stack for these parameter values (a fresh copy; the transform is cached)."""
+    return copy.deepcopy(_stack(frozenset(overrides.items())))
+
+
+def router_event_pattern(**overrides: str) -> dict[str, Any]:
+    """The EventPattern of the rule that targets the router queue, parameters substituted."""
+    deployed = stack(**overrides)
+    for rule in deployed.of_type("AWS::Events::Rule").values():
+        props = rule["Properties"]
+        if any(target["Arn"] == {"Fn::GetAtt": ["RouterQueue", "Arn"]} for target in props["Targets"]):
+            pattern: dict[str, Any] = props["EventPattern"]
+            return pattern
+    raise AssertionError("no EventBridge rule targets RouterQueue")

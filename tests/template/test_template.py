@@ -1,0 +1,416 @@
+"""template.yaml: lint-clean, and after the SAM transform it deploys what the router needs, least privilege.
+
+Lint alone is not enough (a misspelt key can pass it), so most checks read the transformed template.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import cfnlint.api
+import pytest
+
+from tests.support.cfn import ROOT, TEMPLATE, TEST_INSTANCE_ARN, Stack, as_list, load_template, stack
+
+ROUTER_ENV_NAMES = {
+    "CONNECT_INSTANCE_ARN",
+    "RULES_SOURCE",
+    "RULES_SSM_PARAMETER",
+    "RULES_APPCONFIG_APPLICATION",
+    "RULES_APPCONFIG_ENVIRONMENT",
+    "RULES_APPCONFIG_PROFILE",
+    "RULES_CACHE_SECONDS",
+    "DRY_RUN",
+    "ROUTE_VOICE",
+    "ALLOWED_AGENT_ARN_PATTERN",
+    "IDEMPOTENCY_TABLE",
+    "DEAD_LETTER_QUEUE_URL",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+ROUTER_HANDLER = "contact_router.handlers.router.lambda_handler"
+GETATT_RULE = {"Fn::GetAtt": ["RouterRule", "Arn"]}
+GETATT_QUEUE = {"Fn::GetAtt": ["RouterQueue", "Arn"]}
+GETATT_DLQ = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+APPCONFIG_IDS = {
+    "RulesSource": "appconfig",
+    "RulesAppConfigApplication": "abc1234",
+    "RulesAppConfigEnvironment": "env5678",
+    "RulesAppConfigProfile": "prf9012",
+}
+
+
+def router_function(deployed: Stack) -> dict[str, Any]:
+    return deployed.properties("RouterFunction")
+
+
+def router_env(deployed: Stack) -> dict[str, Any]:
+    variables: dict[str, Any] = router_function(deployed)["Environment"]["Variables"]
+    return variables
+
+
+def router_role_statements(deployed: Stack) -> list[dict[str, Any]]:
+    role = router_function(deployed)["Role"]
+    assert role == {"Fn::GetAtt": ["RouterFunctionRole", "Arn"]}
+    return [statement for name, statement in deployed.iam_statements() if name == "RouterFunctionRole"]
+
+
+def event_source_mapping(deployed: Stack) -> dict[str, Any]:
+    _, mapping = deployed.one("AWS::Lambda::EventSourceMapping")
+    return mapping
+
+
+def statement_with(statements: list[dict[str, Any]], action: str) -> dict[str, Any]:
+    found = [s for s in statements if action in as_list(s["Action"])]
+    assert len(found) == 1, f"expected one statement allowing {action}, found {found}"
+    return found[0]
+
+
+def actions_of(statements: list[dict[str, Any]]) -> set[str]:
+    return {action for statement in statements for action in as_list(statement["Action"])}
+
+
+# ---------------------------------------------------------------- lint
+
+
+def test_cfn_lint_reports_no_errors_or_warnings() -> None:
+    # GIVEN the template, linted for the default Region and us-east-1
+    config = cfnlint.api.ManualArgs(regions=["eu-west-2", "us-east-1"])
+    # WHEN cfn-lint runs
+    matches = cfnlint.api.lint_file(TEMPLATE, config=config)
+    # THEN nothing at error or warning level is reported
+    problems = [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches if m.rule.id[0] in ("E", "W")]
+    assert problems == []
+
+
+# ---------------------------------------------------------------- the function
+
+
+def test_router_function_runs_the_router_handler_on_python313_arm64() -> None:
+    deployed = stack()
+    function = router_function(deployed)
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["Handler"] == ROUTER_HANDLER
+    assert load_template()["Resources"]["RouterFunction"]["Properties"]["CodeUri"].rstrip("/") == "functions"
+    assert (ROOT / "functions" / "requirements.txt").is_file()
+
+
+def test_router_handler_module_defines_the_handler_once_it_exists() -> None:
+    module, _, name = ROUTER_HANDLER.rpartition(".")
+    path = ROOT / "functions" / Path(*module.split(".")).with_suffix(".py")
+    if not path.exists():
+        pytest.skip(f"{path.relative_to(ROOT)} not written yet")
+    assert re.search(rf"^(def {name}\(|{name} = )", path.read_text(), re.MULTILINE)
+
+
+def test_sqs_event_source_reports_batch_failures_and_caps_concurrency() -> None:
+    mapping = event_source_mapping(stack())
+    assert mapping["FunctionName"] == {"Ref": "RouterFunction"}
+    assert mapping["EventSourceArn"] == GETATT_QUEUE
+    assert mapping["BatchSize"] == 10
+    assert 0 <= int(mapping["MaximumBatchingWindowInSeconds"]) <= 5
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert int(mapping["ScalingConfig"]["MaximumConcurrency"]) == 2
+
+
+def test_max_concurrency_parameter_drives_the_scaling_config() -> None:
+    mapping = event_source_mapping(stack(MaxConcurrency="5"))
+    assert int(mapping["ScalingConfig"]["MaximumConcurrency"]) == 5
+    spec = load_template()["Parameters"]["MaxConcurrency"]
+    assert (spec["Type"], spec["MinValue"], spec["Default"]) == ("Number", 2, 2)
+
+
+def test_queue_visibility_timeout_covers_six_function_timeouts_plus_batching_window() -> None:
+    deployed = stack()
+    timeout = int(router_function(deployed)["Timeout"])
+    window = int(event_source_mapping(deployed)["MaximumBatchingWindowInSeconds"])
+    assert timeout <= 60
+    assert int(deployed.properties("RouterQueue")["VisibilityTimeout"]) >= 6 * timeout + window
+
+
+def test_router_logs_to_its_own_log_group_with_retention() -> None:
+    deployed = stack(LogRetentionDays="90")
+    function = router_function(deployed)
+    log_group = deployed.properties("RouterLogGroup")
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": "RouterLogGroup"}
+    assert log_group["LogGroupName"] == f"/aws/lambda/{function['FunctionName']}"
+    assert int(log_group["RetentionInDays"]) == 90
+    assert int(stack().properties("RouterLogGroup")["RetentionInDays"]) == 30
+
+
+# ---------------------------------------------------------------- environment
+
+
+def test_function_gets_only_the_environment_variables_the_config_reads() -> None:
+    for variant in ({}, {"RulesSource": "ssm", "RulesSsmParameterName": "/contact-router/rules"}, APPCONFIG_IDS):
+        env = router_env(stack(**variant))
+        assert set(env) <= ROUTER_ENV_NAMES, set(env) - ROUTER_ENV_NAMES
+
+
+def test_function_environment_reflects_parameters_and_resources() -> None:
+    # GIVEN default parameters WHEN the stack is built THEN the environment points at this stack's resources
+    env = router_env(stack())
+    assert env["CONNECT_INSTANCE_ARN"] == TEST_INSTANCE_ARN
+    assert env["RULES_SOURCE"] == "bundled"
+    assert env["DRY_RUN"] == "false"
+    assert env["ROUTE_VOICE"] == "false"
+    assert env["ALLOWED_AGENT_ARN_PATTERN"] == f"{TEST_INSTANCE_ARN}/agent/*"
+    assert env["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    assert env["DEAD_LETTER_QUEUE_URL"] == {"Ref": "DeadLetterQueue"}  # Ref of a queue is its URL
+    assert env["POWERTOOLS_SERVICE_NAME"] == "contact-router"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ContactRouter"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert not {"RULES_SSM_PARAMETER", "RULES_APPCONFIG_APPLICATION"} & set(env)
+
+    env = router_env(stack(DryRun="true", RouteVoice="true", LogLevel="DEBUG", **APPCONFIG_IDS))
+    assert (env["DRY_RUN"], env["ROUTE_VOICE"], env["POWERTOOLS_LOG_LEVEL"]) == ("true", "true", "DEBUG")
+    assert env["RULES_SOURCE"] == "appconfig"
+    assert env["RULES_APPCONFIG_APPLICATION"] == "abc1234"
+    assert env["RULES_APPCONFIG_ENVIRONMENT"] == "env5678"
+    assert env["RULES_APPCONFIG_PROFILE"] == "prf9012"
+
+
+# ---------------------------------------------------------------- queues and the rule
+
+
+@pytest.mark.parametrize("queue", ["RouterQueue", "DeadLetterQueue"])
+def test_queues_are_encrypted(queue: str) -> None:
+    props = stack().properties(queue)
+    assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
+
+
+def test_router_queue_redrives_to_the_dead_letter_queue() -> None:
+    redrive = stack().properties("RouterQueue")["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == GETATT_DLQ
+    assert 3 <= int(redrive["maxReceiveCount"]) <= 10
+
+
+@pytest.mark.parametrize("queue", ["RouterQueue", "DeadLetterQueue"])
+def test_queue_policy_lets_only_the_router_rule_send(queue: str) -> None:
+    deployed = stack()
+    (policy,) = [
+        p["Properties"]
+        for p in deployed.of_type("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue}]
+    ]
+    allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allows, "no Allow statement"
+    for statement in allows:
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": GETATT_RULE}}
+
+
+def test_rule_targets_the_queue_with_retries_and_a_dead_letter_queue() -> None:
+    rule = stack().properties("RouterRule")
+    assert rule["EventBusName"] == "default"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == GETATT_QUEUE
+    assert target["DeadLetterConfig"] == {"Arn": GETATT_DLQ}
+    assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
+    assert 60 <= int(target["RetryPolicy"]["MaximumEventAgeInSeconds"]) <= 86400
+
+
+def test_rule_selects_queued_contacts_of_the_instance_on_routed_channels() -> None:
+    pattern = stack().properties("RouterRule")["EventPattern"]
+    assert pattern == {
+        "source": ["aws.connect"],
+        "detail-type": ["Amazon Connect Contact Event"],
+        "detail": {
+            "eventType": ["QUEUED"],
+            "channel": ["CHAT", "TASK", "EMAIL"],
+            "instanceArn": [TEST_INSTANCE_ARN],
+        },
+    }
+
+
+def test_route_voice_adds_voice_to_the_rule() -> None:
+    channels = stack(RouteVoice="true").properties("RouterRule")["EventPattern"]["detail"]["channel"]
+    assert sorted(channels) == ["CHAT", "EMAIL", "TASK", "VOICE"]
+
+
+# ---------------------------------------------------------------- state and alarms
+
+
+def test_idempotency_table_matches_powertools_defaults() -> None:
+    table = stack().properties("IdempotencyTable")
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def dead_letter_alarm(deployed: Stack) -> dict[str, Any]:
+    (alarm,) = [
+        a["Properties"]
+        for a in deployed.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    return alarm
+
+
+def test_dead_letter_queue_alarms_on_the_first_message() -> None:
+    alarm = dead_letter_alarm(stack())
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}]
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert float(alarm["Threshold"]) == 1
+    assert "AlarmActions" not in alarm
+
+
+def test_alarms_notify_the_alarm_topic_when_given() -> None:
+    topic = "arn:aws:sns:eu-west-2:123456789012:ops"
+    alarms = stack(AlarmTopicArn=topic).of_type("AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 2
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [topic]
+
+
+# ---------------------------------------------------------------- IAM
+
+
+def test_every_identity_statement_is_named_and_scoped() -> None:
+    statements = [s for _, s in stack(**APPCONFIG_IDS).iam_statements()]
+    statements += [s for _, s in stack(RulesSource="ssm", RulesSsmParameterName="/r").iam_statements()]
+    for statement in statements:
+        assert statement.get("Sid"), statement
+        assert "*" not in as_list(statement["Resource"]), statement
+        assert not any("*" in action for action in as_list(statement["Action"])), statement
+    assert not stack().of_type("AWS::IAM::ManagedPolicy")
+    assert "ManagedPolicyArns" not in stack().properties("RouterFunctionRole")
+
+
+def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
+    statements = router_role_statements(stack())
+    connect = [s for s in statements if any(a.startswith("connect:") for a in as_list(s["Action"]))]
+    assert actions_of(connect) == {
+        "connect:DescribeContact",
+        "connect:GetCurrentUserData",
+        "connect:SearchUsers",
+        "connect:DescribeUser",
+        "connect:AssociateContactWithUser",
+    }
+    for statement in connect:
+        for resource in as_list(statement["Resource"]):
+            assert resource == TEST_INSTANCE_ARN or resource.startswith(f"{TEST_INSTANCE_ARN}/"), resource
+    describe = statement_with(connect, "connect:DescribeContact")
+    assert as_list(describe["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["", "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555/agent/a*"],
+)
+def test_association_is_conditioned_on_the_allowed_agent_pattern(pattern: str) -> None:
+    deployed = stack(AllowedAgentArnPattern=pattern)
+    associate = statement_with(router_role_statements(deployed), "connect:AssociateContactWithUser")
+    expected = pattern or f"{TEST_INSTANCE_ARN}/agent/*"
+    assert associate["Condition"] == {"ArnLike": {"connect:PreferredUserArn": expected}}
+    # the function enforces the same pattern it is held to by IAM
+    assert router_env(deployed)["ALLOWED_AGENT_ARN_PATTERN"] == expected
+    assert sorted(as_list(associate["Resource"])) == [
+        f"{TEST_INSTANCE_ARN}/agent/*",
+        f"{TEST_INSTANCE_ARN}/contact/*",
+    ]
+
+
+def test_default_agent_pattern_admits_instance_agents_only() -> None:
+    pattern = router_env(stack())["ALLOWED_AGENT_ARN_PATTERN"]
+    assert fnmatch.fnmatchcase(f"{TEST_INSTANCE_ARN}/agent/33333333-0000-4000-8000-000000000001", pattern)
+    other = TEST_INSTANCE_ARN.replace("11111111", "99999999")
+    assert not fnmatch.fnmatchcase(f"{other}/agent/33333333-0000-4000-8000-000000000001", pattern)
+
+
+def test_role_reaches_only_this_stacks_queues_table_and_log_group() -> None:
+    statements = router_role_statements(stack())
+    assert statement_with(statements, "sqs:SendMessage")["Resource"] == GETATT_DLQ
+    poll = statement_with(statements, "sqs:ReceiveMessage")
+    assert poll["Resource"] == GETATT_QUEUE
+    # what the SQS event source mapping needs (SAM adds it only to roles it generates)
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= set(as_list(poll["Action"]))
+    table = statement_with(statements, "dynamodb:PutItem")
+    assert table["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    assert set(as_list(table["Action"])) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    logs = statement_with(statements, "logs:PutLogEvents")
+    assert logs["Resource"] == {"Fn::GetAtt": ["RouterLogGroup", "Arn"]}
+    assert set(as_list(logs["Action"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_rules_store_permissions_follow_rules_source() -> None:
+    # GIVEN bundled rules THEN no SSM or AppConfig access
+    assert not {a for a in actions_of(router_role_statements(stack())) if a.startswith(("ssm:", "appconfig:"))}
+
+    # GIVEN SSM rules THEN GetParameter on that parameter only
+    deployed = stack(RulesSource="ssm", RulesSsmParameterName="/contact-router/rules")
+    ssm = statement_with(router_role_statements(deployed), "ssm:GetParameter")
+    assert as_list(ssm["Action"]) == ["ssm:GetParameter"]
+    assert ssm["Resource"] == "arn:aws:ssm:eu-west-2:123456789012:parameter/contact-router/rules"
+    assert router_env(deployed)["RULES_SSM_PARAMETER"] == "/contact-router/rules"
+    assert not {a for a in actions_of(router_role_statements(deployed)) if a.startswith("appconfig:")}
+
+    # GIVEN AppConfig rules THEN a configuration session on that profile only
+    appconfig = statement_with(router_role_statements(stack(**APPCONFIG_IDS)), "appconfig:GetLatestConfiguration")
+    assert set(as_list(appconfig["Action"])) == {
+        "appconfig:StartConfigurationSession",
+        "appconfig:GetLatestConfiguration",
+    }
+    assert appconfig["Resource"] == (
+        "arn:aws:appconfig:eu-west-2:123456789012:application/abc1234/environment/env5678/configuration/prf9012"
+    )
+
+
+# ---------------------------------------------------------------- parameters, outputs, samconfig
+
+
+def test_parameter_defaults_are_the_safe_ones() -> None:
+    parameters = load_template()["Parameters"]
+    assert parameters["RouteVoice"]["Default"] == "false"
+    assert parameters["RulesSource"]["Default"] == "bundled"
+    assert set(parameters["RulesSource"]["AllowedValues"]) == {"bundled", "ssm", "appconfig"}
+    assert re.fullmatch(parameters["ConnectInstanceArn"]["AllowedPattern"], TEST_INSTANCE_ARN)
+    assert not re.fullmatch(parameters["ConnectInstanceArn"]["AllowedPattern"], f"{TEST_INSTANCE_ARN}/x")
+
+
+def test_outputs_name_the_operational_resources() -> None:
+    outputs = stack().outputs
+    assert {
+        "RouterFunctionName",
+        "RouterQueueUrl",
+        "RouterQueueArn",
+        "DeadLetterQueueUrl",
+        "DeadLetterQueueArn",
+        "IdempotencyTableName",
+    } <= set(outputs)
+
+
+def test_samconfig_deploys_dry_run_first_and_names_only_real_parameters() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    parameters = load_template()["Parameters"]
+    assert config["default"]["global"]["parameters"]["region"]
+    overrides = {}
+    for env in ("default", "prod"):
+        deploy = config[env]["deploy"]["parameters"]
+        assert deploy["capabilities"] == "CAPABILITY_IAM"
+        overrides[env] = dict(item.split("=", 1) for item in deploy["parameter_overrides"])
+        assert set(overrides[env]) <= set(parameters)
+        # the placeholder instance ARN must fail validation until someone replaces it
+        placeholder = overrides[env]["ConnectInstanceArn"]
+        assert "REPLACE" in placeholder
+        assert not re.fullmatch(parameters["ConnectInstanceArn"]["AllowedPattern"], placeholder)
+    assert overrides["default"]["DryRun"] == "true"
+    assert overrides["prod"]["DryRun"] == "false"
+    assert config["default"]["deploy"]["parameters"]["stack_name"] == "contact-router"
+    assert config["prod"]["deploy"]["parameters"]["stack_name"] == "contact-router-prod"
