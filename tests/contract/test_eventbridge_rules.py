@@ -1,0 +1,99 @@
+"""Contract: the router's EventBridge rule in template.yaml matches exactly the fixtures events/catalog.yaml says.
+
+The pattern is read from the transformed template (parameters substituted) and evaluated by moto's EventBridge:
+the rule is put on moto's default bus with an SQS target, each fixture is put on the bus, and a message in the
+queue means "matched". (moto 5.2.5 answers ``test_event_pattern`` with an empty response, so that call cannot
+be used; put_events runs moto's real pattern matcher.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+from tests.support.cfn import ROOT, TEST_INSTANCE_ARN, router_event_pattern
+
+EVENTS_DIR = ROOT / "events"
+CATALOG = yaml.safe_load((EVENTS_DIR / "catalog.yaml").read_text())
+FIXTURES = sorted(path.name for path in EVENTS_DIR.glob("*.json"))
+
+Matcher = Callable[[dict[str, Any], dict[str, Any]], bool]
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return event
+
+
+@pytest.fixture(scope="module")
+def matches() -> Iterator[Matcher]:
+    """``matches(pattern, event)``: does an EventBridge rule with this pattern deliver this event?"""
+    with mock_aws():
+        events = boto3.client("events", region_name="eu-west-2")
+        sqs = boto3.client("sqs", region_name="eu-west-2")
+        rules: dict[str, str] = {}
+
+        def queue_for(pattern: dict[str, Any]) -> str:
+            key = json.dumps(pattern, sort_keys=True)
+            if key not in rules:
+                name = f"router-{len(rules)}"
+                url = sqs.create_queue(QueueName=name)["QueueUrl"]
+                arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+                events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+                rules[key] = url
+            return rules[key]
+
+        def match(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+            url = queue_for(pattern)
+            entry = {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event.get("resources", []),
+            }
+            assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            for message in received:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                assert json.loads(message["Body"])["detail"] == event["detail"]
+            assert len(received) <= 1
+            return len(received) == 1
+
+        yield match
+
+
+def test_catalog_and_fixtures_list_the_same_events() -> None:
+    assert sorted(CATALOG) == FIXTURES
+    for name, entry in CATALOG.items():
+        assert isinstance(entry.get("router_rule"), bool), f"{name}: router_rule must be true or false"
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_router_rule_matches_fixture_as_catalogued(name: str, matches: Matcher) -> None:
+    # GIVEN the deployed router rule (default parameters) and a fixture from events/
+    pattern = router_event_pattern(ConnectInstanceArn=TEST_INSTANCE_ARN)
+    event = load_event(name)
+    # WHEN the fixture is put on the bus THEN it reaches the router queue iff the catalog says so
+    assert matches(pattern, event) is CATALOG[name]["router_rule"], CATALOG[name]["description"]
+
+
+def test_route_voice_lets_voice_contacts_through(matches: Matcher) -> None:
+    voice = load_event("queued-voice-routing-off.json")
+    assert not matches(router_event_pattern(), voice)
+    assert matches(router_event_pattern(RouteVoice="true"), voice)
+
+
+def test_rule_ignores_contacts_of_other_instances(matches: Matcher) -> None:
+    # GIVEN a fixture the default rule matches, re-addressed to another instance
+    event = load_event("queued-chat-minimal.json")
+    other = TEST_INSTANCE_ARN.replace("11111111-2222", "99999999-2222")
+    event["detail"]["instanceArn"] = other
+    # THEN the rule for the configured instance leaves it out, and a rule for that instance takes it
+    assert not matches(router_event_pattern(), event)
+    assert matches(router_event_pattern(ConnectInstanceArn=other), event)
