@@ -42,8 +42,13 @@ class RouterApp:
 
     def handle_record(self, record: SQSRecord) -> Decision:
         """Route one SQS record. Raises only for transient failures (the record goes back to SQS)."""
-        receive_count = record.attributes.approximate_receive_count
-        logger.append_keys(message_id=record.message_id, receive_count=receive_count)
+        logger.append_keys(message_id=record.message_id, receive_count=record.attributes.approximate_receive_count)
+        try:
+            return self._handle(record)
+        finally:
+            logger.remove_keys(["message_id", "receive_count", "contact_id"])
+
+    def _handle(self, record: SQSRecord) -> Decision:
         contact_id: str | None = None
         try:
             event = parse_contact_event(record.body)
@@ -60,8 +65,6 @@ class RouterApp:
                 Decision(outcome=Outcome.FAILED, contact_id=contact_id, reason=exc.reason, detail=exc.message)
             )
             raise
-        finally:
-            logger.remove_keys(["message_id", "receive_count", "contact_id"])
         record_decision(decision)
         return decision
 

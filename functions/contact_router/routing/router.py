@@ -68,7 +68,16 @@ class Router:
             )
 
         contact = self.connect.describe_contact(detail.contact_id)
-        base = replace(base, channel=contact.channel, queue_id=contact.queue_id or base.queue_id)
+        return self.decide(contact, base)
+
+    def decide(self, contact: Contact, base: Decision | None = None) -> Decision:
+        """Everything after DescribeContact: screening, waiting check, rules, candidates, association."""
+        base = replace(
+            base or Decision(outcome=Outcome.IGNORED, contact_id=contact.id, event_type="QUEUED"),
+            channel=contact.channel,
+            queue_id=contact.queue_id or (base.queue_id if base else None),
+            dry_run=self.options.dry_run,
+        )
         skip = screen_contact(contact, self.options.route_voice)
         if skip:
             return replace(base, reason=skip.reason, detail=skip.detail)
@@ -76,8 +85,7 @@ class Router:
         if not_waiting:
             return replace(base, outcome=Outcome.NOT_WAITING, reason=not_waiting.value, detail=_why(contact))
 
-        rules = self.rules.current()
-        match = match_rule(rules.routing, contact)
+        match = match_rule(self.rules.current().routing, contact)
         if match.rule is None:
             return replace(
                 base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"

@@ -1,0 +1,3 @@
+from contact_router_cli.main import main
+
+main(prog_name="contact-router")

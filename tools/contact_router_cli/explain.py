@@ -1,0 +1,70 @@
+"""``contact-router explain``: what the router would decide for one contact now, and why (read-only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from contact_router.adapters import aws
+from contact_router.adapters.connect import ConnectGateway
+from contact_router.adapters.rules_store import RulesProvider
+from contact_router.config import RulesSource, RulesSourceKind, Settings
+from contact_router.routing.router import Router, RouterOptions
+from contact_router.rules.matcher import match_rule
+from contact_router_cli import render
+
+
+def explain_contact(
+    contact_id: str, *, world: Path | None, instance_arn: str | None, rules_path: Path | None, out: Console
+) -> None:
+    names: dict[str, str] = {}
+    if world is not None:
+        from connect_emulator import ConnectEmulator, World
+
+        emu = ConnectEmulator(World.from_file(world))
+        client = emu.client()
+        instance_arn = emu.instance_arn
+        names = {u.id: u.username for u in emu.world.users}
+    settings = Settings.for_instance(instance_arn or "")
+    if world is None:
+        client = aws.client("connect", settings.region, aws.CONNECT_CONFIG)
+    source = (
+        RulesSource(kind=RulesSourceKind.FILE, file=str(rules_path))
+        if rules_path
+        else RulesSource(RulesSourceKind.BUNDLED)
+    )
+    rules = RulesProvider(source)
+    gateway = ConnectGateway(client, settings.instance_id)
+    router = Router(
+        RouterOptions(
+            instance_arn=settings.instance_arn,
+            dry_run=True,  # explain never associates
+            route_voice=settings.route_voice,
+            allowed_agent_arn_pattern=settings.allowed_agent_arn_pattern,
+        ),
+        connect=gateway,
+        users=gateway,
+        rules=rules,
+    )
+    contact = gateway.describe_contact(contact_id)
+    out.print(
+        f"[bold]contact {contact.id}[/bold]: {contact.channel}, queue {contact.queue_id or '-'}, "
+        f"initiation {contact.initiation_method or '-'}"
+    )
+    waiting = contact.not_waiting_reason()
+    out.print(f"state: {'waiting in queue' if waiting is None else waiting.value}")
+    out.print(f"rules: {rules.source}")
+    match = match_rule(rules.current().routing, contact)
+    for name, why in match.misses:
+        out.print(f"  rule {name}: [dim]no match[/dim] ({why})")
+    if match.rule:
+        out.print(f"  rule {match.rule.name}: [green]match[/green]")
+    decision = router.decide(contact)
+    if decision.candidates:
+        out.print(render.candidates_table(decision, lambda user_id: names.get(user_id or "")))
+    agent = decision.agent_username or names.get(decision.agent_id or "") or decision.agent_id
+    verdict = "would associate with " + agent if agent and decision.outcome.value == "WouldAssociate" else ""
+    out.print(
+        f"decision now: [bold]{decision.outcome.value}[/bold] {verdict} — {decision.reason}: {decision.detail or ''}"
+    )

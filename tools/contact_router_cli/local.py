@@ -1,0 +1,234 @@
+"""The local pipeline: events -> SQS (moto) -> the real router Lambda handler -> emulated Connect.
+
+Everything AWS but Connect is moto (DynamoDB idempotency table, SQS queue and dead-letter queue); Connect
+is the embedded emulator attached in-process to a real boto3 client. The handler is the one Lambda runs
+(``contact_router.handlers.router.lambda_handler``), fed SQS batches the way the event source mapping
+does: up to 10 records, partial batch failures left on the queue for another receive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from moto import mock_aws
+
+from connect_emulator import ConnectEmulator, World
+from contact_router.app import build_router_app
+from contact_router.config import Settings
+from contact_router.handlers import router as router_handler
+from contact_router.models.decision import Decision
+from contact_router.observability import logger as powertools_logger
+
+IDEMPOTENCY_TABLE = "contact-router-idempotency"
+MAX_RECEIVES = 3  # like the template's redrive policy, smaller: a local run should end quickly
+
+
+@dataclass
+class DeadLetter:
+    reason: str
+    error: str
+    contact_id: str | None
+    source: str
+
+
+@dataclass
+class LocalRunResult:
+    decisions: list[tuple[str, Decision]]  # (event file name, final decision), in processing order
+    dead_letters: list[DeadLetter]
+    api_calls: Counter[str]
+    emulator: ConnectEmulator
+    sources: dict[str, str] = field(default_factory=dict)  # message id -> event file name
+    batches: int = 0
+
+
+class _DecisionCollector(logging.Handler):
+    """Collects the decision records the handler logs (the same lines CloudWatch would get)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.records: list[tuple[str | None, Decision]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        decision = getattr(record, "decision", None)
+        if isinstance(decision, dict):
+            message_id = powertools_logger.get_current_keys().get("message_id")
+            self.records.append((message_id, Decision.from_record(decision)))
+
+
+@contextlib.contextmanager
+def _lambda_output_to(stream: IO[str]) -> Iterator[_DecisionCollector]:
+    """Send the Lambda's JSON logs and EMF metrics to ``stream``; collect decision records."""
+    collector = _DecisionCollector()
+    lambda_logger = logging.getLogger(powertools_logger.name)
+    handlers = [h for h in lambda_logger.handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.setStream(stream) for h in handlers]
+    lambda_logger.addHandler(collector)
+    try:
+        with contextlib.redirect_stdout(stream):
+            yield collector
+    finally:
+        lambda_logger.removeHandler(collector)
+        for handler, old in zip(handlers, previous, strict=True):
+            if old is not None:
+                handler.setStream(old)
+
+
+class _Context:
+    """The parts of a Lambda context the handler and Powertools read."""
+
+    function_name = "contact-router-local"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:contact-router-local"
+    memory_limit_in_mb = 256
+    aws_request_id = "local"
+    log_group_name = "/aws/lambda/contact-router-local"
+    log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def run_pipeline(
+    world_path: Path,
+    rules_path: Path,
+    event_paths: Sequence[Path],
+    *,
+    log_stream: IO[str],
+    dry_run: bool = False,
+    route_voice: bool = False,
+) -> LocalRunResult:
+    emulator = ConnectEmulator(World.from_file(world_path))
+    region = emulator.region
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=region)
+        sqs = boto3.client("sqs", region_name=region)
+        _create_idempotency_table(dynamodb)
+        dlq_url = sqs.create_queue(QueueName="contact-router-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName="contact-router-events",
+            Attributes={
+                "VisibilityTimeout": "0",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
+            },
+        )["QueueUrl"]
+        settings = Settings.from_env(
+            {
+                "CONNECT_INSTANCE_ARN": emulator.instance_arn,
+                "RULES_SOURCE": "file",
+                "RULES_FILE": str(rules_path),
+                "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+                "DEAD_LETTER_QUEUE_URL": dlq_url,
+                "DRY_RUN": str(dry_run).lower(),
+                "ROUTE_VOICE": str(route_voice).lower(),
+            }
+        )
+        app = build_router_app(settings, connect_client=emulator.client(), dynamodb_client=dynamodb, sqs_client=sqs)
+
+        sources: dict[str, str] = {}
+        for path in event_paths:
+            message_id = sqs.send_message(QueueUrl=queue_url, MessageBody=path.read_text(encoding="utf-8"))["MessageId"]
+            sources[message_id] = path.name
+
+        with _lambda_output_to(log_stream) as collector:
+            batches = _drain(sqs, queue_url, app, sources)
+        dead_letters = _read_dead_letters(sqs, dlq_url, sources)
+
+    decisions = [(sources.get(mid, "?"), d) for mid, d in _final_decisions(collector.records)]
+    return LocalRunResult(
+        decisions=decisions,
+        dead_letters=dead_letters,
+        api_calls=Counter(emulator.call_counts()),
+        emulator=emulator,
+        sources=sources,
+        batches=batches,
+    )
+
+
+def _drain(sqs: Any, queue_url: str, app: Any, sources: dict[str, str]) -> int:
+    """Receive batches of up to 10 and invoke the handler until the queue is empty (bounded)."""
+    for batches in range(10_000):
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            return batches
+        event = {"Records": [_lambda_record(m, queue_url) for m in messages]}
+        response = router_handler.lambda_handler(event, _Context(), app=app)
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    raise RuntimeError("the local queue did not drain after 10,000 batches")
+
+
+def _lambda_record(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:eu-west-2:123456789012:{queue_url.rsplit('/', 1)[-1]}",
+        "awsRegion": "eu-west-2",
+    }
+
+
+def _read_dead_letters(sqs: Any, dlq_url: str, sources: dict[str, str]) -> list[DeadLetter]:
+    letters: list[DeadLetter] = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
+        ).get("Messages", [])
+        if not messages:
+            return letters
+        for message in messages:
+            attributes = {k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()}
+            letters.append(
+                DeadLetter(
+                    reason=attributes.get("reason", "redriven after retries"),
+                    error=attributes.get("error", ""),
+                    contact_id=_contact_id_of(message["Body"]),
+                    source=sources.get(attributes.get("source_message_id", ""), "?"),
+                )
+            )
+
+
+def _contact_id_of(body: str) -> str | None:
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        detail = json.loads(body).get("detail", {})
+        value = detail.get("contactId") or detail.get("ContactId")
+        return str(value) if value else None
+    return None
+
+
+def _final_decisions(records: list[tuple[str | None, Decision]]) -> list[tuple[str, Decision]]:
+    """The last decision per SQS message (a transient failure is followed by its retry's decision)."""
+    last: dict[str, Decision] = {}
+    for message_id, decision in records:
+        last[message_id or str(uuid.uuid4())] = decision
+    return list(last.items())
+
+
+def _create_idempotency_table(dynamodb: Any) -> None:
+    # Same key schema and TTL attribute as the table in template.yaml (a template test checks both).
+    dynamodb.create_table(
+        TableName=IDEMPOTENCY_TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )

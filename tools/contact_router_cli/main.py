@@ -1,0 +1,190 @@
+"""``contact-router``: run the local pipeline, replay events, validate rules, explain a decision."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from contact_router.errors import ConfigurationError
+from contact_router.models.decision import Outcome
+from contact_router_cli import render
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_WORLD = REPO_ROOT / "samples" / "world.yaml"
+SAMPLE_RULES = REPO_ROOT / "samples" / "rules.yaml"
+EVENTS_DIR = REPO_ROOT / "events"
+DEFAULT_LOG = REPO_ROOT / "out" / "local-run.jsonl"
+
+existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="contact-router")
+def main() -> None:
+    """Route queued Amazon Connect contacts to preferred agents: local tools."""
+
+
+# ------------------------------------------------------------------------------------------------- run
+@main.command()
+@click.option("--world", type=existing_file, default=SAMPLE_WORLD, show_default=True, help="Emulated instance.")
+@click.option("--rules", type=existing_file, default=SAMPLE_RULES, show_default=True, help="Rules file.")
+@click.option(
+    "--events",
+    "events_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=EVENTS_DIR,
+    show_default=True,
+    help="Folder of EventBridge event JSON files.",
+)
+@click.option("--dry-run", is_flag=True, help="Decide everything, associate nothing.")
+@click.option("--route-voice", is_flag=True, help="Route VOICE contacts too.")
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_LOG,
+    show_default=True,
+    help="Where the Lambda's JSON logs and metrics go.",
+)
+def run(world: Path, rules: Path, events_dir: Path, dry_run: bool, route_voice: bool, log_path: Path) -> None:
+    """The local pipeline with sample data: events -> SQS -> router Lambda -> emulated Connect."""
+    events = sorted(events_dir.glob("*.json"))
+    if not events:
+        raise click.ClickException(f"no *.json events in {events_dir}")
+    _run_and_print(world, rules, events, dry_run, route_voice, log_path)
+
+
+@main.command()
+@click.option("--world", type=existing_file, required=True, help="World file of the emulated instance.")
+@click.option("--rules", type=existing_file, required=True, help="Rules file.")
+@click.option("--dry-run", is_flag=True, help="Decide everything, associate nothing.")
+@click.option("--route-voice", is_flag=True, help="Route VOICE contacts too.")
+@click.option(
+    "--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_LOG, show_default=True
+)
+@click.argument("events", nargs=-1, required=True, type=existing_file)
+def replay(
+    world: Path, rules: Path, dry_run: bool, route_voice: bool, log_path: Path, events: tuple[Path, ...]
+) -> None:
+    """Replay EVENT files (EventBridge JSON, in the given order) through the router on an emulated world."""
+    _run_and_print(world, rules, list(events), dry_run, route_voice, log_path)
+
+
+def _run_and_print(world: Path, rules: Path, events: list[Path], dry_run: bool, route_voice: bool, log: Path) -> None:
+    from contact_router_cli.local import run_pipeline
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with log.open("w", encoding="utf-8") as stream:
+            result = run_pipeline(world, rules, events, log_stream=stream, dry_run=dry_run, route_voice=route_voice)
+    except ConfigurationError as exc:
+        raise click.ClickException("\n".join(exc.problems)) from exc
+    out = render.console()
+
+    usernames = {u.id: u.username for u in result.emulator.world.users}
+
+    def name(user_id: str | None) -> str | None:
+        return usernames.get(user_id or "")
+
+    mode = " (dry run)" if dry_run else ""
+    out.print(render.decisions_table(result.decisions, name, f"routing decisions{mode} — rules: {rules.name}"))
+    for letter in result.dead_letters:
+        out.print(f"[red]dead-letter queue[/red]: {letter.source}: {letter.reason}: {letter.error}")
+    out.print(render.summary_table([d for _, d in result.decisions], result.api_calls, len(result.dead_letters)))
+    out.print(f"Lambda logs and metrics: {log}")
+    failed = [d for _, d in result.decisions if d.outcome is Outcome.FAILED]
+    if failed:
+        raise click.ClickException(f"{len(failed)} contact(s) still failing after retries; see {log}")
+
+
+# ----------------------------------------------------------------------------------------------- rules
+@main.group()
+def rules() -> None:
+    """Rules files: validate them, print their JSON Schema."""
+
+
+@rules.command("validate")
+@click.argument("files", nargs=-1, required=True, type=existing_file)
+def rules_validate(files: tuple[Path, ...]) -> None:
+    """Validate rules FILES; every problem names the rule and the field."""
+    from contact_router.rules.loader import RulesError, load_rules_file
+
+    bad = 0
+    for path in files:
+        try:
+            loaded = load_rules_file(path)
+        except RulesError as exc:
+            bad += 1
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            continue
+        names = ", ".join(r.name + ("" if r.enabled else " (disabled)") for r in loaded.routing)
+        click.echo(f"{path}: OK, {len(loaded.routing)} routing rule(s): {names}")
+    if bad:
+        raise SystemExit(1)
+
+
+@rules.command("schema")
+def rules_schema() -> None:
+    """Print the JSON Schema of the rules file (what schemas/rules.schema.json holds)."""
+    from contact_router.rules.model import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+# --------------------------------------------------------------------------------------------- explain
+@main.command()
+@click.option("--contact-id", required=True, help="The contact to explain.")
+@click.option("--world", type=existing_file, help="Explain against an emulated instance seeded from this world.")
+@click.option("--instance-arn", help="Explain against a real instance, with your AWS credentials (read-only).")
+@click.option("--rules", "rules_path", type=existing_file, help="Rules file (default: bundled rules).")
+def explain(contact_id: str, world: Path | None, instance_arn: str | None, rules_path: Path | None) -> None:
+    """Read-only decision trace: what the router would decide for this contact now, and why.
+
+    It calls only DescribeContact, SearchUsers and GetCurrentUserData; it never associates.
+    """
+    from contact_router_cli.explain import explain_contact
+
+    if bool(world) == bool(instance_arn):
+        raise click.UsageError("give exactly one of --world (emulator) or --instance-arn (real instance)")
+    try:
+        explain_contact(contact_id, world=world, instance_arn=instance_arn, rules_path=rules_path, out=render.console())
+    except ConfigurationError as exc:
+        raise click.ClickException("\n".join(exc.problems)) from exc
+
+
+# -------------------------------------------------------------------------------------------- emulator
+@main.group()
+def emulator() -> None:
+    """The embedded Amazon Connect emulator."""
+
+
+@emulator.command("serve")
+@click.option("--world", type=existing_file, default=SAMPLE_WORLD, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8787, show_default=True, type=int)
+def emulator_serve(world: Path, host: str, port: int) -> None:
+    """Serve the emulated instance over HTTP; point boto3 at it with AWS_ENDPOINT_URL_CONNECT."""
+    from connect_emulator import ConnectEmulator, World
+
+    emu = ConnectEmulator(World.from_file(world))
+    click.echo(f"emulated instance {emu.instance_arn}")
+    click.echo(f"export AWS_ENDPOINT_URL_CONNECT=http://{host}:{port}")
+    emu.serve_forever(host, port)
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def cli(argv: list[str] | None = None) -> Any:
+    return main.main(args=argv, prog_name="contact-router")
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
