@@ -1,1 +1,33 @@
-"""Amazon Connect emulator (development tool; not shipped to Lambda)."""
+"""Amazon Connect emulator (development tool; not shipped to Lambda).
+
+A stateful emulated Connect instance, seeded from a world file, faithful to botocore's `connect`
+service model: attach it to a real boto3 client (`emulator.client()` / `emulator.attach(client)`) or
+serve it over HTTP (`with emulator.serve() as url:`). See docs/emulator.md.
+"""
+
+from connect_emulator.emulator import CallRecord, ConnectEmulator
+from connect_emulator.errors import EmulatorStateError, ServiceError, WorldError
+from connect_emulator.faults import DOCUMENTED_QUOTAS, Faults, Latency, RateQuota, documented_quotas
+from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse
+from connect_emulator.state import Association, ContactSnapshot, UserSnapshot
+from connect_emulator.world import World
+
+__all__ = [
+    "DOCUMENTED_QUOTAS",
+    "Association",
+    "CallRecord",
+    "ConnectEmulator",
+    "ConnectModel",
+    "ContactSnapshot",
+    "EmulatorStateError",
+    "Faults",
+    "HttpRequest",
+    "HttpResponse",
+    "Latency",
+    "RateQuota",
+    "ServiceError",
+    "UserSnapshot",
+    "World",
+    "WorldError",
+    "documented_quotas",
+]

@@ -1,0 +1,284 @@
+"""`ConnectEmulator`: one emulated Connect instance, its request pipeline and its Python API."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from connect_emulator import transport
+from connect_emulator.errors import NOT_IMPLEMENTED, EmulatorStateError, ServiceError, WorldError
+from connect_emulator.faults import Faults
+from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse, default_model
+from connect_emulator.operations import HANDLERS, Handler
+from connect_emulator.state import Association, ContactSnapshot, InstanceState, UserSnapshot
+from connect_emulator.world import World
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_OPERATION_NAME = "<unknown>"
+DEFAULT_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3})
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One request the emulator answered: operation, params (as parsed), HTTP status, error code."""
+
+    operation: str
+    params: Mapping[str, Any]
+    status: int
+    error_code: str | None
+    time: float
+
+
+class ConnectEmulator:
+    """A stateful emulated Amazon Connect instance seeded from a `World`.
+
+    `clock` (epoch seconds) and `sleep` default to the real ones; pass virtual ones to simulate time.
+    `seed` makes injected faults (error rates, latency jitter) reproducible.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        seed: int = 0,
+        model: ConnectModel | None = None,
+    ) -> None:
+        self.world = world
+        self.model = model or default_model()
+        self._clock = clock or time.time
+        self._sleep = sleep or time.sleep
+        self._lock = threading.RLock()
+        self._state = InstanceState(world, self._clock)
+        self._handlers: dict[str, Handler] = dict(HANDLERS)
+        self._calls: list[CallRecord] = []
+        self._request_ids = itertools.count(1)
+        self._contact_ids = random.Random(f"contact-ids-{seed}")
+        self.faults = Faults(
+            clock=self._clock,
+            sleep=self._sleep,
+            rng=random.Random(seed),
+            operations=self.model.operation_names,
+            error_codes=self.model.error_codes,
+        )
+        self.faults.apply(world.faults)
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def instance_id(self) -> str:
+        return self.world.instance.id
+
+    @property
+    def instance_arn(self) -> str:
+        return self.world.instance.arn
+
+    @property
+    def region(self) -> str:
+        return self.world.instance.region
+
+    def user_arn(self, user: str) -> str:
+        """The ARN of a user given by id, username or ARN."""
+        with self._lock:
+            return self._state.user_arn(self._state.require_user(user).id)
+
+    def now(self) -> float:
+        return self._clock()
+
+    @property
+    def implemented_operations(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+    # ------------------------------------------------------------------ the pipeline
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """Answer one HTTP request as Amazon Connect would (shared by the hook and the HTTP server)."""
+        request_id = str(uuid.UUID(int=next(self._request_ids)))
+        matched = self.model.match(request.method, request.path, request.query)
+        if matched is None:
+            error = self.model.unknown_operation(request.method, request.path)
+            return self._answer_error(UNKNOWN_OPERATION_NAME, {}, error, request_id)
+        operation, labels = matched
+        params: dict[str, Any] = {}
+        try:
+            params = self.model.parse_input(operation, request, labels)
+            output = self._invoke(operation, params)
+        except ServiceError as error:
+            return self._answer_error(operation.name, params, error, request_id)
+        response = self.model.output_response(operation, output, request_id)
+        self._record(operation.name, params, response.status, None)
+        return response
+
+    def _invoke(self, operation: Any, params: dict[str, Any]) -> dict[str, Any]:
+        handler = self._handlers.get(operation.name)
+        if handler is None:
+            raise ServiceError(
+                NOT_IMPLEMENTED,
+                f"{operation.name} is not implemented by connect_emulator "
+                f"(implemented: {', '.join(sorted(self._handlers))})",
+            )
+        self.faults.before_call(operation.name)
+        self.model.validate_input(operation, params)
+        with self._lock:
+            return handler(self._state, params)
+
+    def _answer_error(
+        self, operation: str, params: Mapping[str, Any], error: ServiceError, request_id: str
+    ) -> HttpResponse:
+        response = self.model.error_response(error, request_id)
+        self._record(operation, params, response.status, error.code)
+        logger.debug("connect emulator error operation=%s code=%s", operation, error.code)
+        return response
+
+    def _record(self, operation: str, params: Mapping[str, Any], status: int, code: str | None) -> None:
+        with self._lock:
+            self._calls.append(CallRecord(operation, params, status, code, self._clock()))
+
+    # ------------------------------------------------------------------ attaching clients
+
+    def attach(self, client: Any) -> Any:
+        """Answer every request of a boto3 `connect` client in process; returns the client."""
+        transport.attach_hook(client, self.handle, self._hook_id)
+        return client
+
+    def detach(self, client: Any) -> None:
+        transport.detach_hook(client, self._hook_id)
+
+    @property
+    def _hook_id(self) -> str:
+        return f"connect-emulator-{id(self)}"
+
+    def client(self, **kwargs: Any) -> Any:
+        """A boto3 `connect` client for the world's Region, fake credentials, attached to this emulator.
+
+        `kwargs` go to `boto3.client`; a `config` is merged over 3 attempts in standard retry mode.
+        """
+        config = DEFAULT_CLIENT_CONFIG.merge(kwargs.pop("config")) if "config" in kwargs else DEFAULT_CLIENT_CONFIG
+        options: dict[str, Any] = {
+            "region_name": self.region,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+            **kwargs,
+            "config": config,
+        }
+        return self.attach(boto3.client("connect", **options))
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> contextlib.AbstractContextManager[str]:
+        """`with emulator.serve() as url:` serves HTTP on a daemon thread; port 0 picks a free port."""
+        return transport.serve_in_thread(self.handle, host, port)
+
+    def serve_forever(self, host: str = "127.0.0.1", port: int = 8000) -> None:
+        """Serve HTTP in the foreground until interrupted."""
+        transport.serve_blocking(self.handle, host, port)
+
+    # ------------------------------------------------------------------ call accounting
+
+    @property
+    def calls(self) -> list[CallRecord]:
+        with self._lock:
+            return list(self._calls)
+
+    def call_counts(self) -> Counter[str]:
+        """Requests per operation, whatever their outcome (throttled and failed ones included)."""
+        with self._lock:
+            return Counter(call.operation for call in self._calls)
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    @property
+    def associations(self) -> list[Association]:
+        with self._lock:
+            return list(self._state.associations)
+
+    # ------------------------------------------------------------------ inspecting state
+
+    def contact(self, contact_id: str) -> ContactSnapshot:
+        with self._lock:
+            return self._state.contact_snapshot(self._state.require_contact(contact_id))
+
+    def contacts(self) -> list[ContactSnapshot]:
+        with self._lock:
+            return [self._state.contact_snapshot(c) for c in self._state.contacts.values()]
+
+    def user(self, user: str) -> UserSnapshot:
+        """A user by id, username or ARN."""
+        with self._lock:
+            return self._state.user_snapshot(self._state.require_user(user))
+
+    # ------------------------------------------------------------------ changing state
+
+    def set_user_status(self, user: str, status: str) -> None:
+        """Set an agent's status name ("Offline" logs the agent out)."""
+        with self._lock:
+            self._state.set_status(self._state.require_user(user), status)
+
+    def set_busy(self, user: str, channel: str, slots: int) -> None:
+        """Set the slots of `channel` taken by work the emulator does not model as contacts."""
+        if slots < 0:
+            raise EmulatorStateError(f"busy slots must be >= 0, got {slots}")
+        with self._lock:
+            found = self._state.require_user(user)
+            found.busy[channel.upper()] = slots
+
+    def connect_contact(self, contact_id: str, user: str | None = None) -> ContactSnapshot:
+        """An agent accepts a waiting or associated contact (default: the associated agent)."""
+        with self._lock:
+            contact = self._state.require_contact(contact_id)
+            agent_ref = user if user is not None else contact.agent_id
+            if agent_ref is None:
+                raise EmulatorStateError(f"contact {contact_id} has no associated agent: name the user")
+            self._state.connect(contact, self._state.require_user(agent_ref))
+            return self._state.contact_snapshot(contact)
+
+    def disconnect_contact(self, contact_id: str) -> ContactSnapshot:
+        with self._lock:
+            contact = self._state.require_contact(contact_id)
+            self._state.disconnect(contact)
+            return self._state.contact_snapshot(contact)
+
+    def queue_contact(self, contact_id: str, queue: str) -> ContactSnapshot:
+        """Put a contact (back) into a queue, by queue id, name or ARN; any agent is released."""
+        with self._lock:
+            contact = self._state.require_contact(contact_id)
+            queue_id = self._state.find_queue_id(queue, allow_name=True)
+            if queue_id is None:
+                raise EmulatorStateError(f"no queue {queue!r} in the world")
+            self._state.enqueue(contact, queue_id)
+            return self._state.contact_snapshot(contact)
+
+    def add_contact(self, contact_id: str | None = None, *, channel: str = "CHAT", **fields: Any) -> ContactSnapshot:
+        """Add a contact, described with the world file's contact fields (`queue`, `state`, ...).
+
+        Example: `add_contact(channel="CHAT", queue="Support", attributes={"preferredAgent": "dana"})`.
+        Missing timestamps are now; the id defaults to a random (seeded) UUID.
+        """
+        with self._lock:
+            new_id = contact_id or str(uuid.UUID(int=self._contact_ids.getrandbits(128), version=4))
+            raw = {"id": new_id, "channel": channel, **fields}
+            try:
+                spec = self.world.parse_contact(raw, where=f"add_contact({new_id})")
+            except WorldError as exc:
+                raise EmulatorStateError(str(exc)) from exc
+            return self._state.contact_snapshot(self._state.add_contact(spec))
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the state lock across several API calls (for consistent multi-step changes)."""
+        with self._lock:
+            yield

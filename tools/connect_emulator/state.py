@@ -1,0 +1,354 @@
+"""The mutable state of one emulated instance: agents, contacts, associations; ARNs and lookups.
+
+Not thread-safe by itself: `ConnectEmulator` holds one lock around every read and change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connect_emulator.errors import EmulatorStateError
+from connect_emulator.world import (
+    ASSOCIATED,
+    CHANNELS,
+    CONNECTED,
+    DISCONNECTED,
+    OFFLINE,
+    QUEUED,
+    ContactSpec,
+    QueueSpec,
+    RoutingProfileSpec,
+    World,
+    stable_id,
+)
+
+LIVE_STATES = (ASSOCIATED, CONNECTED)
+# Seeded contacts get a plausible timeline ending before the emulator starts (seconds before "now").
+_SEED_AGE = 300.0
+_STEP = 10.0
+
+
+@dataclass(frozen=True)
+class Association:
+    """One successful AssociateContactWithUser call."""
+
+    contact_id: str
+    user_id: str
+    time: float
+
+
+@dataclass
+class UserState:
+    id: str
+    username: str
+    routing_profile_id: str
+    status: str
+    status_since: float
+    busy: dict[str, int]
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @property
+    def logged_in(self) -> bool:
+        return self.status != OFFLINE
+
+
+@dataclass
+class ContactState:
+    id: str
+    channel: str
+    initiation_method: str
+    state: str
+    initiated_at: float
+    last_update: float
+    queue_id: str | None = None
+    enqueued_at: float | None = None
+    agent_id: str | None = None
+    agent_since: float | None = None  # association or connection time: AgentContactState start
+    connected_at: float | None = None
+    disconnected_at: float | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    segment_attributes: dict[str, Any] = field(default_factory=dict)
+    related_contact_id: str | None = None
+    previous_contact_id: str | None = None
+    initial_contact_id: str | None = None
+    customer_endpoint: dict[str, str] | None = None
+    customer_id: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Queued, not associated with or connected to an agent, not disconnected."""
+        return self.state == QUEUED
+
+
+@dataclass(frozen=True)
+class ContactSnapshot:
+    """A copy of an emulated contact, safe to keep while the emulator moves on."""
+
+    id: str
+    state: str
+    channel: str
+    initiation_method: str
+    queue_id: str | None
+    agent_id: str | None
+    initiated_at: float
+    enqueued_at: float | None
+    connected_at: float | None
+    disconnected_at: float | None
+    attributes: Mapping[str, str]
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class UserSnapshot:
+    """A copy of an emulated agent with its slot counts and live contacts."""
+
+    id: str
+    username: str
+    arn: str
+    routing_profile_id: str
+    status: str
+    logged_in: bool
+    max_slots: Mapping[str, int]
+    active_slots: Mapping[str, int]
+    available_slots: Mapping[str, int]
+    contact_ids: tuple[str, ...]
+
+
+class InstanceState:
+    def __init__(self, world: World, clock: Callable[[], float]) -> None:
+        self.world = world
+        self.instance = world.instance
+        self.clock = clock
+        now = clock()
+        self.started_at = now
+        self.queues: dict[str, QueueSpec] = {q.id: q for q in world.queues}
+        self.routing_profiles: dict[str, RoutingProfileSpec] = {p.id: p for p in world.routing_profiles}
+        self.users: dict[str, UserState] = {
+            u.id: UserState(
+                u.id, u.username, u.routing_profile_id, u.status, now, dict(u.busy), u.first_name, u.last_name
+            )
+            for u in world.users
+        }
+        self.contacts: dict[str, ContactState] = {}
+        self.associations: list[Association] = []
+        for spec in world.contacts:
+            self.add_contact(spec, base=now - _SEED_AGE)
+
+    # ------------------------------------------------------------------ ARNs
+
+    @property
+    def instance_arn(self) -> str:
+        return self.instance.arn
+
+    def arn(self, kind: str, resource_id: str) -> str:
+        return f"{self.instance.arn}/{kind}/{resource_id}"
+
+    def user_arn(self, user_id: str) -> str:
+        return self.arn("agent", user_id)
+
+    def status_arn(self, status: str) -> str:
+        return self.arn("agent-state", stable_id("agent-state", status))
+
+    # ------------------------------------------------------------------ lookups
+
+    def is_instance(self, ref: str, *, allow_arn: bool = False) -> bool:
+        return ref == self.instance.id or (allow_arn and ref == self.instance.arn)
+
+    def _strip_arn(self, ref: str, kind: str) -> str | None:
+        """`ref` itself, or the id inside an ARN of `kind` in this instance (None: another instance's ARN)."""
+        if not ref.startswith("arn:"):
+            return ref
+        prefix = f"{self.instance.arn}/{kind}/"
+        return ref[len(prefix) :] if ref.startswith(prefix) else None
+
+    def find_user(self, ref: str, *, allow_arn: bool = False, allow_username: bool = False) -> UserState | None:
+        resource_id = self._strip_arn(ref, "agent") if allow_arn else ref
+        if resource_id is None:
+            return None
+        user = self.users.get(resource_id)
+        if user is None and allow_username:
+            wanted = ref.lower()
+            user = next((u for u in self.users.values() if u.username.lower() == wanted), None)
+        return user
+
+    def require_user(self, ref: str) -> UserState:
+        """For the Python API: id, username or ARN."""
+        user = self.find_user(ref, allow_arn=True, allow_username=True)
+        if user is None:
+            raise EmulatorStateError(f"no user {ref!r} in the world")
+        return user
+
+    def find_queue_id(self, ref: str, *, allow_name: bool = False) -> str | None:
+        resource_id = self._strip_arn(ref, "queue")
+        if resource_id in self.queues:
+            return resource_id
+        if allow_name:
+            return next((q.id for q in self.queues.values() if q.name == ref), None)
+        return None
+
+    def find_routing_profile_id(self, ref: str) -> str | None:
+        resource_id = self._strip_arn(ref, "routing-profile")
+        return resource_id if resource_id in self.routing_profiles else None
+
+    def require_contact(self, contact_id: str) -> ContactState:
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            raise EmulatorStateError(f"no contact {contact_id!r} in the emulator")
+        return contact
+
+    # ------------------------------------------------------------------ slots
+
+    def live_contacts(self, user_id: str) -> Iterator[ContactState]:
+        return (c for c in self.contacts.values() if c.agent_id == user_id and c.state in LIVE_STATES)
+
+    def max_slots(self, user: UserState) -> dict[str, int]:
+        concurrency = self.routing_profiles[user.routing_profile_id].concurrency
+        return {channel: concurrency.get(channel, 0) for channel in CHANNELS}
+
+    def active_slots(self, user: UserState) -> dict[str, int]:
+        active = {channel: user.busy.get(channel, 0) for channel in CHANNELS}
+        for contact in self.live_contacts(user.id):
+            active[contact.channel] += 1
+        return active
+
+    def available_slots(self, user: UserState) -> dict[str, int]:
+        """max - active, never negative, whatever the agent's status (see docs/emulator.md)."""
+        maximum, active = self.max_slots(user), self.active_slots(user)
+        return {channel: max(0, maximum[channel] - active[channel]) for channel in CHANNELS}
+
+    # ------------------------------------------------------------------ changes
+
+    def add_contact(self, spec: ContactSpec, *, base: float | None = None) -> ContactState:
+        """Add a contact. Timestamps missing from `spec` are now, or, for contacts seeded from the world
+        file (`base` given), a timeline starting at `base` with ten seconds between steps."""
+        if spec.id in self.contacts:
+            raise EmulatorStateError(f"contact {spec.id!r} already exists")
+        step = _STEP if base is not None else 0.0
+        initiated = _given(spec.initiated_at, base if base is not None else self.clock())
+        contact = ContactState(
+            id=spec.id,
+            channel=spec.channel,
+            initiation_method=spec.initiation_method,
+            state=spec.state,
+            initiated_at=initiated,
+            last_update=initiated,
+            queue_id=spec.queue_id,
+            enqueued_at=_given(spec.enqueued_at, initiated + step) if spec.queue_id else None,
+            agent_id=spec.agent_id,
+            attributes=dict(spec.attributes),
+            tags=dict(spec.tags),
+            segment_attributes=dict(spec.segment_attributes),
+            related_contact_id=spec.related_contact_id,
+            previous_contact_id=spec.previous_contact_id,
+            initial_contact_id=spec.initial_contact_id or self._initial_of(spec.previous_contact_id),
+            customer_endpoint=dict(spec.customer_endpoint) if spec.customer_endpoint else None,
+            customer_id=spec.customer_id,
+        )
+        _seed_timeline(contact, spec, step)
+        self.contacts[contact.id] = contact
+        return contact
+
+    def _initial_of(self, previous_id: str | None) -> str | None:
+        if previous_id is None:
+            return None
+        previous = self.contacts.get(previous_id)
+        if previous is None:
+            return previous_id
+        return previous.initial_contact_id or previous.id
+
+    def associate(self, contact: ContactState, user: UserState) -> Association:
+        now = self.clock()
+        contact.state = ASSOCIATED
+        contact.agent_id = user.id
+        contact.agent_since = now
+        contact.last_update = now
+        association = Association(contact.id, user.id, now)
+        self.associations.append(association)
+        return association
+
+    def connect(self, contact: ContactState, user: UserState) -> None:
+        if contact.state not in (QUEUED, ASSOCIATED):
+            raise EmulatorStateError(f"contact {contact.id} is {contact.state}: only a waiting contact can connect")
+        now = self.clock()
+        contact.state = CONNECTED
+        contact.agent_id = user.id
+        contact.agent_since = now
+        contact.connected_at = now
+        contact.last_update = now
+
+    def disconnect(self, contact: ContactState) -> None:
+        if contact.state == DISCONNECTED:
+            raise EmulatorStateError(f"contact {contact.id} is already disconnected")
+        now = self.clock()
+        contact.state = DISCONNECTED
+        contact.disconnected_at = now
+        contact.last_update = now
+
+    def enqueue(self, contact: ContactState, queue_id: str) -> None:
+        if contact.state == DISCONNECTED:
+            raise EmulatorStateError(f"contact {contact.id} is disconnected: it cannot be queued again")
+        now = self.clock()
+        contact.state = QUEUED
+        contact.queue_id = queue_id
+        contact.enqueued_at = now
+        contact.agent_id = None
+        contact.agent_since = None
+        contact.connected_at = None
+        contact.last_update = now
+
+    def set_status(self, user: UserState, status: str) -> None:
+        user.status = OFFLINE if status.lower() == OFFLINE.lower() else status
+        user.status_since = self.clock()
+
+    # ------------------------------------------------------------------ snapshots
+
+    def contact_snapshot(self, contact: ContactState) -> ContactSnapshot:
+        return ContactSnapshot(
+            id=contact.id,
+            state=contact.state,
+            channel=contact.channel,
+            initiation_method=contact.initiation_method,
+            queue_id=contact.queue_id,
+            agent_id=contact.agent_id,
+            initiated_at=contact.initiated_at,
+            enqueued_at=contact.enqueued_at,
+            connected_at=contact.connected_at,
+            disconnected_at=contact.disconnected_at,
+            attributes=dict(contact.attributes),
+            tags=dict(contact.tags),
+        )
+
+    def user_snapshot(self, user: UserState) -> UserSnapshot:
+        return UserSnapshot(
+            id=user.id,
+            username=user.username,
+            arn=self.user_arn(user.id),
+            routing_profile_id=user.routing_profile_id,
+            status=user.status,
+            logged_in=user.logged_in,
+            max_slots=self.max_slots(user),
+            active_slots=self.active_slots(user),
+            available_slots=self.available_slots(user),
+            contact_ids=tuple(c.id for c in self.live_contacts(user.id)),
+        )
+
+
+def _given(value: float | None, default: float) -> float:
+    return value if value is not None else default
+
+
+def _seed_timeline(contact: ContactState, spec: ContactSpec, step: float) -> None:
+    """Connection and disconnection times of a contact added in a state past QUEUED."""
+    last = contact.enqueued_at if contact.enqueued_at is not None else contact.initiated_at
+    if spec.agent_id is not None and spec.state != ASSOCIATED:
+        contact.connected_at = last = _given(spec.connected_at, last + step)
+        contact.agent_since = contact.connected_at
+    elif spec.agent_id is not None:
+        contact.agent_since = last = last + step
+    if spec.state == DISCONNECTED:
+        contact.disconnected_at = last = _given(spec.disconnected_at, last + 2 * step)
+    contact.last_update = last

@@ -1,0 +1,552 @@
+"""The world file: a readable description of one emulated Connect instance (format: docs/emulator.md).
+
+Loading validates everything up front and reports the entry and field at fault, for example
+`users[2] (tariq): routing_profile 'Nope' is not defined`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from connect_emulator.errors import WorldError
+from connect_emulator.faults import FaultsSpec, Latency, RateQuota
+from connect_emulator.model import ConnectModel, default_model
+
+CHANNELS = ("VOICE", "CHAT", "TASK", "EMAIL")
+OFFLINE = "Offline"
+QUEUED, ASSOCIATED, CONNECTED, DISCONNECTED = "QUEUED", "ASSOCIATED", "CONNECTED", "DISCONNECTED"
+CONTACT_STATES = (QUEUED, ASSOCIATED, CONNECTED, DISCONNECTED)
+QUEUE_TYPES = ("STANDARD", "AGENT")
+DEFAULT_REGION = "eu-west-2"
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_STATUS = "Available"
+_T = TypeVar("_T")
+_ID_NAMESPACE = uuid.UUID("7b0d6c52-3f7e-4f43-9a43-5c1f0e6b2a10")
+
+
+def stable_id(kind: str, name: str) -> str:
+    """A deterministic UUID for an entry written without an id (same name, same id, every run)."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{kind}:{name}"))
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    id: str
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+    voice_association: bool = False
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:connect:{self.region}:{self.account}:instance/{self.id}"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    id: str
+    name: str
+    type: str = "STANDARD"
+
+
+@dataclass(frozen=True)
+class RoutingProfileSpec:
+    id: str
+    name: str
+    concurrency: Mapping[str, int]
+    queue_ids: tuple[str, ...] | None = None  # None: serves every queue
+
+    def serves(self, queue_id: str) -> bool:
+        return self.queue_ids is None or queue_id in self.queue_ids
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    id: str
+    username: str
+    routing_profile_id: str
+    status: str = DEFAULT_STATUS
+    busy: Mapping[str, int] = field(default_factory=dict)
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactSpec:
+    id: str
+    channel: str
+    initiation_method: str = "API"
+    state: str = QUEUED
+    queue_id: str | None = None
+    agent_id: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    segment_attributes: Mapping[str, Any] = field(default_factory=dict)
+    related_contact_id: str | None = None
+    previous_contact_id: str | None = None
+    initial_contact_id: str | None = None
+    customer_endpoint: Mapping[str, str] | None = None
+    customer_id: str | None = None
+    initiated_at: float | None = None
+    enqueued_at: float | None = None
+    connected_at: float | None = None
+    disconnected_at: float | None = None
+
+
+@dataclass(frozen=True)
+class World:
+    """An emulated instance as declared: the starting point of a `ConnectEmulator`'s state."""
+
+    instance: InstanceSpec
+    routing_profiles: tuple[RoutingProfileSpec, ...] = ()
+    queues: tuple[QueueSpec, ...] = ()
+    users: tuple[UserSpec, ...] = ()
+    contacts: tuple[ContactSpec, ...] = ()
+    faults: FaultsSpec = field(default_factory=FaultsSpec)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> World:
+        """Load and validate a YAML (or JSON) world file."""
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise WorldError(f"{path}: not valid YAML: {exc}") from exc
+        try:
+            return cls.from_dict(data)
+        except WorldError as exc:
+            raise WorldError(f"{path}: {exc}") from exc
+
+    @classmethod
+    def from_dict(cls, data: object, *, model: ConnectModel | None = None) -> World:
+        """Validate a world given as plain data (the parsed world file)."""
+        return _WorldParser(model or default_model()).parse(data)
+
+    def queue(self, ref: str) -> QueueSpec | None:
+        """A queue by id or name."""
+        return _find(self.queues, ref, lambda q: q.name)
+
+    def routing_profile(self, ref: str) -> RoutingProfileSpec | None:
+        """A routing profile by id or name."""
+        return _find(self.routing_profiles, ref, lambda p: p.name)
+
+    def user(self, ref: str) -> UserSpec | None:
+        """A user by id or username (usernames are case-insensitive, as Connect logins are)."""
+        return _find(self.users, ref, lambda u: u.username.lower(), key=str.lower)
+
+    def parse_contact(self, raw: object, where: str = "contact") -> ContactSpec:
+        """A contact entry in world-file form (for adding contacts at runtime), checked against this world."""
+        return _WorldParser(default_model()).contact(raw, where, self)
+
+
+def _find(items: Sequence[_T], ref: str, name_of: Callable[[_T], str], key: Callable[[str], str] = str) -> _T | None:
+    for item in items:
+        if getattr(item, "id", None) == ref:
+            return item
+    wanted = key(ref)
+    return next((item for item in items if name_of(item) == wanted), None)
+
+
+# ------------------------------------------------------------------------------------- parsing
+
+
+def _kind(value: object) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+class _Entry:
+    """Typed access to one mapping of the world file; every error names the entry and the field."""
+
+    def __init__(self, where: str, raw: object, allowed: Collection[str]) -> None:
+        if not isinstance(raw, Mapping):
+            raise WorldError(f"{where}: must be a mapping, got {_kind(raw)}")
+        unknown = sorted(str(key) for key in raw if key not in allowed)
+        if unknown:
+            raise WorldError(f"{where}: unknown field {', '.join(map(repr, unknown))} (allowed: {', '.join(allowed)})")
+        self.where = where
+        self.raw: Mapping[str, Any] = raw
+
+    def fail(self, name: str, problem: str) -> WorldError:
+        return WorldError(f"{self.where}: {name} {problem}")
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.raw.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise self.fail(name, f"must be a string, got {_kind(value)}")
+        text = str(value).strip()
+        if not text:
+            raise self.fail(name, "must not be empty")
+        return text
+
+    def required(self, name: str) -> str:
+        value = self.text(name)
+        if value is None:
+            raise self.fail(name, "is required")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.raw.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, f"must be true or false, got {value!r}")
+        return value
+
+    def choice(self, name: str, allowed: Collection[str], default: str | None = None) -> str | None:
+        value = self.text(name, default)
+        if value is None:
+            return None
+        if value.upper() in allowed:
+            return value.upper()
+        raise self.fail(name, f"{value!r} is not one of {', '.join(allowed)}")
+
+    def mapping(self, name: str) -> Mapping[str, Any]:
+        value = self.raw.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(name, f"must be a mapping, got {_kind(value)}")
+        return value
+
+    def strings(self, name: str) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for key, value in self.mapping(name).items():
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise self.fail(name, f"{key!r} must be a string, got {_kind(value)} (quote it)")
+            result[str(key)] = str(value)
+        return result
+
+    def slot_counts(self, name: str) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for key, value in self.mapping(name).items():
+            channel = str(key).upper()
+            if channel not in CHANNELS:
+                raise self.fail(name, f"channel {key!r} is not one of {', '.join(CHANNELS)}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise self.fail(name, f"{key} must be a whole number >= 0, got {value!r}")
+            result[channel] = value
+        return result
+
+    def text_list(self, name: str) -> list[str] | None:
+        value = self.raw.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+            raise self.fail(name, "must be a list of names or ids")
+        return [str(v) for v in value]
+
+    def timestamp(self, name: str) -> float | None:
+        value = self.raw.get(name)
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            moment = value
+        elif isinstance(value, str):
+            try:
+                moment = dt.datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise self.fail(name, f"{value!r} is not an ISO 8601 timestamp") from exc
+        else:
+            raise self.fail(name, f"must be an ISO 8601 timestamp such as 2025-01-31T09:30:00Z, got {value!r}")
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _label(section: str, index: int, raw: object, *keys: str) -> str:
+    where = f"{section}[{index}]"
+    if isinstance(raw, Mapping):
+        name = next((raw[k] for k in keys if raw.get(k) is not None), None)
+        if name is not None:
+            where += f" ({name})"
+    return where
+
+
+def _unique(section: str, items: Iterable[Any], attribute: str, *, fold: bool = False) -> None:
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        value = getattr(item, attribute)
+        key = value.lower() if fold else value
+        if key in seen:
+            raise WorldError(f"{section}[{index}]: {attribute} {value!r} is already used by {section}[{seen[key]}]")
+        seen[key] = index
+
+
+class _WorldParser:
+    def __init__(self, model: ConnectModel) -> None:
+        self.model = model
+
+    def parse(self, data: object) -> World:
+        top = _Entry("world", data, ("instance", "routing_profiles", "queues", "users", "contacts", "faults"))
+        if top.raw.get("instance") is None:
+            raise top.fail("instance", "is required")
+        world = World(instance=self.instance(top.raw["instance"]))
+        queues = tuple(self.queue(raw, _label("queues", i, raw, "name", "id")) for i, raw in self.each(top, "queues"))
+        _unique("queues", queues, "id")
+        _unique("queues", queues, "name")
+        world = World(instance=world.instance, queues=queues)
+        profiles = tuple(
+            self.routing_profile(raw, _label("routing_profiles", i, raw, "name", "id"), world)
+            for i, raw in self.each(top, "routing_profiles")
+        )
+        _unique("routing_profiles", profiles, "id")
+        _unique("routing_profiles", profiles, "name")
+        world = World(instance=world.instance, queues=queues, routing_profiles=profiles)
+        users = tuple(
+            self.user(raw, _label("users", i, raw, "username", "id"), world) for i, raw in self.each(top, "users")
+        )
+        _unique("users", users, "id")
+        _unique("users", users, "username", fold=True)
+        world = World(instance=world.instance, queues=queues, routing_profiles=profiles, users=users)
+        contacts = tuple(
+            self.contact(raw, _label("contacts", i, raw, "id"), world) for i, raw in self.each(top, "contacts")
+        )
+        _unique("contacts", contacts, "id")
+        faults = self.faults(top.raw.get("faults"))
+        return World(world.instance, profiles, queues, users, contacts, faults)
+
+    @staticmethod
+    def each(top: _Entry, section: str) -> Iterable[tuple[int, Any]]:
+        value = top.raw.get(section)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise WorldError(f"{section}: must be a list, got {_kind(value)}")
+        return enumerate(value)
+
+    def instance(self, raw: object) -> InstanceSpec:
+        entry = _Entry("instance", raw, ("id", "region", "account", "voice_association"))
+        account = entry.text("account", DEFAULT_ACCOUNT) or DEFAULT_ACCOUNT
+        if isinstance(entry.raw.get("account"), int):
+            account = account.zfill(12)
+        if not (account.isdigit() and len(account) == 12):
+            raise entry.fail("account", f"{account!r} must be 12 digits (quote it in YAML)")
+        instance = InstanceSpec(
+            id=entry.required("id"),
+            region=entry.text("region", DEFAULT_REGION) or DEFAULT_REGION,
+            account=account,
+            voice_association=entry.flag("voice_association", False),
+        )
+        self.check(entry, "id", instance.id, "DescribeContactRequest", "InstanceId")
+        return instance
+
+    def queue(self, raw: object, where: str) -> QueueSpec:
+        entry = _Entry(where, raw, ("id", "name", "type"))
+        name = entry.required("name")
+        queue_type = entry.choice("type", QUEUE_TYPES, "STANDARD") or "STANDARD"
+        return QueueSpec(id=entry.text("id") or stable_id("queue", name), name=name, type=queue_type)
+
+    def routing_profile(self, raw: object, where: str, world: World) -> RoutingProfileSpec:
+        entry = _Entry(where, raw, ("id", "name", "concurrency", "queues"))
+        name = entry.required("name")
+        queue_refs = entry.text_list("queues")
+        queue_ids: tuple[str, ...] | None = None
+        if queue_refs is not None:
+            queue_ids = tuple(self.resolve_queue(entry, "queues", ref, world) for ref in queue_refs)
+        return RoutingProfileSpec(
+            id=entry.text("id") or stable_id("routing-profile", name),
+            name=name,
+            concurrency=entry.slot_counts("concurrency"),
+            queue_ids=queue_ids,
+        )
+
+    def user(self, raw: object, where: str, world: World) -> UserSpec:
+        allowed = ("id", "username", "routing_profile", "status", "busy", "first_name", "last_name")
+        entry = _Entry(where, raw, allowed)
+        username = entry.required("username")
+        profile_ref = entry.required("routing_profile")
+        profile = world.routing_profile(profile_ref)
+        if profile is None:
+            raise entry.fail("routing_profile", f"{profile_ref!r} is not defined")
+        status = entry.text("status", DEFAULT_STATUS) or DEFAULT_STATUS
+        if status.lower() == OFFLINE.lower():
+            status = OFFLINE
+        user = UserSpec(
+            id=entry.text("id") or stable_id("user", username),
+            username=username,
+            routing_profile_id=profile.id,
+            status=status,
+            busy=entry.slot_counts("busy"),
+            first_name=entry.text("first_name"),
+            last_name=entry.text("last_name"),
+        )
+        self.check(entry, "username", user.username, "User", "Username")
+        self.check(entry, "status", user.status, "AgentStatusReference", "StatusName")
+        return user
+
+    def contact(self, raw: object, where: str, world: World) -> ContactSpec:
+        entry = _Entry(where, raw, _CONTACT_FIELDS)
+        state = entry.choice("state", CONTACT_STATES, QUEUED) or QUEUED
+        queue_ref, agent_ref = entry.text("queue"), entry.text("agent")
+        if state in (QUEUED, ASSOCIATED) and queue_ref is None:
+            raise entry.fail("queue", f"is required for a {state} contact")
+        if state == QUEUED and agent_ref is not None:
+            raise entry.fail("agent", "must not be set on a QUEUED contact (use state ASSOCIATED or CONNECTED)")
+        if state in (ASSOCIATED, CONNECTED) and agent_ref is None:
+            raise entry.fail("agent", f"is required for a {state} contact")
+        agent = world.user(agent_ref) if agent_ref is not None else None
+        if agent_ref is not None and agent is None:
+            raise entry.fail("agent", f"{agent_ref!r} is not a defined user (username or id)")
+        spec = ContactSpec(
+            id=entry.required("id"),
+            channel=entry.choice("channel", CHANNELS) or self.missing(entry, "channel"),
+            initiation_method=entry.choice("initiation_method", self.enum("ContactInitiationMethod"), "API") or "API",
+            state=state,
+            queue_id=self.resolve_queue(entry, "queue", queue_ref, world) if queue_ref else None,
+            agent_id=agent.id if agent is not None else None,
+            attributes=entry.strings("attributes"),
+            tags=entry.strings("tags"),
+            segment_attributes=_segment_attributes(entry.mapping("segment_attributes")),
+            related_contact_id=entry.text("related_contact"),
+            previous_contact_id=entry.text("previous_contact"),
+            initial_contact_id=entry.text("initial_contact"),
+            customer_endpoint=self.endpoint(entry),
+            customer_id=entry.text("customer_id"),
+            initiated_at=entry.timestamp("initiated_at"),
+            enqueued_at=entry.timestamp("enqueued_at"),
+            connected_at=entry.timestamp("connected_at"),
+            disconnected_at=entry.timestamp("disconnected_at"),
+        )
+        self.check_contact_shapes(entry, spec)
+        return spec
+
+    def check_contact_shapes(self, entry: _Entry, spec: ContactSpec) -> None:
+        self.check(entry, "id", spec.id, "Contact", "Id")
+        for name, member in (
+            ("related_contact", "RelatedContactId"),
+            ("previous_contact", "PreviousContactId"),
+            ("initial_contact", "InitialContactId"),
+            ("customer_id", "CustomerId"),
+        ):
+            if entry.raw.get(name) is not None:
+                self.check(entry, name, getattr(spec, _SPEC_FIELD[name]), "Contact", member)
+        if spec.attributes:
+            self.check(entry, "attributes", dict(spec.attributes), "Contact", "Attributes")
+        if spec.tags or "tags" in entry.raw:
+            self.check(entry, "tags", dict(spec.tags), "Contact", "Tags")
+        if spec.segment_attributes:
+            self.check(entry, "segment_attributes", dict(spec.segment_attributes), "Contact", "SegmentAttributes")
+
+    def endpoint(self, entry: _Entry) -> dict[str, str] | None:
+        raw = entry.raw.get("customer_endpoint")
+        if raw is None:
+            return None
+        sub = _Entry(f"{entry.where}: customer_endpoint", raw, ("type", "address", "display_name"))
+        endpoint = {"Type": sub.required("type").upper(), "Address": sub.required("address")}
+        display = sub.text("display_name")
+        if display is not None:
+            endpoint["DisplayName"] = display
+        self.check(entry, "customer_endpoint", endpoint, "Contact", "CustomerEndpoint")
+        return endpoint
+
+    def faults(self, raw: object) -> FaultsSpec:
+        if raw is None:
+            return FaultsSpec()
+        entry = _Entry("faults", raw, ("documented_quotas", "rate_quotas", "error_rates", "latency"))
+        scale = entry.raw.get("documented_quotas")
+        if scale is True:
+            scale = 1.0
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0):
+            raise entry.fail("documented_quotas", f"must be true or a scale factor > 0, got {scale!r}")
+        return FaultsSpec(
+            documented_quotas=float(scale) if scale is not None else None,
+            rate_quotas={op: self.quota(op, value) for op, value in self.per_operation(entry, "rate_quotas")},
+            error_rates={op: self.error_rates(op, value) for op, value in self.per_operation(entry, "error_rates")},
+            latency={op: self.latency(op, value) for op, value in self.per_operation(entry, "latency")},
+        )
+
+    def per_operation(self, entry: _Entry, name: str) -> list[tuple[str, Any]]:
+        result = []
+        for operation, value in entry.mapping(name).items():
+            if operation != "*" and operation not in self.model.operation_names:
+                raise entry.fail(f"{name}.{operation}", "is not a Connect operation (or '*')")
+            result.append((str(operation), value))
+        return result
+
+    @staticmethod
+    def quota(operation: str, value: object) -> RateQuota:
+        entry = _Entry(f"faults: rate_quotas.{operation}", value, ("rate", "burst"))
+        rate, burst = entry.raw.get("rate"), entry.raw.get("burst", 1)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0:
+            raise entry.fail("rate", f"must be a number of requests per second > 0, got {rate!r}")
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise entry.fail("burst", f"must be a whole number >= 1, got {burst!r}")
+        return RateQuota(float(rate), burst)
+
+    def error_rates(self, operation: str, value: object) -> dict[str, float]:
+        entry = _Entry(f"faults: error_rates.{operation}", value, sorted(self.model.error_codes))
+        rates: dict[str, float] = {}
+        for code, rate in entry.raw.items():
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+                raise entry.fail(code, f"must be a probability between 0 and 1, got {rate!r}")
+            rates[code] = float(rate)
+        if math.fsum(rates.values()) > 1:
+            raise WorldError(f"faults: error_rates.{operation}: rates add up to more than 1")
+        return rates
+
+    @staticmethod
+    def latency(operation: str, value: object) -> Latency:
+        where = f"faults: latency.{operation}"
+        bounds = value if isinstance(value, list) else [value, value]
+        numbers = [b for b in bounds if isinstance(b, (int, float)) and not isinstance(b, bool)]
+        if len(bounds) != 2 or len(numbers) != 2 or not 0 <= numbers[0] <= numbers[1]:
+            raise WorldError(f"{where}: must be seconds >= 0 or [low, high], got {value!r}")
+        return Latency(float(numbers[0]), float(numbers[1]))
+
+    def resolve_queue(self, entry: _Entry, name: str, ref: str, world: World) -> str:
+        queue = world.queue(ref)
+        if queue is None:
+            raise entry.fail(name, f"{ref!r} is not a defined queue (name or id)")
+        return queue.id
+
+    def enum(self, shape_name: str) -> tuple[str, ...]:
+        return tuple(self.model.service.shape_for(shape_name).enum)
+
+    @staticmethod
+    def missing(entry: _Entry, name: str) -> str:
+        raise entry.fail(name, "is required")
+
+    def check(self, entry: _Entry, name: str, value: Any, structure: str, member: str) -> None:
+        """Check a value against the model's constraints for the response member it will feed."""
+        shape = self.model.service.shape_for(structure).members[member]
+        issues = self.model.validate(shape, value, member)
+        if issues:
+            raise entry.fail(name, f"does not fit the Connect model: {issues[0]}")
+
+
+_CONTACT_FIELDS = (
+    "id",
+    "channel",
+    "initiation_method",
+    "state",
+    "queue",
+    "agent",
+    "attributes",
+    "tags",
+    "segment_attributes",
+    "related_contact",
+    "previous_contact",
+    "initial_contact",
+    "customer_endpoint",
+    "customer_id",
+    "initiated_at",
+    "enqueued_at",
+    "connected_at",
+    "disconnected_at",
+)
+_SPEC_FIELD = {
+    "related_contact": "related_contact_id",
+    "previous_contact": "previous_contact_id",
+    "initial_contact": "initial_contact_id",
+    "customer_id": "customer_id",
+}
+
+
+def _segment_attributes(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain strings become `{"ValueString": ...}`; mappings are taken as SegmentAttributeValue as written."""
+    return {str(k): ({"ValueString": v} if isinstance(v, str) else v) for k, v in raw.items()}
