@@ -29,14 +29,20 @@ from contact_router.models.decision import Decision, Outcome
 from contact_router.observability import logger, record_decision
 from contact_router.routing.router import Router, RouterOptions
 
+# A record is only started with this much time left: three Connect calls with retries fit in it. Records
+# not started go back to SQS untouched instead of being cut off by the function timeout mid-way.
+DEADLINE_MARGIN_MS = 10_000
+
 
 @dataclass
 class RouterApp:
     router: Router
     dead_letters: DeadLetterQueue | None
     idempotency: DynamoDBIdempotency | None = None
+    context: LambdaContext | None = None
 
     def register_lambda_context(self, context: LambdaContext | None) -> None:
+        self.context = context
         if self.idempotency is not None and context is not None:
             self.idempotency.register_lambda_context(context)
 
@@ -51,6 +57,7 @@ class RouterApp:
     def _handle(self, record: SQSRecord) -> Decision:
         contact_id: str | None = None
         try:
+            self._check_deadline()
             event = parse_contact_event(record.body)
             contact_id = event.detail.contact_id
             logger.append_keys(contact_id=contact_id)
@@ -67,6 +74,13 @@ class RouterApp:
             raise
         record_decision(decision)
         return decision
+
+    def _check_deadline(self) -> None:
+        if self.context is None:
+            return
+        left = self.context.get_remaining_time_in_millis()
+        if left < DEADLINE_MARGIN_MS:
+            raise TransientError("deadline", f"only {left} ms left in this invocation; record left for a retry")
 
     def _dead_letter(self, record: SQSRecord, exc: PermanentError) -> None:
         if self.dead_letters is None:

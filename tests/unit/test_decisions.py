@@ -39,9 +39,9 @@ def test_not_waiting_reasons() -> None:
     assert Contact(id="c", channel="CHAT", queue_id="q", disconnected_at=now).not_waiting_reason() is (
         NotWaitingReason.DISCONNECTED
     )
-    assert Contact(id="c", channel="CHAT", queue_id="q", agent_id="a", connected_to_agent_at=now).not_waiting_reason() is (
-        NotWaitingReason.CONNECTED_TO_AGENT
-    )
+    assert Contact(
+        id="c", channel="CHAT", queue_id="q", agent_id="a", connected_to_agent_at=now
+    ).not_waiting_reason() is (NotWaitingReason.CONNECTED_TO_AGENT)
     assert Contact(id="c", channel="CHAT", queue_id="q", agent_id="a").not_waiting_reason() is (
         NotWaitingReason.ALREADY_ASSIGNED
     )
@@ -54,7 +54,11 @@ def test_not_waiting_reasons() -> None:
         (DANA.upper(), ReferenceKind.ID, DANA),
         (f"{INSTANCE_ARN}/agent/{DANA}", ReferenceKind.ARN, DANA),
         ("dana.smith@example.com", ReferenceKind.USERNAME, "dana.smith@example.com"),
-        ("arn:aws:connect:eu-west-2:1:instance/x/queue/q", ReferenceKind.INVALID, "an ARN that is not a Connect user ARN"),
+        (
+            "arn:aws:connect:eu-west-2:1:instance/x/queue/q",
+            ReferenceKind.INVALID,
+            "an ARN that is not a Connect user ARN",
+        ),
         ("+44 7700 900123", ReferenceKind.INVALID, "not a user id, user ARN or username (15 characters)"),
     ],
 )

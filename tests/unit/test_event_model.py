@@ -35,7 +35,8 @@ def test_minimal_real_event_is_enough() -> None:
         envelope({"contactId": "c-1", "eventType": "QUEUED", "channel": "CHAT", "instanceArn": INSTANCE})
     )
     assert event.detail.contact_id == "c-1"
-    assert event.detail.queue_info is None and event.detail.tags == {}
+    assert event.detail.queue_info is None
+    assert event.detail.tags == {}
 
 
 def test_pascal_case_and_lower_case_channel_are_accepted() -> None:
@@ -57,9 +58,7 @@ def test_pascal_case_and_lower_case_channel_are_accepted() -> None:
 
 def test_unknown_fields_are_ignored() -> None:
     event = ContactEvent.model_validate(
-        envelope(
-            {"contactId": "c", "eventType": "NEW_TYPE", "channel": "CHAT", "instanceArn": INSTANCE, "x": {"y": 1}}
-        )
+        envelope({"contactId": "c", "eventType": "NEW_TYPE", "channel": "CHAT", "instanceArn": INSTANCE, "x": {"y": 1}})
     )
     assert event.detail.event_type == "NEW_TYPE"
 

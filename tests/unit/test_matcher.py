@@ -43,7 +43,8 @@ def test_first_matching_rule_wins_and_disabled_rules_are_skipped() -> None:
         attributes={"preferredAgent": "dana"},
     )
     match = match_rule(RULES, c)
-    assert match.rule is not None and match.rule.name == "vip-chat"
+    assert match.rule is not None
+    assert match.rule.name == "vip-chat"
     assert match.misses == (("off", "disabled"),)
 
 

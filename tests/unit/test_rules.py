@@ -20,7 +20,7 @@ def problems_of(text: str) -> list[str]:
 def test_bundled_and_sample_rules_are_valid() -> None:
     # GIVEN the rules that ship with the function and the sample rules of the local run
     # WHEN they are loaded THEN they validate and keep their order
-    assert [r.name for r in load_bundled_rules().routing][0] == "preferred-agent-attribute"
+    assert next(r.name for r in load_bundled_rules().routing) == "preferred-agent-attribute"
     assert [r.name for r in load_rules_file(SAMPLES_DIR / "rules.yaml").routing] == [
         "vip-desk",
         "preferred-agent-attribute",
@@ -71,15 +71,18 @@ def test_unnamed_rule_is_named_by_position() -> None:
 def test_each_invalid_field_is_reported(snippet: str, expected: str) -> None:
     base = {"candidates": "candidates: [{attribute: a}]"}
     key = snippet.split(":", 1)[0]
-    body = "\n    ".join([f"name: r1", snippet] + [v for k, v in base.items() if k != key])
+    body = "\n    ".join(["name: r1", snippet] + [v for k, v in base.items() if k != key])
     problems = problems_of(f"version: 1\nrouting:\n  - {body}\n")
     assert any(expected in p and "rule 'r1'" in p for p in problems), problems
 
 
 def test_duplicate_rule_names_and_duplicate_yaml_keys_are_rejected() -> None:
-    assert "used twice" in problems_of(
-        "version: 1\nrouting:\n  - {name: a, candidates: [{attribute: x}]}\n  - {name: a, candidates: [{attribute: y}]}\n"
-    )[0]
+    assert (
+        "used twice"
+        in problems_of(
+            "version: 1\nrouting:\n  - {name: a, candidates: [{attribute: x}]}\n  - {name: a, candidates: [{attribute: y}]}\n"
+        )[0]
+    )
     assert "duplicate key 'routing'" in problems_of("version: 1\nrouting: []\nrouting: []\n")[0]
 
 
@@ -105,7 +108,10 @@ def test_queue_arns_are_normalised_to_ids_and_channels_to_upper_case() -> None:
 
 def test_static_users_limited_to_one_get_current_user_data_call() -> None:
     users = ", ".join(f"u{i}" for i in range(101))
-    assert any("at most 100" in p for p in problems_of(f"version: 1\nrouting:\n  - name: r\n    candidates: [{{users: [{users}]}}]\n"))
+    assert any(
+        "at most 100" in p
+        for p in problems_of(f"version: 1\nrouting:\n  - name: r\n    candidates: [{{users: [{users}]}}]\n")
+    )
 
 
 def test_initiation_methods_match_the_botocore_model() -> None:

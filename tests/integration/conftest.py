@@ -1,0 +1,151 @@
+"""Integration fixtures: the router handler in-process, Connect emulated, DynamoDB and SQS on moto.
+
+The idempotency table is created from its definition in template.yaml, so the tests cannot drift from
+what is deployed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from connect_emulator import ConnectEmulator, World
+from contact_router.app import RouterApp, build_router_app
+from contact_router.config import Settings
+from contact_router.handlers import router as router_handler
+from contact_router.observability import logger as powertools_logger
+from tests.conftest import EVENTS_DIR, SAMPLES_DIR
+from tests.support.cfn import load_template
+
+TABLE = "idempotency"
+
+
+class LambdaContext:
+    function_name = "contact-router-test"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:contact-router-test"
+    memory_limit_in_mb = 256
+    aws_request_id = "test-request"
+    log_group_name = "/aws/lambda/contact-router-test"
+    log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class Harness:
+    emulator: ConnectEmulator
+    sqs: Any
+    dynamodb: Any
+    dlq_url: str
+    env: dict[str, str]
+    _ids: int = 0
+    apps: list[RouterApp] = field(default_factory=list)
+
+    def app(self, **env: str) -> RouterApp:
+        settings = Settings.from_env({**self.env, **env})
+        app = build_router_app(
+            settings, connect_client=self.emulator.client(), dynamodb_client=self.dynamodb, sqs_client=self.sqs
+        )
+        self.apps.append(app)
+        return app
+
+    def record(self, body: str | dict[str, Any], receive_count: int = 1) -> dict[str, Any]:
+        self._ids += 1
+        text = body if isinstance(body, str) else json.dumps(body)
+        return {
+            "messageId": f"m-{self._ids}",
+            "receiptHandle": f"r-{self._ids}",
+            "body": text,
+            "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1763629200000"},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-2:123456789012:contact-router-events",
+            "awsRegion": "eu-west-2",
+        }
+
+    def invoke(self, records: list[dict[str, Any]], app: RouterApp | None = None) -> dict[str, Any]:
+        return router_handler.lambda_handler({"Records": records}, LambdaContext(), app=app or self.app())
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        out = []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=300
+            ).get("Messages", [])
+            if not messages:
+                return out
+            for m in messages:
+                attrs = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+                out.append({"body": m["Body"], **attrs})
+
+
+def event(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return data
+
+
+def create_idempotency_table(dynamodb: Any, name: str) -> None:
+    props = load_template()["Resources"]["IdempotencyTable"]["Properties"]
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode=props["BillingMode"],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={
+            "Enabled": True,
+            "AttributeName": props["TimeToLiveSpecification"]["AttributeName"],
+        },
+    )
+
+
+@pytest.fixture
+def lambda_output() -> Iterator[io.StringIO]:
+    """Everything the Lambda writes (JSON log lines and EMF metrics), as CloudWatch would receive it."""
+    stream = io.StringIO()
+    lambda_logger = logging.getLogger(powertools_logger.name)
+    handlers = [h for h in lambda_logger.handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.setStream(stream) for h in handlers]
+    with contextlib.redirect_stdout(stream):
+        yield stream
+    for handler, old in zip(handlers, previous, strict=True):
+        if old is not None:
+            handler.setStream(old)
+
+
+@pytest.fixture
+def world_path() -> Path:
+    return SAMPLES_DIR / "world.yaml"
+
+
+@pytest.fixture
+def harness(world_path: Path) -> Iterator[Harness]:
+    emulator = ConnectEmulator(World.from_file(world_path))
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-2")
+        sqs = boto3.client("sqs", region_name="eu-west-2")
+        create_idempotency_table(dynamodb, TABLE)
+        dlq_url = sqs.create_queue(QueueName="contact-router-dlq")["QueueUrl"]
+        env = {
+            "CONNECT_INSTANCE_ARN": emulator.instance_arn,
+            "RULES_SOURCE": "file",
+            "RULES_FILE": str(SAMPLES_DIR / "rules.yaml"),
+            "IDEMPOTENCY_TABLE": TABLE,
+            "DEAD_LETTER_QUEUE_URL": dlq_url,
+        }
+        yield Harness(emulator=emulator, sqs=sqs, dynamodb=dynamodb, dlq_url=dlq_url, env=env)

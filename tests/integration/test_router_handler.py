@@ -1,0 +1,242 @@
+"""The router Lambda handler in-process: emulated Connect, DynamoDB and SQS on moto, SQS batches from events/."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from contact_router.handlers import router as router_handler
+from tests.conftest import EVENTS_DIR
+from tests.integration.conftest import Harness, LambdaContext, event
+
+DANA = "33333333-0000-4000-8000-000000000001"
+SAM = "33333333-0000-4000-8000-000000000002"
+CHAT_BY_ATTRIBUTE = "queued-chat-attribute.json"
+CATALOG: dict[str, dict[str, Any]] = yaml.safe_load((EVENTS_DIR / "catalog.yaml").read_text())
+
+
+def decisions(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [r.decision for r in caplog.records if hasattr(r, "decision")]  # type: ignore[attr-defined]
+
+
+def test_every_fixture_gets_the_outcome_the_catalog_promises(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN the sample world and rules, and every fixture in one shuffled set of batches
+    names = sorted(CATALOG)
+    random.Random(7).shuffle(names)
+    usernames = {u.id: u.username for u in harness.emulator.world.users}
+    app = harness.app()
+    caplog.set_level("INFO")
+    # WHEN they are delivered in SQS batches of up to 10
+    for start in range(0, len(names), 10):
+        response = harness.invoke([harness.record(event(n)) for n in names[start : start + 10]], app)
+        assert response == {"batchItemFailures": []}
+    # THEN each decision is the one the catalog states
+    by_contact = {(d.get("contact_id"), d.get("event_type")): d for d in decisions(caplog)}
+    assert len(decisions(caplog)) == len(names)
+    for name in names:
+        expected = CATALOG[name]
+        detail = event(name)["detail"]
+        key = (detail.get("contactId") or detail.get("ContactId"), detail.get("eventType") or detail.get("EventType"))
+        got = by_contact[key if expected["outcome"] != "Rejected" else (None, None)]
+        assert got["outcome"] == expected["outcome"], name
+        if "agent" in expected:
+            assert usernames[got["agent_id"]] == expected["agent"], name
+        if "rule" in expected:
+            assert got.get("rule") == expected["rule"], name
+        if "reason" in expected:
+            assert got["reason"] == expected["reason"], name
+    # AND the associations in the emulator are exactly the Associated ones
+    associated = {a.contact_id for a in harness.emulator.associations}
+    assert associated == {
+        (event(n)["detail"].get("contactId") or event(n)["detail"].get("ContactId"))
+        for n in names
+        if CATALOG[n]["outcome"] == "Associated"
+    }
+
+
+def test_same_event_three_times_shuffled_among_others_associates_once(harness: Harness) -> None:
+    # GIVEN the chat delivered three times, shuffled among other events, across two batches
+    bodies = [event(CHAT_BY_ATTRIBUTE)] * 3 + [
+        event(n) for n in ("queued-chat-no-rule.json", "queued-chat-minimal.json", "queued-email-related-contact.json")
+    ]
+    random.Random(3).shuffle(bodies)
+    app = harness.app()
+    # WHEN processed
+    harness.invoke([harness.record(b) for b in bodies[:3]], app)
+    harness.invoke([harness.record(b) for b in bodies[3:]], app)
+    # THEN exactly one AssociateContactWithUser for that contact
+    contact_id = event(CHAT_BY_ATTRIBUTE)["detail"]["contactId"]
+    assert [a.user_id for a in harness.emulator.associations if a.contact_id == contact_id] == [DANA]
+    calls = [c for c in harness.emulator.calls if c.operation == "AssociateContactWithUser"]
+    assert sum(1 for c in calls if c.params.get("ContactId") == contact_id) == 1
+
+
+def test_duplicate_delivered_to_a_fresh_execution_environment_is_still_deduplicated(harness: Harness) -> None:
+    # GIVEN two execution environments (two app instances, as two concurrent Lambdas would be)
+    first, second = harness.app(), harness.app()
+    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE))], first)
+    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE), receive_count=2)], second)
+    assert len(harness.emulator.associations) == 1
+
+
+def test_throttled_association_is_retried_by_sqs_and_associates_exactly_once(harness: Harness) -> None:
+    # GIVEN AssociateContactWithUser throttles every attempt botocore makes (3)
+    harness.emulator.faults.fail_next("AssociateContactWithUser", "ThrottlingException", times=3)
+    app = harness.app()
+    record = harness.record(event(CHAT_BY_ATTRIBUTE))
+    # WHEN the record is processed  THEN it is reported as a batch item failure, nothing associated
+    assert harness.invoke([record, harness.record(event("queued-chat-no-rule.json"))], app) == {
+        "batchItemFailures": [{"itemIdentifier": record["messageId"]}]
+    }
+    assert harness.emulator.associations == []
+    assert harness.emulator.call_counts()["AssociateContactWithUser"] == 3
+    # WHEN SQS redelivers it  THEN it is associated exactly once
+    retry = dict(record, attributes={**record["attributes"], "ApproximateReceiveCount": "2"})
+    assert harness.invoke([retry], app) == {"batchItemFailures": []}
+    assert [a.user_id for a in harness.emulator.associations] == [DANA]
+    assert harness.dead_letters() == []
+
+
+def _new_chat_for(harness: Harness, preferred: str) -> dict[str, Any]:
+    contact = harness.emulator.add_contact(
+        channel="CHAT", state="QUEUED", queue="Support", attributes={"preferredAgent": preferred}
+    )
+    body = event(CHAT_BY_ATTRIBUTE)
+    body["detail"]["contactId"] = contact.id
+    return body
+
+
+THREE_CALLS = {"DescribeContact": 1, "GetCurrentUserData": 1, "AssociateContactWithUser": 1}
+
+
+def test_attribute_rule_costs_at_most_three_connect_calls(harness: Harness, tmp_path: Path) -> None:
+    # GIVEN an attribute rule and a chat whose attribute holds dana's user id, on a cold environment
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\nrouting:\n  - name: named\n    candidates: [{attribute: preferredAgent}]\n", encoding="utf-8"
+    )
+    body = _new_chat_for(harness, DANA)
+    harness.emulator.reset_calls()
+    # WHEN routed
+    harness.invoke([harness.record(body)], harness.app(RULES_FILE=str(rules)))
+    # THEN DescribeContact, GetCurrentUserData and AssociateContactWithUser, once each
+    assert dict(harness.emulator.call_counts()) == THREE_CALLS
+
+
+def test_usernames_cost_one_cached_lookup_per_environment(harness: Harness) -> None:
+    # GIVEN the sample rules (exclude_users: [lee]) and a chat naming dana by username
+    app = harness.app()
+    harness.invoke([harness.record(_new_chat_for(harness, "dana"))], app)
+    assert harness.emulator.call_counts()["SearchUsers"] == 2, "dana and lee, once each"
+    # WHEN a second chat for dana is routed by the same (warm) environment  THEN three calls again
+    harness.emulator.reset_calls()
+    harness.invoke([harness.record(_new_chat_for(harness, "dana"))], app)
+    assert dict(harness.emulator.call_counts()) == THREE_CALLS
+
+
+@pytest.mark.parametrize(
+    ("fault_op", "code", "reason"),
+    [
+        ("DescribeContact", "AccessDeniedException", "access_denied"),
+        ("DescribeContact", "InvalidParameterException", "invalid_parameter"),
+        ("AssociateContactWithUser", "AccessDeniedException", "access_denied"),
+    ],
+)
+def test_permanent_errors_go_to_the_dead_letter_queue_with_a_reason(
+    harness: Harness, fault_op: str, code: str, reason: str
+) -> None:
+    harness.emulator.faults.fail_next(fault_op, code, times=1)
+    response = harness.invoke(
+        [harness.record(event(CHAT_BY_ATTRIBUTE)), harness.record(event("queued-email-related-contact.json"))]
+    )
+    # THEN the batch succeeds (nothing retried forever), the other record still routed, one dead letter with reason
+    assert response == {"batchItemFailures": []}
+    assert [a.user_id for a in harness.emulator.associations] == [SAM]
+    letters = harness.dead_letters()
+    assert [(letter["reason"], json.loads(letter["body"])["detail"]["contactId"]) for letter in letters] == [
+        (reason, event(CHAT_BY_ATTRIBUTE)["detail"]["contactId"])
+    ]
+    assert code in letters[0]["error"]
+
+
+def test_malformed_and_unknown_contacts_are_dead_lettered_and_the_batch_goes_on(harness: Harness) -> None:
+    unknown = event(CHAT_BY_ATTRIBUTE)
+    unknown["detail"]["contactId"] = "55555555-9999-4000-8000-000000000000"
+    records = [
+        harness.record("{not json"),
+        harness.record(event("malformed-missing-contact-id.json")),
+        harness.record(unknown),
+        harness.record(event(CHAT_BY_ATTRIBUTE)),
+    ]
+    assert harness.invoke(records) == {"batchItemFailures": []}
+    assert len(harness.emulator.associations) == 1
+    letters = harness.dead_letters()
+    assert sorted(letter["reason"] for letter in letters) == ["malformed_event", "malformed_event", "unknown_contact"]
+    assert {letter["source_message_id"] for letter in letters} == {r["messageId"] for r in records[:3]}
+    assert all(letter["error"] for letter in letters)
+
+
+def test_dead_letter_queue_unavailable_gives_the_record_back_to_sqs(harness: Harness) -> None:
+    app = harness.app(DEAD_LETTER_QUEUE_URL="https://sqs.eu-west-2.amazonaws.com/123456789012/missing")
+    record = harness.record("{not json")
+    assert harness.invoke([record], app) == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+
+
+def test_server_errors_and_timeouts_are_transient(harness: Harness) -> None:
+    harness.emulator.faults.fail_next("DescribeContact", "InternalServiceException", times=3)
+    record = harness.record(event(CHAT_BY_ATTRIBUTE))
+    assert harness.invoke([record]) == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    assert harness.dead_letters() == []
+
+
+def test_dry_run_decides_without_associating(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE))], harness.app(DRY_RUN="true"))
+    assert harness.emulator.associations == []
+    assert harness.emulator.call_counts()["AssociateContactWithUser"] == 0
+    (decision,) = decisions(caplog)
+    assert (decision["outcome"], decision["agent_id"], decision["dry_run"]) == ("WouldAssociate", DANA, True)
+
+
+def test_requeued_contact_is_routed_again(harness: Harness) -> None:
+    app = harness.app()
+    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE))], app)
+    contact_id = event(CHAT_BY_ATTRIBUTE)["detail"]["contactId"]
+    # GIVEN the agent transferred it back to another queue: waiting again, new enqueue
+    harness.emulator.connect_contact(contact_id)
+    harness.emulator.queue_contact(contact_id, "VIP")
+    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE))], app)
+    assert [a.contact_id for a in harness.emulator.associations] == [contact_id, contact_id]
+
+
+def test_no_customer_address_in_any_log_line(harness: Harness, lambda_output: io.StringIO) -> None:
+    # GIVEN every fixture processed (the world's contacts carry phone numbers and email addresses)
+    harness.invoke([harness.record(event(n)) for n in sorted(CATALOG)[:10]])
+    harness.invoke([harness.record(event(n)) for n in sorted(CATALOG)[10:]])
+    out = lambda_output.getvalue()
+    assert out.count('"message":"routing decision"') == len(CATALOG)
+    addresses = [c.customer_endpoint["Address"] for c in harness.emulator.world.contacts if c.customer_endpoint]
+    assert addresses, "the sample world must carry customer addresses for this test to mean anything"
+    for address in addresses:
+        assert address not in out
+
+
+def test_records_not_started_before_the_deadline_go_back_to_sqs(harness: Harness) -> None:
+    # GIVEN an invocation with less time left than one record may need
+    class AlmostOutOfTime(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return 2_000
+
+    records = [harness.record(event(CHAT_BY_ATTRIBUTE)), harness.record(event("queued-email-related-contact.json"))]
+    response = router_handler.lambda_handler({"Records": records}, AlmostOutOfTime(), app=harness.app())
+    # THEN nothing is started and every record is handed back
+    assert response == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
+    assert harness.emulator.calls == []
