@@ -474,6 +474,8 @@ def _check(shape: Any, value: Any, path: str, issues: list[Issue], strict: bool)
     expected = _JSON_TYPES.get(kind)
     if expected is not None:
         wrong_bool = isinstance(value, bool) and kind not in ("boolean",)
+        if strict and kind == "timestamp":
+            expected = (int, float)  # REST-JSON bodies carry epoch seconds
         if wrong_bool or not isinstance(value, expected):
             issues.append(_type_issue(path or "input", f"a {kind}", value))
             return
