@@ -206,6 +206,19 @@ def test_dry_run_decides_without_associating(harness: Harness, caplog: pytest.Lo
     assert (decision["outcome"], decision["agent_id"], decision["dry_run"]) == ("WouldAssociate", DANA, True)
 
 
+def test_redelivery_of_a_still_waiting_contact_is_a_duplicate_from_the_idempotency_table(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN dry run (the contact stays waiting, so only the DynamoDB idempotency record can recognise the replay)
+    caplog.set_level("INFO")
+    first, second = harness.app(DRY_RUN="true"), harness.app(DRY_RUN="true")
+    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE))], first)
+    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE), receive_count=2)], second)
+    outcomes = [(d["outcome"], d.get("agent_id")) for d in decisions(caplog)]
+    assert outcomes == [("WouldAssociate", DANA), ("Duplicate", DANA)]
+    assert harness.dynamodb.scan(TableName="idempotency")["Count"] == 1
+
+
 def test_requeued_contact_is_routed_again(harness: Harness) -> None:
     app = harness.app()
     harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE))], app)

@@ -1,0 +1,114 @@
+"""The contact-router command line, as a user runs it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from contact_router_cli.main import main
+from tests.conftest import EVENTS_DIR, SAMPLES_DIR
+
+CATALOG = yaml.safe_load((EVENTS_DIR / "catalog.yaml").read_text())
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_run_shows_every_promised_case(tmp_path: Path) -> None:
+    # WHEN `make run` runs (the sample world, rules and events/)
+    code, out = invoke("run", "--log", str(tmp_path / "run.jsonl"))
+    # THEN it exits 0 and its table has one row per event with the catalog's outcome, agent and reason
+    assert code == 0, out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│ ") and "│" in line[2:]}
+    for name, expected in CATALOG.items():
+        row = rows[name.removesuffix(".json")]
+        assert f" {expected['outcome']} " in row, (name, row)
+        if "agent" in expected:
+            assert f" {expected['agent']} " in row, (name, row)
+        if "reason" in expected:
+            assert expected["reason"] in row, (name, row)
+    assert "dead-letter queue: malformed-missing-contact-id.json: malformed_event" in out
+    assert (tmp_path / "run.jsonl").read_text().count("routing decision") == len(CATALOG)
+
+
+def test_run_in_dry_run_associates_nothing(tmp_path: Path) -> None:
+    code, out = invoke("run", "--dry-run", "--log", str(tmp_path / "run.jsonl"))
+    assert code == 0
+    assert "WouldAssociate" in out
+    assert " Associated " not in out
+    assert "Connect AssociateContactWithUser" not in out
+
+
+def test_replay_given_events_in_order(tmp_path: Path) -> None:
+    code, out = invoke(
+        "replay",
+        "--world",
+        str(SAMPLES_DIR / "world.yaml"),
+        "--rules",
+        str(SAMPLES_DIR / "rules.yaml"),
+        "--log",
+        str(tmp_path / "log.jsonl"),
+        str(EVENTS_DIR / "queued-chat-attribute.json"),
+        str(EVENTS_DIR / "queued-chat-attribute.json"),
+    )
+    assert code == 0, out
+    assert "Associated" in out
+    assert "already_assigned" in out, "the redelivery sees the assignment in DescribeContact"
+    assert re.search(r"Connect AssociateContactWithUser │ +1 │", out)
+
+
+def test_rules_validate_reports_every_problem_with_rule_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nrouting:\n  - name: vip\n    candidates: [{users: []}]\n    colour: red\n")
+    code, out = invoke("rules", "validate", str(SAMPLES_DIR / "rules.yaml"))
+    assert code == 0
+    assert "OK, 4 routing rule(s): vip-desk, preferred-agent-attribute" in out
+    result = CliRunner().invoke(main, ["rules", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert (
+        f"error: {bad}: rule 'vip' (routing[0]): candidates[0].users: List should have at least 1 item" in result.output
+    )
+    assert f"error: {bad}: rule 'vip' (routing[0]): colour: Extra inputs are not permitted" in result.output
+
+
+def test_rules_schema_is_the_published_one() -> None:
+    code, out = invoke("rules", "schema")
+    assert code == 0
+    assert out == (Path(__file__).parents[2] / "schemas" / "rules.schema.json").read_text()
+
+
+def test_explain_is_read_only_and_says_why() -> None:
+    code, out = invoke(
+        "explain",
+        "--contact-id",
+        "44444444-0000-4000-8000-000000000003",
+        "--world",
+        str(SAMPLES_DIR / "world.yaml"),
+        "--rules",
+        str(SAMPLES_DIR / "rules.yaml"),
+    )
+    assert code == 0, out
+    assert "rule vip-desk: no match (channel TASK not in ['CHAT'])" in out
+    assert "rule preferred-agent-attribute: match" in out
+    assert "no_capacity" in out
+    assert "TASK slots: 0 free of 1" in out
+    assert "decision now: NoEligibleAgent" in out
+
+
+def test_explain_needs_exactly_one_target() -> None:
+    result = CliRunner().invoke(main, ["explain", "--contact-id", "x"])
+    assert result.exit_code == 2
+    assert "exactly one of --world" in result.output
+
+
+def test_invalid_rules_fail_the_run_with_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("version: 1\nrouting:\n  - name: x\n")
+    result = CliRunner().invoke(main, ["run", "--rules", str(bad), "--log", str(tmp_path / "l.jsonl")])
+    assert result.exit_code == 1
+    assert "rule 'x' (routing[0]): candidates: Field required" in result.output
