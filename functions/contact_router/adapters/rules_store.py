@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.config import RulesSource, RulesSourceKind
@@ -56,7 +57,7 @@ class RulesProvider:
             if self._rules is not None and text == self._text:
                 return self._rules
             rules = parse_rules(text, self.source)
-        except (RulesError, ClientError, BotoCoreError, ValueError) as exc:
+        except (RulesError, GetParameterError, ClientError, BotoCoreError, ValueError) as exc:
             if self._rules is None:
                 if isinstance(exc, ConfigurationError):
                     raise
