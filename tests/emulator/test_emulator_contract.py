@@ -59,13 +59,14 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
         MaxResults=1,
         SearchCriteria={"StringCondition": {"FieldName": "Username", "Value": "a", "ComparisonType": "CONTAINS"}},
     )
-    for call, params in [
+    failing: list[tuple[Any, dict[str, Any]]] = [
         (client.describe_contact, {"ContactId": "nope"}),
         (client.describe_contact, {"ContactId": "c" * 300}),
         (client.associate_contact_with_user, {"ContactId": CONNECTED_CHAT, "UserId": DANA}),
         (client.get_current_user_data, {"Filters": {"Agents": [DANA], "Queues": [SUPPORT_QUEUE]}}),
         (client.monitor_contact, {"ContactId": QUEUED_EMAIL, "UserId": DANA}),
-    ]:
+    ]
+    for call, params in failing:
         with pytest.raises(ClientError):
             call(InstanceId=INSTANCE_ID, **params)
 
