@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -112,3 +113,21 @@ def test_invalid_rules_fail_the_run_with_the_problem(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", "--rules", str(bad), "--log", str(tmp_path / "l.jsonl")])
     assert result.exit_code == 1
     assert "rule 'x' (routing[0]): candidates: Field required" in result.output
+
+
+def test_explain_against_an_instance_by_arn_uses_the_aws_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a "real" instance reached through AWS_ENDPOINT_URL_CONNECT (the HTTP emulator on loopback)
+    from connect_emulator import ConnectEmulator, World
+
+    emulator = ConnectEmulator(World.from_file(SAMPLES_DIR / "world.yaml"))
+    with emulator.serve() as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", url)
+        code, out = invoke(
+            "explain", "--contact-id", "44444444-0000-4000-8000-000000000001", "--instance-arn", emulator.instance_arn
+        )
+    # THEN the bundled rules are explained, and nothing is associated
+    assert code == 0, out
+    assert "rule preferred-agent-attribute: match" in out
+    assert "decision now: WouldAssociate would associate with dana" in out
+    assert emulator.associations == []
+    assert set(emulator.call_counts()) <= {"DescribeContact", "SearchUsers", "GetCurrentUserData"}
