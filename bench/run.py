@@ -54,7 +54,7 @@ def per_contact(contacts: int, with_idempotency: bool) -> float:
 
     from connect_emulator import ConnectEmulator, World
     from contact_router.handlers import router as router_handler
-    from contact_router_cli.local import _lambda_output_to
+    from contact_router_cli.local import lambda_output_to
 
     world = yaml.safe_load((ROOT / "samples" / "world.yaml").read_text())
     for profile in world["routing_profiles"]:
@@ -82,7 +82,7 @@ def per_contact(contacts: int, with_idempotency: bool) -> float:
             body["detail"]["contactId"] = contact.id
             bodies.append(body)
         batches = [[harness.record(b) for b in bodies[i : i + 10]] for i in range(0, len(bodies), 10)]
-        with _lambda_output_to(io.StringIO()):
+        with lambda_output_to(io.StringIO()):
             start = time.perf_counter()
             for batch in batches:
                 router_handler.lambda_handler({"Records": batch}, LambdaContext(), app=app)

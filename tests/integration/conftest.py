@@ -6,10 +6,8 @@ what is deployed.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,24 +21,14 @@ from connect_emulator import ConnectEmulator, World
 from contact_router.app import RouterApp, build_router_app
 from contact_router.config import Settings
 from contact_router.handlers import router as router_handler
-from contact_router.observability import logger as powertools_logger
+from contact_router_cli.local import LocalLambdaContext, lambda_output_to
 from tests.conftest import EVENTS_DIR, SAMPLES_DIR
 from tests.support.cfn import load_template
 
 TABLE = "idempotency"
 
 
-class LambdaContext:
-    function_name = "contact-router-test"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:contact-router-test"
-    memory_limit_in_mb = 256
-    aws_request_id = "test-request"
-    log_group_name = "/aws/lambda/contact-router-test"
-    log_stream_name = "test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+LambdaContext = LocalLambdaContext
 
 
 @dataclass
@@ -118,14 +106,8 @@ def create_idempotency_table(dynamodb: Any, name: str) -> None:
 def lambda_output() -> Iterator[io.StringIO]:
     """Everything the Lambda writes (JSON log lines and EMF metrics), as CloudWatch would receive it."""
     stream = io.StringIO()
-    lambda_logger = logging.getLogger(powertools_logger.name)
-    handlers = [h for h in lambda_logger.handlers if isinstance(h, logging.StreamHandler)]
-    previous = [h.setStream(stream) for h in handlers]
-    with contextlib.redirect_stdout(stream):
+    with lambda_output_to(stream):
         yield stream
-    for handler, old in zip(handlers, previous, strict=True):
-        if old is not None:
-            handler.setStream(old)
 
 
 @pytest.fixture

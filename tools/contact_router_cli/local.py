@@ -65,7 +65,7 @@ class _DecisionCollector(logging.Handler):
 
 
 @contextlib.contextmanager
-def _lambda_output_to(stream: IO[str]) -> Iterator[_DecisionCollector]:
+def lambda_output_to(stream: IO[str]) -> Iterator[_DecisionCollector]:
     """Send the Lambda's JSON logs and EMF metrics to ``stream``; collect decision records."""
     collector = _DecisionCollector()
     lambda_logger = logging.getLogger(powertools_logger.name)
@@ -82,7 +82,7 @@ def _lambda_output_to(stream: IO[str]) -> Iterator[_DecisionCollector]:
                 handler.setStream(old)
 
 
-class _Context:
+class LocalLambdaContext:
     """The parts of a Lambda context the handler and Powertools read."""
 
     function_name = "contact-router-local"
@@ -139,7 +139,7 @@ def run_pipeline(
             message_id = sqs.send_message(QueueUrl=queue_url, MessageBody=path.read_text(encoding="utf-8"))["MessageId"]
             sources[message_id] = path.name
 
-        with _lambda_output_to(log_stream) as collector:
+        with lambda_output_to(log_stream) as collector:
             batches = _drain(sqs, queue_url, app, sources)
         dead_letters = _read_dead_letters(sqs, dlq_url, sources)
 
@@ -163,7 +163,7 @@ def _drain(sqs: Any, queue_url: str, app: Any, sources: dict[str, str]) -> int:
         if not messages:
             return batches
         event = {"Records": [_lambda_record(m, queue_url) for m in messages]}
-        response = router_handler.lambda_handler(event, _Context(), app=app)
+        response = router_handler.lambda_handler(event, LocalLambdaContext(), app=app)
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         for message in messages:
             if message["MessageId"] not in failed:
