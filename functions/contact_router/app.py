@@ -9,8 +9,9 @@ reason, transient ones are raised so the batch processor gives the record back t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import parse
@@ -24,19 +25,31 @@ from contact_router.adapters.idempotency import DynamoDBIdempotency
 from contact_router.adapters.rules_store import RulesProvider, remote_fetcher
 from contact_router.config import Settings
 from contact_router.errors import PermanentError, TransientError
-from contact_router.models.contact_event import ContactEvent
+from contact_router.models.contact_event import ContactEvent, ContactEventDetail
 from contact_router.models.decision import Decision, Outcome
+from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 from contact_router.observability import logger, record_decision
 from contact_router.routing.router import Router, RouterOptions
+from contact_router.supervision.supervisor import Supervisor, SupervisorOptions
 
 # A record is only started with this much time left: three Connect calls with retries fit in it. Records
 # not started go back to SQS untouched instead of being cut off by the function timeout mid-way.
 DEADLINE_MARGIN_MS = 10_000
 
 
+D = TypeVar("D", Decision, SupervisionDecision)
+
+
 @dataclass
-class RouterApp:
-    router: Router
+class EventApp(Generic[D]):
+    """One SQS record -> one decision, with the error policy shared by every function.
+
+    ``decide`` is the use case (Router.route, Supervisor.supervise); ``failure`` builds the decision record
+    of a failed record (rejected when permanent, failed when transient).
+    """
+
+    decide: Callable[[ContactEventDetail], D]
+    failure: Callable[[str | None, str, str, bool], D]
     dead_letters: DeadLetterQueue | None
     idempotency: DynamoDBIdempotency | None = None
     context: LambdaContext | None = None
@@ -46,31 +59,29 @@ class RouterApp:
         if self.idempotency is not None and context is not None:
             self.idempotency.register_lambda_context(context)
 
-    def handle_record(self, record: SQSRecord) -> Decision:
-        """Route one SQS record. Raises only for transient failures (the record goes back to SQS)."""
+    def handle_record(self, record: SQSRecord) -> D:
+        """Decide one SQS record. Raises only for transient failures (the record goes back to SQS)."""
         logger.append_keys(message_id=record.message_id, receive_count=record.attributes.approximate_receive_count)
         try:
             return self._handle(record)
         finally:
             logger.remove_keys(["message_id", "receive_count", "contact_id"])
 
-    def _handle(self, record: SQSRecord) -> Decision:
+    def _handle(self, record: SQSRecord) -> D:
         contact_id: str | None = None
         try:
             self._check_deadline()
             event = parse_contact_event(record.body)
             contact_id = event.detail.contact_id
             logger.append_keys(contact_id=contact_id)
-            decision = self.router.route(event.detail)
+            decision = self.decide(event.detail)
         except PermanentError as exc:
-            decision = Decision(outcome=Outcome.REJECTED, contact_id=contact_id, reason=exc.reason, detail=exc.message)
-            record_decision(decision)
+            rejected = self.failure(contact_id, exc.reason, exc.message, True)
+            record_decision(rejected)
             self._dead_letter(record, exc)
-            return decision
+            return rejected
         except TransientError as exc:
-            record_decision(
-                Decision(outcome=Outcome.FAILED, contact_id=contact_id, reason=exc.reason, detail=exc.message)
-            )
+            record_decision(self.failure(contact_id, exc.reason, exc.message, False))
             raise
         record_decision(decision)
         return decision
@@ -95,6 +106,20 @@ class RouterApp:
         )
 
 
+RouterApp = EventApp[Decision]
+SupervisionApp = EventApp[SupervisionDecision]
+
+
+def _routing_failure(contact_id: str | None, reason: str, message: str, permanent: bool) -> Decision:
+    outcome = Outcome.REJECTED if permanent else Outcome.FAILED
+    return Decision(outcome=outcome, contact_id=contact_id, reason=reason, detail=message)
+
+
+def _supervision_failure(contact_id: str | None, reason: str, message: str, permanent: bool) -> SupervisionDecision:
+    outcome = SupervisionOutcome.REJECTED if permanent else SupervisionOutcome.FAILED
+    return SupervisionDecision(outcome=outcome, contact_id=contact_id, reason=reason, detail=message)
+
+
 def parse_contact_event(body: str) -> ContactEvent:
     """SQS body (the EventBridge event as JSON) -> ContactEvent, or PermanentError("malformed_event")."""
     try:
@@ -115,6 +140,41 @@ def parse_contact_event(body: str) -> ContactEvent:
         raise PermanentError("malformed_event", f"not an Amazon Connect contact event: {problems}") from exc
 
 
+@dataclass
+class _Wiring:
+    connect: ConnectGateway
+    rules: RulesProvider
+    idempotency: DynamoDBIdempotency | None
+    dead_letters: DeadLetterQueue | None
+
+
+def _wire(settings: Settings, clients: dict[str, Any], idempotency_prefix: str) -> _Wiring:
+    connect = ConnectGateway(
+        clients.get("connect") or aws.client("connect", settings.region, aws.CONNECT_CONFIG),
+        instance_id=settings.instance_id,
+        user_cache_seconds=settings.user_cache_seconds,
+    )
+    fetch = remote_fetcher(settings.rules, clients.get("ssm"), clients.get("appconfig"))
+    rules = RulesProvider(settings.rules, fetch, allow_barge=settings.allow_barge)
+    rules.current()  # fail at start-up, not per record, if the rules are invalid
+    idempotency = (
+        DynamoDBIdempotency(
+            settings.idempotency_table,
+            settings.idempotency_ttl_seconds,
+            clients.get("dynamodb") or aws.client("dynamodb", settings.region),
+            key_prefix=idempotency_prefix,
+        )
+        if settings.idempotency_table
+        else None
+    )
+    dead_letters = (
+        DeadLetterQueue(settings.dead_letter_queue_url, clients.get("sqs") or aws.client("sqs", settings.region))
+        if settings.dead_letter_queue_url
+        else None
+    )
+    return _Wiring(connect, rules, idempotency, dead_letters)
+
+
 def build_router_app(
     settings: Settings,
     *,
@@ -124,28 +184,15 @@ def build_router_app(
     ssm_client: Any = None,
     appconfig_client: Any = None,
 ) -> RouterApp:
-    connect = ConnectGateway(
-        connect_client or aws.client("connect", settings.region, aws.CONNECT_CONFIG),
-        instance_id=settings.instance_id,
-        user_cache_seconds=settings.user_cache_seconds,
-    )
-    fetch = remote_fetcher(settings.rules, ssm_client, appconfig_client)
-    rules = RulesProvider(settings.rules, fetch)
-    rules.current()  # fail at start-up, not per record, if the rules are invalid
-    idempotency = (
-        DynamoDBIdempotency(
-            settings.idempotency_table,
-            settings.idempotency_ttl_seconds,
-            dynamodb_client or aws.client("dynamodb", settings.region),
-        )
-        if settings.idempotency_table
-        else None
-    )
-    dead_letters = (
-        DeadLetterQueue(settings.dead_letter_queue_url, sqs_client or aws.client("sqs", settings.region))
-        if settings.dead_letter_queue_url
-        else None
-    )
+    clients = {
+        "connect": connect_client,
+        "dynamodb": dynamodb_client,
+        "sqs": sqs_client,
+        "ssm": ssm_client,
+        "appconfig": appconfig_client,
+    }
+    wiring = _wire(settings, clients, "route")
+    connect, rules, idempotency, dead_letters = wiring.connect, wiring.rules, wiring.idempotency, wiring.dead_letters
     router = Router(
         RouterOptions(
             instance_arn=settings.instance_arn,
@@ -165,4 +212,40 @@ def build_router_app(
         idempotency=bool(idempotency),
         dead_letter_queue=bool(dead_letters),
     )
-    return RouterApp(router=router, dead_letters=dead_letters, idempotency=idempotency)
+    return RouterApp(decide=router.route, failure=_routing_failure, dead_letters=dead_letters, idempotency=idempotency)
+
+
+def build_supervision_app(
+    settings: Settings,
+    *,
+    connect_client: Any = None,
+    dynamodb_client: Any = None,
+    sqs_client: Any = None,
+    ssm_client: Any = None,
+    appconfig_client: Any = None,
+) -> SupervisionApp:
+    clients = {
+        "connect": connect_client,
+        "dynamodb": dynamodb_client,
+        "sqs": sqs_client,
+        "ssm": ssm_client,
+        "appconfig": appconfig_client,
+    }
+    wiring = _wire(settings, clients, "supervise")
+    supervisor = Supervisor(
+        SupervisorOptions(
+            instance_arn=settings.instance_arn,
+            supervised_channels=settings.supervised_channels,
+            dry_run=settings.dry_run,
+            allowed_agent_arn_pattern=settings.allowed_agent_arn_pattern,
+        ),
+        connect=wiring.connect,
+        rules=wiring.rules,
+        idempotency=wiring.idempotency,
+    )
+    return SupervisionApp(
+        decide=supervisor.supervise,
+        failure=_supervision_failure,
+        dead_letters=wiring.dead_letters,
+        idempotency=wiring.idempotency,
+    )

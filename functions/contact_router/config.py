@@ -63,6 +63,8 @@ class Settings:
     idempotency_ttl_seconds: int = 86_400
     dead_letter_queue_url: str | None = None
     user_cache_seconds: int = 300
+    allow_barge: bool = False
+    supervised_channels: frozenset[str] = frozenset({"VOICE", "CHAT"})
 
     @property
     def agent_arn_prefix(self) -> str:
@@ -143,6 +145,13 @@ class Settings:
             if not optional(name)
         )
 
+        channels = frozenset(
+            c.strip().upper() for c in env.get("SUPERVISED_CHANNELS", "VOICE,CHAT").split(",") if c.strip()
+        )
+        unknown = sorted(channels - {"VOICE", "CHAT", "TASK", "EMAIL"})
+        if unknown:
+            problems.append(f"SUPERVISED_CHANNELS has unknown channels {unknown}; use VOICE, CHAT, TASK, EMAIL")
+
         settings = cls(
             instance_arn=instance_arn,
             instance_id=match.group("id") if match else "",
@@ -157,6 +166,8 @@ class Settings:
             idempotency_ttl_seconds=number("IDEMPOTENCY_TTL_SECONDS", 86_400, 60),
             dead_letter_queue_url=optional("DEAD_LETTER_QUEUE_URL"),
             user_cache_seconds=number("USER_CACHE_SECONDS", 300, 0),
+            allow_barge=flag("ALLOW_BARGE", False),
+            supervised_channels=channels,
         )
         if problems:
             raise ConfigurationError(problems)

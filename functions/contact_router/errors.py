@@ -60,6 +60,9 @@ PERMANENT_REASONS = {
     "AccessDenied": "access_denied",
     "UnauthorizedOperation": "access_denied",
     "ResourceNotFoundException": "not_found",
+    "IdempotencyException": "idempotency_conflict",
+    "ServiceQuotaExceededException": "quota_exceeded",
+    "ResourceConflictException": "conflict",
 }
 
 

@@ -40,6 +40,7 @@ class ConnectGateway:
         self._client = client
         self.instance_id = instance_id
         self._users = TtlCache[str, UserRef | None](user_cache_seconds, clock)
+        self._groups = TtlCache[str, str | None](user_cache_seconds, clock)
 
     # ------------------------------------------------------------------------------------ contacts
     def describe_contact(self, contact_id: str) -> Contact:
@@ -107,6 +108,37 @@ class ConnectGateway:
         self._users.put(key, found)
         return found
 
+    def hierarchy_group_of(self, user_id: str) -> str | None:
+        """The user's own hierarchy group id (DescribeUser), cached like usernames."""
+        key = f"group:{user_id}"
+        hit, cached = self._groups.get(key)
+        if hit:
+            return cached
+        response = self._call(
+            "DescribeUser",
+            self._client.describe_user,
+            InstanceId=self.instance_id,
+            UserId=user_id,
+            not_found="unknown_user",
+        )
+        group = response.get("User", {}).get("HierarchyGroupId")
+        self._groups.put(key, group)
+        return group if isinstance(group, str) else None
+
+    # ------------------------------------------------------------------------------------- monitoring
+    def monitor_contact(self, contact_id: str, user_id: str, capabilities: Sequence[str], client_token: str) -> str:
+        """Start monitoring; returns the monitoring leg's contact id."""
+        response = self._call(
+            "MonitorContact",
+            self._client.monitor_contact,
+            InstanceId=self.instance_id,
+            ContactId=contact_id,
+            UserId=user_id,
+            AllowedMonitorCapabilities=list(capabilities),
+            ClientToken=client_token,
+        )
+        return str(response["ContactId"])
+
     # ---------------------------------------------------------------------------------------- errors
     def _call(self, operation: str, method: Callable[..., Any], not_found: str = "not_found", **kwargs: Any) -> Any:
         try:
@@ -156,6 +188,7 @@ def agent_state_from_api(raw: Mapping[str, Any]) -> AgentState:
         status_name=str(status.get("StatusName", "")),
         available_slots=dict(raw.get("AvailableSlotsByChannel") or {}),
         max_slots=dict(raw.get("MaxSlotsByChannel") or {}),
+        active_contacts=len(raw.get("Contacts") or []),
     )
 
 

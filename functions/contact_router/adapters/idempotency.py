@@ -30,7 +30,9 @@ class DynamoDBIdempotency:
     routed again.
     """
 
-    def __init__(self, table_name: str, ttl_seconds: int, dynamodb_client: Any | None = None) -> None:
+    def __init__(
+        self, table_name: str, ttl_seconds: int, dynamodb_client: Any | None = None, key_prefix: str = "route"
+    ) -> None:
         self.config = IdempotencyConfig(
             expires_after_seconds=ttl_seconds,
             response_hook=_mark_replayed,
@@ -42,7 +44,7 @@ class DynamoDBIdempotency:
             data_keyword_argument="key",
             persistence_store=persistence,
             config=self.config,
-            key_prefix="contact-router#route",
+            key_prefix=f"contact-router#{key_prefix}",
         )
 
     def register_lambda_context(self, context: LambdaContext) -> None:

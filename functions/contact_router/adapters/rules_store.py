@@ -17,7 +17,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.config import RulesSource, RulesSourceKind
 from contact_router.errors import ConfigurationError
-from contact_router.rules.loader import RulesError, load_bundled_rules, load_rules_file, parse_rules
+from contact_router.rules.loader import (
+    RulesError,
+    check_deployment,
+    load_bundled_rules,
+    load_rules_file,
+    parse_rules,
+)
 from contact_router.rules.model import RulesFile
 
 log = logging.getLogger(__name__)
@@ -26,9 +32,12 @@ log = logging.getLogger(__name__)
 class RulesProvider:
     """Implements ``RulesProviderPort``."""
 
-    def __init__(self, source: RulesSource, fetch: Callable[[], str | bytes] | None = None) -> None:
+    def __init__(
+        self, source: RulesSource, fetch: Callable[[], str | bytes] | None = None, *, allow_barge: bool = False
+    ) -> None:
         self._source = source
         self._fetch = fetch
+        self._allow_barge = allow_barge
         self._lock = threading.Lock()
         self._text: str | bytes | None = None
         self._rules: RulesFile | None = None
@@ -40,11 +49,12 @@ class RulesProvider:
     def current(self) -> RulesFile:
         if self._fetch is None:  # bundled or local file: read once
             if self._rules is None:
-                self._rules = (
+                rules = (
                     load_rules_file(self._source.file)
                     if self._source.kind is RulesSourceKind.FILE and self._source.file
                     else load_bundled_rules()
                 )
+                self._rules = check_deployment(rules, self.source, allow_barge=self._allow_barge)
             return self._rules
         with self._lock:
             return self._refresh()
@@ -56,7 +66,7 @@ class RulesProvider:
                 raise RulesError([f"{self.source}: no rules found"])
             if self._rules is not None and text == self._text:
                 return self._rules
-            rules = parse_rules(text, self.source)
+            rules = check_deployment(parse_rules(text, self.source), self.source, allow_barge=self._allow_barge)
         except (RulesError, GetParameterError, ClientError, BotoCoreError, ValueError) as exc:
             if self._rules is None:
                 if isinstance(exc, ConfigurationError):

@@ -27,3 +27,4 @@ class AgentState:
     status_name: str
     available_slots: Mapping[str, int] = field(default_factory=dict)
     max_slots: Mapping[str, int] = field(default_factory=dict)
+    active_contacts: int = 0  # contacts of any channel, monitoring sessions included

@@ -38,6 +38,9 @@ class Verdict(StrEnum):
     OFFLINE = "offline"  # not logged in
     STATUS = "status"  # logged in, status not allowed by the rule
     NO_CAPACITY = "no_capacity"  # no free slot for this channel
+    BUSY = "busy"  # supervisor: more active contacts than the rule allows
+    HANDLING_AGENT = "handling_agent"  # supervisor: is the agent handling the contact
+    QUOTA_EXCEEDED = "quota_exceeded"  # supervisor: MonitorContact answered ServiceQuotaExceeded (402)
 
 
 @dataclass(frozen=True)
@@ -76,27 +79,11 @@ class Decision:
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict for the log line and the idempotency store (no customer data in it)."""
-        record = asdict(self)
-        record["outcome"] = self.outcome.value
-        record["candidates"] = [
-            {k: (v.value if isinstance(v, Verdict) else v) for k, v in asdict(c).items() if v is not None}
-            for c in self.candidates
-        ]
-        return {k: v for k, v in record.items() if v not in (None, (), [])}
+        return to_record(self)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Decision:
-        candidates = tuple(
-            CandidateVerdict(
-                source=c["source"],
-                verdict=Verdict(c["verdict"]),
-                user_id=c.get("user_id"),
-                username=c.get("username"),
-                reference=c.get("reference"),
-                detail=c.get("detail"),
-            )
-            for c in record.get("candidates", [])
-        )
+        candidates = candidates_from_record(record)
         return cls(
             outcome=Outcome(record["outcome"]),
             contact_id=record.get("contact_id"),
@@ -112,3 +99,28 @@ class Decision:
             dry_run=bool(record.get("dry_run", False)),
             replayed=bool(record.get("replayed", False)),
         )
+
+
+def to_record(decision: Any) -> dict[str, Any]:
+    """A decision dataclass as a JSON-ready dict without empty fields."""
+    record = asdict(decision)
+    record["outcome"] = decision.outcome.value
+    record["candidates"] = [
+        {k: (v.value if isinstance(v, Verdict) else v) for k, v in asdict(c).items() if v is not None}
+        for c in decision.candidates
+    ]
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in record.items() if v not in (None, (), [])}
+
+
+def candidates_from_record(record: dict[str, Any]) -> tuple[CandidateVerdict, ...]:
+    return tuple(
+        CandidateVerdict(
+            source=c["source"],
+            verdict=Verdict(c["verdict"]),
+            user_id=c.get("user_id"),
+            username=c.get("username"),
+            reference=c.get("reference"),
+            detail=c.get("detail"),
+        )
+        for c in record.get("candidates", [])
+    )

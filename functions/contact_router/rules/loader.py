@@ -65,6 +65,19 @@ def parse_rules(text: str | bytes, source: str = "rules") -> RulesFile:
         raise RulesError(format_problems(exc, raw, source)) from exc
 
 
+def check_deployment(rules: RulesFile, source: str, *, allow_barge: bool) -> RulesFile:
+    """Checks that depend on the deployment, not on the file alone (e.g. AllowBarge=false)."""
+    problems = [
+        f"{source}: rule {rule.name!r} (supervision[{index}]): capabilities: BARGE is not allowed by this "
+        "deployment (AllowBarge=false / ALLOW_BARGE=false)"
+        for index, rule in enumerate(rules.supervision)
+        if rule.barge and not allow_barge
+    ]
+    if problems:
+        raise RulesError(problems)
+    return rules
+
+
 def load_rules_file(path: str | Path) -> RulesFile:
     path = Path(path)
     try:
@@ -85,9 +98,9 @@ def format_problems(exc: ValidationError, raw: dict[str, Any], source: str) -> l
     for error in exc.errors(include_url=False, include_input=False):
         loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
         message = error["msg"].removeprefix("Value error, ")
-        if len(loc) >= 2 and loc[0] == "routing" and isinstance(loc[1], int):
+        if len(loc) >= 2 and loc[0] in ("routing", "supervision") and isinstance(loc[1], int):
             index = loc[1]
-            where = f"rule {_rule_name(raw, index)!r} (routing[{index}])"
+            where = f"rule {_rule_name(raw, loc[0], index)!r} ({loc[0]}[{index}])"
             field = _path(loc[2:])
             problems.append(f"{source}: {where}: {field + ': ' if field else ''}{message}")
         else:
@@ -96,8 +109,8 @@ def format_problems(exc: ValidationError, raw: dict[str, Any], source: str) -> l
     return problems
 
 
-def _rule_name(raw: dict[str, Any], index: int) -> str:
-    routing = raw.get("routing")
+def _rule_name(raw: dict[str, Any], section: str, index: int) -> str:
+    routing = raw.get(section)
     if isinstance(routing, list) and index < len(routing) and isinstance(routing[index], dict):
         name = routing[index].get("name")
         if isinstance(name, str) and name:

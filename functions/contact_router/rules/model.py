@@ -186,17 +186,93 @@ class RoutingRule(_Strict):
         return self
 
 
+MONITOR_CAPABILITIES = ("SILENT_MONITOR", "BARGE")
+
+
+class AgentCondition(_Strict):
+    """The agent handling the contact: any of these users, or a member of any of these hierarchy groups."""
+
+    users: list[UserReference] | None = Field(default=None, min_length=1, description="User ids, ARNs or usernames.")
+    hierarchy_groups: list[NonEmpty] | None = Field(
+        default=None, min_length=1, description="Agent hierarchy group ids (the agent's own group)."
+    )
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> AgentCondition:
+        if self.users is None and self.hierarchy_groups is None:
+            raise ValueError("give users, hierarchy_groups or both")
+        return self
+
+
+class SupervisionWhen(When):
+    """Routing conditions, plus the handling agent and a deterministic sample."""
+
+    agent: AgentCondition | None = None
+    sample_rate: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of matching contacts to monitor, decided from a hash of the contact id: the same "
+        "contact always gets the same answer.",
+    )
+
+
+class SupervisionRule(_Strict):
+    name: Annotated[str, StringConstraints(pattern=RULE_NAME_RE)]
+    description: str | None = None
+    enabled: bool = True
+    when: SupervisionWhen = Field(default_factory=SupervisionWhen)
+    supervisors: list[UserReference] = Field(
+        min_length=1, max_length=MAX_CANDIDATES, description="In order of preference: ids, ARNs or usernames."
+    )
+    capabilities: Annotated[list[str], BeforeValidator(_upper)] = Field(
+        default_factory=lambda: ["SILENT_MONITOR"],
+        min_length=1,
+        max_length=2,
+        description="[SILENT_MONITOR] or [SILENT_MONITOR, BARGE].",
+    )
+    allowed_statuses: list[Annotated[str, StringConstraints(min_length=1, max_length=127)]] = Field(
+        default_factory=lambda: ["Available"], min_length=1, description="Supervisor statuses that may monitor."
+    )
+    max_active_contacts: int = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description="A supervisor with more contacts than this (calls, chats, monitoring sessions) is busy.",
+    )
+
+    @field_validator("capabilities")
+    @classmethod
+    def _capabilities(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in MONITOR_CAPABILITIES]
+        if unknown:
+            raise ValueError(f"unknown capability {unknown[0]!r}; allowed: SILENT_MONITOR, BARGE")
+        if len(set(value)) != len(value):
+            raise ValueError("a capability is listed twice")
+        if "SILENT_MONITOR" not in value:
+            raise ValueError("SILENT_MONITOR is required (BARGE comes on top of it)")
+        return value
+
+    @property
+    def barge(self) -> bool:
+        return "BARGE" in self.capabilities
+
+
 class RulesFile(_Strict):
     version: Literal[1] = Field(description="Format version; always 1 for now.")
     routing: list[RoutingRule] = Field(default_factory=list, description="Evaluated in order; first match wins.")
+    supervision: list[SupervisionRule] = Field(
+        default_factory=list, description="Monitoring rules for connected contacts; first match wins."
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> RulesFile:
-        seen: set[str] = set()
-        for rule in self.routing:
-            if rule.name in seen:
-                raise ValueError(f"rule name {rule.name!r} is used twice")
-            seen.add(rule.name)
+        for section in (self.routing, self.supervision):
+            seen: set[str] = set()
+            for rule in section:
+                if rule.name in seen:
+                    raise ValueError(f"rule name {rule.name!r} is used twice")
+                seen.add(rule.name)
         return self
 
     @property
@@ -215,10 +291,14 @@ def json_schema() -> dict[str, Any]:
 __all__ = [
     "INITIATION_METHODS",
     "MAX_CANDIDATES",
+    "MONITOR_CAPABILITIES",
     "RULE_NAME_RE",
+    "AgentCondition",
     "CandidateSource",
     "RoutingRule",
     "RulesFile",
+    "SupervisionRule",
+    "SupervisionWhen",
     "ValueCondition",
     "When",
     "json_schema",
