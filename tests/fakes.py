@@ -26,6 +26,9 @@ class FakeConnect:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     associate_error: Exception | None = None
     on_associate: Callable[[str, str], None] | None = None
+    groups: dict[str, str] = field(default_factory=dict)
+    monitor_errors: dict[str, Exception] = field(default_factory=dict)  # supervisor id -> error
+    instance_id: str = "11111111-2222-4333-8444-555555555555"
 
     def describe_contact(self, contact_id: str) -> Contact:
         self.calls.append(("DescribeContact", contact_id))
@@ -47,6 +50,16 @@ class FakeConnect:
     def find_by_username(self, username: str) -> UserRef | None:
         self.calls.append(("SearchUsers", username))
         return self.usernames.get(username.lower())
+
+    def hierarchy_group_of(self, user_id: str) -> str | None:
+        self.calls.append(("DescribeUser", user_id))
+        return self.groups.get(user_id)
+
+    def monitor_contact(self, contact_id: str, user_id: str, capabilities: Sequence[str], client_token: str) -> str:
+        self.calls.append(("MonitorContact", (contact_id, user_id, tuple(capabilities), client_token)))
+        if user_id in self.monitor_errors:
+            raise self.monitor_errors[user_id]
+        return f"monitor-{contact_id}-{user_id}"
 
     def count(self, operation: str) -> int:
         return sum(1 for op, _ in self.calls if op == operation)
