@@ -148,14 +148,15 @@ class _Wiring:
     dead_letters: DeadLetterQueue | None
 
 
-def _wire(settings: Settings, clients: dict[str, Any], idempotency_prefix: str) -> _Wiring:
+def _wire(settings: Settings, clients: dict[str, Any], idempotency_prefix: str, *, supervision: bool) -> _Wiring:
     connect = ConnectGateway(
         clients.get("connect") or aws.client("connect", settings.region, aws.CONNECT_CONFIG),
         instance_id=settings.instance_id,
         user_cache_seconds=settings.user_cache_seconds,
     )
     fetch = remote_fetcher(settings.rules, clients.get("ssm"), clients.get("appconfig"))
-    rules = RulesProvider(settings.rules, fetch, allow_barge=settings.allow_barge)
+    # Only the supervision function knows (and enforces) whether the deployment allows BARGE.
+    rules = RulesProvider(settings.rules, fetch, allow_barge=settings.allow_barge if supervision else None)
     rules.current()  # fail at start-up, not per record, if the rules are invalid
     idempotency = (
         DynamoDBIdempotency(
@@ -191,7 +192,7 @@ def build_router_app(
         "ssm": ssm_client,
         "appconfig": appconfig_client,
     }
-    wiring = _wire(settings, clients, "route")
+    wiring = _wire(settings, clients, "route", supervision=False)
     connect, rules, idempotency, dead_letters = wiring.connect, wiring.rules, wiring.idempotency, wiring.dead_letters
     router = Router(
         RouterOptions(
@@ -231,7 +232,7 @@ def build_supervision_app(
         "ssm": ssm_client,
         "appconfig": appconfig_client,
     }
-    wiring = _wire(settings, clients, "supervise")
+    wiring = _wire(settings, clients, "supervise", supervision=True)
     supervisor = Supervisor(
         SupervisorOptions(
             instance_arn=settings.instance_arn,

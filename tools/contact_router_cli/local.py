@@ -13,22 +13,25 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import boto3
 from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, World
-from contact_router.app import build_router_app
+from contact_router.app import build_router_app, build_supervision_app
 from contact_router.config import Settings
 from contact_router.handlers import router as router_handler
+from contact_router.handlers import supervision as supervision_handler
 from contact_router.models.decision import Decision
+from contact_router.models.supervision import SupervisionDecision
 from contact_router.observability import logger as powertools_logger
 
 IDEMPOTENCY_TABLE = "contact-router-idempotency"
+T = TypeVar("T")
 MAX_RECEIVES = 3  # like the template's redrive policy, smaller: a local run should end quickly
 
 
@@ -43,6 +46,7 @@ class DeadLetter:
 @dataclass
 class LocalRunResult:
     decisions: list[tuple[str, Decision]]  # (event file name, final decision), in processing order
+    supervision: list[tuple[str, SupervisionDecision]]
     dead_letters: list[DeadLetter]
     api_calls: Counter[str]
     emulator: ConnectEmulator
@@ -51,17 +55,21 @@ class LocalRunResult:
 
 
 class _DecisionCollector(logging.Handler):
-    """Collects the decision records the handler logs (the same lines CloudWatch would get)."""
+    """Collects the decision records the handlers log (the same lines CloudWatch would get)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.INFO)
         self.records: list[tuple[str | None, Decision]] = []
+        self.supervision: list[tuple[str | None, SupervisionDecision]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        message_id = powertools_logger.get_current_keys().get("message_id")
         decision = getattr(record, "decision", None)
         if isinstance(decision, dict):
-            message_id = powertools_logger.get_current_keys().get("message_id")
             self.records.append((message_id, Decision.from_record(decision)))
+        supervision = getattr(record, "supervision", None)
+        if isinstance(supervision, dict):
+            self.supervision.append((message_id, SupervisionDecision.from_record(supervision)))
 
 
 @contextlib.contextmanager
@@ -112,40 +120,40 @@ def run_pipeline(
         dynamodb = boto3.client("dynamodb", region_name=region)
         sqs = boto3.client("sqs", region_name=region)
         _create_idempotency_table(dynamodb)
-        dlq_url = sqs.create_queue(QueueName="contact-router-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_url = sqs.create_queue(
-            QueueName="contact-router-events",
-            Attributes={
-                "VisibilityTimeout": "0",
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
-            },
-        )["QueueUrl"]
-        settings = Settings.from_env(
-            {
-                "CONNECT_INSTANCE_ARN": emulator.instance_arn,
-                "RULES_SOURCE": "file",
-                "RULES_FILE": str(rules_path),
-                "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
-                "DEAD_LETTER_QUEUE_URL": dlq_url,
-                "DRY_RUN": str(dry_run).lower(),
-                "ROUTE_VOICE": str(route_voice).lower(),
-            }
+        dlq_url, router_queue = _queue_pair(sqs, "contact-router")
+        supervision_dlq, supervision_queue = _queue_pair(sqs, "contact-router-supervision")
+        env = {
+            "CONNECT_INSTANCE_ARN": emulator.instance_arn,
+            "RULES_SOURCE": "file",
+            "RULES_FILE": str(rules_path),
+            "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+            "DRY_RUN": str(dry_run).lower(),
+            "ROUTE_VOICE": str(route_voice).lower(),
+            "ALLOW_BARGE": "true",  # the sample rules let the escalation desk barge
+        }
+        clients = {"connect_client": emulator.client(), "dynamodb_client": dynamodb, "sqs_client": sqs}
+        router_app = build_router_app(Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": dlq_url}), **clients)
+        supervision_app = build_supervision_app(
+            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": supervision_dlq}), **clients
         )
-        app = build_router_app(settings, connect_client=emulator.client(), dynamodb_client=dynamodb, sqs_client=sqs)
 
+        # Every event goes to the router's queue (a replay, as if delivered); CONNECTED_TO_AGENT events also go
+        # to the supervision queue, as the supervision rule of template.yaml would deliver them.
         sources: dict[str, str] = {}
         for path in event_paths:
-            message_id = sqs.send_message(QueueUrl=queue_url, MessageBody=path.read_text(encoding="utf-8"))["MessageId"]
-            sources[message_id] = path.name
+            body = path.read_text(encoding="utf-8")
+            sources[sqs.send_message(QueueUrl=router_queue, MessageBody=body)["MessageId"]] = path.name
+            if _event_type(body) == "CONNECTED_TO_AGENT":
+                sources[sqs.send_message(QueueUrl=supervision_queue, MessageBody=body)["MessageId"]] = path.name
 
         with lambda_output_to(log_stream) as collector:
-            batches = _drain(sqs, queue_url, app, sources)
-        dead_letters = _read_dead_letters(sqs, dlq_url, sources)
+            batches = _drain(sqs, router_queue, router_handler.lambda_handler, router_app)
+            batches += _drain(sqs, supervision_queue, supervision_handler.lambda_handler, supervision_app)
+        dead_letters = _read_dead_letters(sqs, dlq_url, sources) + _read_dead_letters(sqs, supervision_dlq, sources)
 
-    decisions = [(sources.get(mid, "?"), d) for mid, d in _final_decisions(collector.records)]
     return LocalRunResult(
-        decisions=decisions,
+        decisions=[(sources.get(mid, "?"), d) for mid, d in _final(collector.records)],
+        supervision=[(sources.get(mid, "?"), d) for mid, d in _final(collector.supervision)],
         dead_letters=dead_letters,
         api_calls=Counter(emulator.call_counts()),
         emulator=emulator,
@@ -154,7 +162,29 @@ def run_pipeline(
     )
 
 
-def _drain(sqs: Any, queue_url: str, app: Any, sources: dict[str, str]) -> int:
+def _queue_pair(sqs: Any, name: str) -> tuple[str, str]:
+    """A dead-letter queue and its source queue with a redrive policy, like template.yaml's."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{name}-events",
+        Attributes={
+            "VisibilityTimeout": "0",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
+        },
+    )["QueueUrl"]
+    return dlq_url, queue_url
+
+
+def _event_type(body: str) -> str | None:
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        detail = json.loads(body).get("detail", {})
+        value = detail.get("eventType") or detail.get("EventType")
+        return str(value) if value else None
+    return None
+
+
+def _drain(sqs: Any, queue_url: str, handler: Callable[..., dict[str, Any]], app: Any) -> int:
     """Receive batches of up to 10 and invoke the handler until the queue is empty (bounded)."""
     for batches in range(10_000):
         messages = sqs.receive_message(
@@ -163,7 +193,7 @@ def _drain(sqs: Any, queue_url: str, app: Any, sources: dict[str, str]) -> int:
         if not messages:
             return batches
         event = {"Records": [_lambda_record(m, queue_url) for m in messages]}
-        response = router_handler.lambda_handler(event, LocalLambdaContext(), app=app)
+        response = handler(event, LocalLambdaContext(), app=app)
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         for message in messages:
             if message["MessageId"] not in failed:
@@ -213,9 +243,9 @@ def _contact_id_of(body: str) -> str | None:
     return None
 
 
-def _final_decisions(records: list[tuple[str | None, Decision]]) -> list[tuple[str, Decision]]:
+def _final(records: list[tuple[str | None, T]]) -> list[tuple[str, T]]:
     """The last decision per SQS message (a transient failure is followed by its retry's decision)."""
-    last: dict[str, Decision] = {}
+    last: dict[str, T] = {}
     for message_id, decision in records:
         last[message_id or str(uuid.uuid4())] = decision
     return list(last.items())

@@ -93,11 +93,14 @@ def _run_and_print(world: Path, rules: Path, events: list[Path], dry_run: bool, 
 
     mode = " (dry run)" if dry_run else ""
     out.print(render.decisions_table(result.decisions, name, f"routing decisions{mode} — rules: {rules.name}"))
+    if result.supervision:
+        out.print(render.supervision_table(result.supervision, name, f"supervision decisions{mode}"))
     for letter in result.dead_letters:
         out.print(f"[red]dead-letter queue[/red]: {letter.source}: {letter.reason}: {letter.error}")
-    out.print(render.summary_table([d for _, d in result.decisions], result.api_calls, len(result.dead_letters)))
+    everything = [d for _, d in result.decisions] + [d for _, d in result.supervision]
+    out.print(render.summary_table(everything, result.api_calls, len(result.dead_letters)))
     out.print(f"Lambda logs and metrics: {log}")
-    failed = [d for _, d in result.decisions if d.outcome is Outcome.FAILED]
+    failed = [d for d in everything if d.outcome.value == Outcome.FAILED.value]
     if failed:
         raise click.ClickException(f"{len(failed)} contact(s) still failing after retries; see {log}")
 
@@ -109,22 +112,34 @@ def rules() -> None:
 
 
 @rules.command("validate")
+@click.option(
+    "--allow-barge/--forbid-barge",
+    default=None,
+    help="Also check against a deployment's AllowBarge setting (default: not checked).",
+)
 @click.argument("files", nargs=-1, required=True, type=existing_file)
-def rules_validate(files: tuple[Path, ...]) -> None:
+def rules_validate(allow_barge: bool | None, files: tuple[Path, ...]) -> None:
     """Validate rules FILES; every problem names the rule and the field."""
-    from contact_router.rules.loader import RulesError, load_rules_file
+    from contact_router.rules.loader import RulesError, check_deployment, load_rules_file
 
     bad = 0
     for path in files:
         try:
             loaded = load_rules_file(path)
+            if allow_barge is not None:
+                check_deployment(loaded, str(path), allow_barge=allow_barge)
         except RulesError as exc:
             bad += 1
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             continue
-        names = ", ".join(r.name + ("" if r.enabled else " (disabled)") for r in loaded.routing)
-        click.echo(f"{path}: OK, {len(loaded.routing)} routing rule(s): {names}")
+
+        def names(rules: list[Any]) -> str:
+            return ", ".join(r.name + ("" if r.enabled else " (disabled)") for r in rules)
+
+        click.echo(f"{path}: OK, {len(loaded.routing)} routing rule(s): {names(loaded.routing)}")
+        if loaded.supervision:
+            click.echo(f"{path}: OK, {len(loaded.supervision)} supervision rule(s): {names(loaded.supervision)}")
     if bad:
         raise SystemExit(1)
 
@@ -156,6 +171,40 @@ def explain(contact_id: str, world: Path | None, instance_arn: str | None, rules
         explain_contact(contact_id, world=world, instance_arn=instance_arn, rules_path=rules_path, out=render.console())
     except ConfigurationError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc
+
+
+# --------------------------------------------------------------------------------------------- monitor
+@main.command()
+@click.option("--contact-id", required=True, help="The connected contact to monitor.")
+@click.option("--supervisor", required=True, help="Supervisor: user id, user ARN or username.")
+@click.option("--barge", is_flag=True, help="Allow barging in (adds BARGE to SILENT_MONITOR).")
+@click.option("--capability", "capabilities", multiple=True, help="Explicit capabilities (SILENT_MONITOR, BARGE).")
+@click.option("--world", type=existing_file, help="Against an emulated instance seeded from this world.")
+@click.option("--instance-arn", help="Against a real instance, with your AWS credentials.")
+def monitor(
+    contact_id: str,
+    supervisor: str,
+    barge: bool,
+    capabilities: tuple[str, ...],
+    world: Path | None,
+    instance_arn: str | None,
+) -> None:
+    """Start monitoring CONTACT for a supervisor now; prints the monitoring contact id.
+
+    The request is validated before any API call; its ClientToken is derived from the contact, the
+    supervisor and the capabilities, so running the same command twice opens one session.
+    """
+    from contact_router_cli.monitor import MonitorError, capabilities_of, start_monitoring
+
+    if bool(world) == bool(instance_arn):
+        raise click.UsageError("give exactly one of --world (emulator) or --instance-arn (real instance)")
+    try:
+        user_id, monitoring_id = start_monitoring(
+            contact_id, supervisor, capabilities_of(capabilities, barge), world=world, instance_arn=instance_arn
+        )
+    except MonitorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"monitoring contact {monitoring_id} (supervisor {user_id}, contact {contact_id})")
 
 
 # -------------------------------------------------------------------------------------------- emulator

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contact_router.models.decision import Decision, Outcome
+from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 
 OUTCOME_STYLE = {
     Outcome.ASSOCIATED: "green",
@@ -43,12 +44,60 @@ def decisions_table(
     return table
 
 
-def summary_table(decisions: Sequence[Decision], api_calls: Counter[str], dead_letters: int) -> Table:
+SUPERVISION_STYLE = {
+    SupervisionOutcome.MONITORING_STARTED: "green",
+    SupervisionOutcome.WOULD_MONITOR: "cyan",
+    SupervisionOutcome.ALREADY_MONITORED: "green",
+    SupervisionOutcome.NO_SUPERVISOR_AVAILABLE: "yellow",
+    SupervisionOutcome.NOT_SAMPLED: "dim",
+    SupervisionOutcome.NO_RULE_MATCHED: "dim",
+    SupervisionOutcome.IGNORED: "dim",
+    SupervisionOutcome.REJECTED: "red",
+    SupervisionOutcome.FAILED: "red",
+}
+
+
+def supervision_table(
+    rows: Sequence[tuple[str, SupervisionDecision]], agent_name: Callable[[str | None], str | None], title: str
+) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("event", "contact", "channel", "agent", "rule", "outcome", "supervisor", "reason"):
+        table.add_column(column, overflow="fold")
+    for source, d in rows:
+        style = SUPERVISION_STYLE.get(d.outcome, "")
+        skipped = [
+            f"{c.username or agent_name(c.user_id) or c.label}: {c.verdict.value}"
+            for c in d.candidates
+            if c.verdict.value != "chosen"
+        ]
+        reason = d.detail or ""
+        if skipped and d.outcome is not SupervisionOutcome.NO_SUPERVISOR_AVAILABLE:
+            reason = f"{reason}; skipped {', '.join(skipped)}"
+        table.add_row(
+            source.removesuffix(".json"),
+            _short(d.contact_id),
+            d.channel or "-",
+            agent_name(d.agent_id) or d.agent_id or "-",
+            d.rule or "-",
+            f"[{style}]{d.outcome.value}[/{style}]" if style else d.outcome.value,
+            d.supervisor_username or agent_name(d.supervisor_id) or "-",
+            f"{d.reason}: {reason}" if d.reason and reason else d.reason or reason,
+        )
+    return table
+
+
+def summary_table(
+    decisions: Sequence[Decision | SupervisionDecision], api_calls: Counter[str], dead_letters: int
+) -> Table:
     table = Table(title="summary", title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
-    for outcome, count in sorted(Counter(d.outcome.value for d in decisions).items()):
-        table.add_row(f"outcome {outcome}", str(count))
+    for outcome, count in sorted(Counter(d.outcome.value for d in decisions if isinstance(d, Decision)).items()):
+        table.add_row(f"routing {outcome}", str(count))
+    for outcome, count in sorted(
+        Counter(d.outcome.value for d in decisions if isinstance(d, SupervisionDecision)).items()
+    ):
+        table.add_row(f"supervision {outcome}", str(count))
     for operation, count in sorted(api_calls.items()):
         table.add_row(f"Connect {operation}", str(count))
     table.add_row("dead-letter queue messages", str(dead_letters))

@@ -33,7 +33,7 @@ class RulesProvider:
     """Implements ``RulesProviderPort``."""
 
     def __init__(
-        self, source: RulesSource, fetch: Callable[[], str | bytes] | None = None, *, allow_barge: bool = False
+        self, source: RulesSource, fetch: Callable[[], str | bytes] | None = None, *, allow_barge: bool | None = None
     ) -> None:
         self._source = source
         self._fetch = fetch
@@ -54,10 +54,16 @@ class RulesProvider:
                     if self._source.kind is RulesSourceKind.FILE and self._source.file
                     else load_bundled_rules()
                 )
-                self._rules = check_deployment(rules, self.source, allow_barge=self._allow_barge)
+                self._rules = self._check(rules)
             return self._rules
         with self._lock:
             return self._refresh()
+
+    def _check(self, rules: RulesFile) -> RulesFile:
+        """Deployment checks (BARGE allowed?) only where the deployment is known: the supervision function."""
+        if self._allow_barge is None:
+            return rules
+        return check_deployment(rules, self.source, allow_barge=self._allow_barge)
 
     def _refresh(self) -> RulesFile:
         try:
@@ -66,7 +72,7 @@ class RulesProvider:
                 raise RulesError([f"{self.source}: no rules found"])
             if self._rules is not None and text == self._text:
                 return self._rules
-            rules = check_deployment(parse_rules(text, self.source), self.source, allow_barge=self._allow_barge)
+            rules = self._check(parse_rules(text, self.source))
         except (RulesError, GetParameterError, ClientError, BotoCoreError, ValueError) as exc:
             if self._rules is None:
                 if isinstance(exc, ConfigurationError):
