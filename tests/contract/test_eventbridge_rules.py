@@ -1,9 +1,11 @@
-"""Contract: the router's EventBridge rule in template.yaml matches exactly the fixtures events/catalog.yaml says.
+"""Contract: the router's and the supervision's EventBridge rules in template.yaml match exactly the fixtures
+events/catalog.yaml says (``router_rule``, ``supervision_rule``).
 
 The pattern is read from the transformed template (parameters substituted) and evaluated by moto's EventBridge:
 the rule is put on moto's default bus with an SQS target, each fixture is put on the bus, and a message in the
 queue means "matched". (moto 5.2.5 answers ``test_event_pattern`` with an empty response, so that call cannot
-be used; put_events runs moto's real pattern matcher.)
+be used; put_events runs moto's real pattern matcher.) Every rule put so far stays on the bus, so after each
+event every queue is drained: only the asked-for rule's queue decides, and nothing is left for the next event.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import boto3
 import pytest
 import yaml
 from moto import mock_aws
-from tests.support.cfn import ROOT, TEST_INSTANCE_ARN, router_event_pattern
+from tests.support.cfn import ROOT, TEST_INSTANCE_ARN, router_event_pattern, supervision_event_pattern
 
 EVENTS_DIR = ROOT / "events"
 CATALOG = yaml.safe_load((EVENTS_DIR / "catalog.yaml").read_text())
@@ -49,6 +51,14 @@ def matches() -> Iterator[Matcher]:
                 rules[key] = url
             return rules[key]
 
+        def drain(url: str) -> list[dict[str, Any]]:
+            received: list[dict[str, Any]] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            for message in received:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            return received
+
         def match(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
             url = queue_for(pattern)
             entry = {
@@ -58,9 +68,8 @@ def matches() -> Iterator[Matcher]:
                 "Resources": event.get("resources", []),
             }
             assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
-            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            received = {queue: drain(queue) for queue in rules.values()}[url]
             for message in received:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 assert json.loads(message["Body"])["detail"] == event["detail"]
             assert len(received) <= 1
             return len(received) == 1
@@ -72,6 +81,7 @@ def test_catalog_and_fixtures_list_the_same_events() -> None:
     assert sorted(CATALOG) == FIXTURES
     for name, entry in CATALOG.items():
         assert isinstance(entry.get("router_rule"), bool), f"{name}: router_rule must be true or false"
+        assert isinstance(entry.get("supervision_rule"), bool), f"{name}: supervision_rule must be true or false"
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -97,3 +107,42 @@ def test_rule_ignores_contacts_of_other_instances(matches: Matcher) -> None:
     # THEN the rule for the configured instance leaves it out, and a rule for that instance takes it
     assert not matches(router_event_pattern(), event)
     assert matches(router_event_pattern(ConnectInstanceArn=other), event)
+
+
+# ---------------------------------------------------------------- supervision
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_supervision_rule_matches_fixture_as_catalogued(name: str, matches: Matcher) -> None:
+    # GIVEN the deployed supervision rule (default parameters: VOICE and CHAT) and a fixture from events/
+    pattern = supervision_event_pattern(ConnectInstanceArn=TEST_INSTANCE_ARN)
+    event = load_event(name)
+    # WHEN the fixture is put on the bus THEN it reaches the supervision queue iff the catalog says so
+    assert matches(pattern, event) is CATALOG[name]["supervision_rule"], CATALOG[name]["description"]
+
+
+def test_no_fixture_feeds_both_functions() -> None:
+    # QUEUED goes to the router and CONNECTED_TO_AGENT to supervision: one event never reaches both
+    both = [name for name, entry in CATALOG.items() if entry["router_rule"] and entry["supervision_rule"]]
+    assert both == []
+
+
+def test_supervised_channels_decide_which_connected_contacts_reach_supervision(matches: Matcher) -> None:
+    voice = load_event("connected-to-agent-vip-voice.json")
+    chat = load_event("connected-to-agent-chat.json")
+    assert matches(supervision_event_pattern(), voice)
+    assert matches(supervision_event_pattern(), chat)
+    # GIVEN only CHAT is supervised THEN the voice call is left out and the chat still reaches supervision
+    assert not matches(supervision_event_pattern(SupervisedChannels="CHAT"), voice)
+    assert matches(supervision_event_pattern(SupervisedChannels="CHAT"), chat)
+    # GIVEN only TASK and EMAIL THEN neither does
+    assert not matches(supervision_event_pattern(SupervisedChannels="TASK,EMAIL"), voice)
+    assert not matches(supervision_event_pattern(SupervisedChannels="TASK,EMAIL"), chat)
+
+
+def test_supervision_rule_ignores_contacts_of_other_instances(matches: Matcher) -> None:
+    event = load_event("connected-to-agent-chat.json")
+    other = TEST_INSTANCE_ARN.replace("11111111-2222", "99999999-2222")
+    event["detail"]["instanceArn"] = other
+    assert not matches(supervision_event_pattern(), event)
+    assert matches(supervision_event_pattern(ConnectInstanceArn=other), event)

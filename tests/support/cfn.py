@@ -4,10 +4,13 @@
   turned into their long form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``), as cfn-lint reads it.
 - ``stack(**parameters)``: the template after the SAM transform (aws-sam-translator, offline) with
   parameters and conditions applied, for one set of parameter values.
-- ``router_event_pattern(**parameters)``: the router rule's EventBridge pattern, ready for matching.
+- ``router_event_pattern(**parameters)`` / ``supervision_event_pattern(**parameters)``: the EventBridge
+  pattern of the rule feeding the router queue / the supervision queue, ready for matching.
 
 Intrinsics are resolved as far as parameters and pseudo parameters allow (``Ref``, ``Fn::Sub``,
 ``Fn::If``, ``Fn::Select``, ``Fn::Split``, ``Fn::Join``, condition functions, ``AWS::NoValue``).
+Parameters are given as strings, as on the command line; a ``Ref`` to a list parameter
+(``CommaDelimitedList``, ``List<...>``) resolves to the list CloudFormation makes of it.
 References to resources (``{"Ref": "RouterQueue"}``, ``{"Fn::GetAtt": [...]}``, ``${RouterRule.Arn}``)
 stay as they are, so tests can check what points at what.
 """
@@ -58,6 +61,15 @@ def load_template() -> dict[str, Any]:
     return result
 
 
+def list_parameters() -> frozenset[str]:
+    """Names of the template's list-typed parameters (CommaDelimitedList, List<...>)."""
+    return frozenset(
+        name
+        for name, spec in load_template()["Parameters"].items()
+        if spec["Type"] == "CommaDelimitedList" or spec["Type"].startswith("List<")
+    )
+
+
 def parameter_values(**overrides: str) -> dict[str, str]:
     """Every parameter's value: the template's defaults, the test instance ARN, then ``overrides``."""
     template = load_template()
@@ -73,8 +85,16 @@ def parameter_values(**overrides: str) -> dict[str, str]:
 class _Resolver:
     """Resolves intrinsic functions that depend only on parameters, pseudo parameters and conditions."""
 
-    def __init__(self, parameters: Mapping[str, str], condition_specs: Mapping[str, Any]) -> None:
-        self.refs: dict[str, str] = {**PSEUDO_PARAMETERS, **parameters}
+    def __init__(
+        self,
+        parameters: Mapping[str, str],
+        condition_specs: Mapping[str, Any],
+        list_parameters: frozenset[str] = frozenset(),
+    ) -> None:
+        self.refs: dict[str, Any] = {**PSEUDO_PARAMETERS, **parameters}
+        # CloudFormation splits a list parameter on commas and trims each member.
+        for name in list_parameters & set(parameters):
+            self.refs[name] = [member.strip() for member in parameters[name].split(",")]
         self._condition_specs = condition_specs
         self._conditions: dict[str, bool] = {}
 
@@ -195,9 +215,60 @@ class Stack:
                 for statement in statements if isinstance(statements, list) else [statements]:
                     yield name, statement
 
+    def role_statements(self, function: str) -> list[dict[str, Any]]:
+        """The identity statements of a function's own role (the role named ``<function>Role``)."""
+        role = f"{function}Role"
+        assert self.properties(function)["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+        return [statement for name, statement in self.iam_statements() if name == role]
+
+    def event_source_mapping(self, function: str) -> dict[str, Any]:
+        """The properties of the only event source mapping invoking a function."""
+        found = [
+            resource["Properties"]
+            for resource in self.of_type("AWS::Lambda::EventSourceMapping").values()
+            if resource["Properties"]["FunctionName"] == {"Ref": function}
+        ]
+        assert len(found) == 1, f"expected one event source mapping for {function}, found {len(found)}"
+        mapping: dict[str, Any] = found[0]
+        return mapping
+
+    def queue_policy(self, queue: str) -> dict[str, Any]:
+        """The policy document of the only queue policy attached to a queue (a logical id)."""
+        found = [
+            resource["Properties"]["PolicyDocument"]
+            for resource in self.of_type("AWS::SQS::QueuePolicy").values()
+            if {"Ref": queue} in resource["Properties"]["Queues"]
+        ]
+        assert len(found) == 1, f"expected one queue policy for {queue}, found {len(found)}"
+        document: dict[str, Any] = found[0]
+        return document
+
+    def alarm_on(self, metric: str, dimension_value: Any) -> dict[str, Any]:
+        """The properties of the only alarm on ``metric`` whose dimension is ``dimension_value``."""
+        found = [
+            resource["Properties"]
+            for resource in self.of_type("AWS::CloudWatch::Alarm").values()
+            if resource["Properties"]["MetricName"] == metric
+            and [d["Value"] for d in resource["Properties"]["Dimensions"]] == [dimension_value]
+        ]
+        assert len(found) == 1, f"expected one {metric} alarm on {dimension_value}, found {len(found)}"
+        alarm: dict[str, Any] = found[0]
+        return alarm
+
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def statement_with(statements: list[dict[str, Any]], action: str) -> dict[str, Any]:
+    """The only statement naming ``action``."""
+    found = [s for s in statements if action in as_list(s["Action"])]
+    assert len(found) == 1, f"expected one statement allowing {action}, found {found}"
+    return found[0]
+
+
+def actions_of(statements: list[dict[str, Any]]) -> set[str]:
+    return {action for statement in statements for action in as_list(statement["Action"])}
 
 
 def packaged_template() -> dict[str, Any]:
@@ -228,7 +299,7 @@ def transform_template(parameters: Mapping[str, str]) -> dict[str, Any]:
 def _stack(frozen_overrides: frozenset[tuple[str, str]]) -> Stack:
     parameters = parameter_values(**dict(frozen_overrides))
     transformed = transform_template(parameters)
-    resolver = _Resolver(parameters, transformed.get("Conditions", {}))
+    resolver = _Resolver(parameters, transformed.get("Conditions", {}), list_parameters())
     conditions = {name: resolver.condition(name) for name in transformed.get("Conditions", {})}
     resources = {
         name: resolver.resolve(resource)
@@ -248,12 +319,24 @@ def stack(**overrides: str) -> Stack:
     return copy.deepcopy(_stack(frozenset(overrides.items())))
 
 
+def event_pattern_targeting(queue: str, **overrides: str) -> dict[str, Any]:
+    """The EventPattern of the only rule that targets ``queue`` (a logical id), parameters substituted."""
+    deployed = stack(**overrides)
+    patterns = [
+        rule["Properties"]["EventPattern"]
+        for rule in deployed.of_type("AWS::Events::Rule").values()
+        if any(target["Arn"] == {"Fn::GetAtt": [queue, "Arn"]} for target in rule["Properties"]["Targets"])
+    ]
+    assert len(patterns) == 1, f"expected one EventBridge rule targeting {queue}, found {len(patterns)}"
+    pattern: dict[str, Any] = patterns[0]
+    return pattern
+
+
 def router_event_pattern(**overrides: str) -> dict[str, Any]:
     """The EventPattern of the rule that targets the router queue, parameters substituted."""
-    deployed = stack(**overrides)
-    for rule in deployed.of_type("AWS::Events::Rule").values():
-        props = rule["Properties"]
-        if any(target["Arn"] == {"Fn::GetAtt": ["RouterQueue", "Arn"]} for target in props["Targets"]):
-            pattern: dict[str, Any] = props["EventPattern"]
-            return pattern
-    raise AssertionError("no EventBridge rule targets RouterQueue")
+    return event_pattern_targeting("RouterQueue", **overrides)
+
+
+def supervision_event_pattern(**overrides: str) -> dict[str, Any]:
+    """The EventPattern of the rule that targets the supervision queue, parameters substituted."""
+    return event_pattern_targeting("SupervisionQueue", **overrides)

@@ -14,7 +14,17 @@ from typing import Any
 import cfnlint.api
 import pytest
 
-from tests.support.cfn import ROOT, TEMPLATE, TEST_INSTANCE_ARN, Stack, as_list, load_template, stack
+from tests.support.cfn import (
+    ROOT,
+    TEMPLATE,
+    TEST_INSTANCE_ARN,
+    Stack,
+    actions_of,
+    as_list,
+    load_template,
+    stack,
+    statement_with,
+)
 
 ROUTER_ENV_NAMES = {
     "CONNECT_INSTANCE_ARN",
@@ -55,24 +65,11 @@ def router_env(deployed: Stack) -> dict[str, Any]:
 
 
 def router_role_statements(deployed: Stack) -> list[dict[str, Any]]:
-    role = router_function(deployed)["Role"]
-    assert role == {"Fn::GetAtt": ["RouterFunctionRole", "Arn"]}
-    return [statement for name, statement in deployed.iam_statements() if name == "RouterFunctionRole"]
+    return deployed.role_statements("RouterFunction")
 
 
 def event_source_mapping(deployed: Stack) -> dict[str, Any]:
-    _, mapping = deployed.one("AWS::Lambda::EventSourceMapping")
-    return mapping
-
-
-def statement_with(statements: list[dict[str, Any]], action: str) -> dict[str, Any]:
-    found = [s for s in statements if action in as_list(s["Action"])]
-    assert len(found) == 1, f"expected one statement allowing {action}, found {found}"
-    return found[0]
-
-
-def actions_of(statements: list[dict[str, Any]]) -> set[str]:
-    return {action for statement in statements for action in as_list(statement["Action"])}
+    return deployed.event_source_mapping("RouterFunction")
 
 
 # ---------------------------------------------------------------- lint
@@ -193,13 +190,8 @@ def test_router_queue_redrives_to_the_dead_letter_queue() -> None:
 
 @pytest.mark.parametrize("queue", ["RouterQueue", "DeadLetterQueue"])
 def test_queue_policy_lets_only_the_router_rule_send(queue: str) -> None:
-    deployed = stack()
-    (policy,) = [
-        p["Properties"]
-        for p in deployed.of_type("AWS::SQS::QueuePolicy").values()
-        if p["Properties"]["Queues"] == [{"Ref": queue}]
-    ]
-    allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    policy = stack().queue_policy(queue)
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert allows, "no Allow statement"
     for statement in allows:
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
@@ -249,12 +241,7 @@ def test_idempotency_table_matches_powertools_defaults() -> None:
 
 
 def dead_letter_alarm(deployed: Stack) -> dict[str, Any]:
-    (alarm,) = [
-        a["Properties"]
-        for a in deployed.of_type("AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    ]
-    return alarm
+    return deployed.alarm_on("ApproximateNumberOfMessagesVisible", {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]})
 
 
 def test_dead_letter_queue_alarms_on_the_first_message() -> None:
