@@ -6,6 +6,7 @@ Lint alone is not enough (a misspelt key can pass it), so most checks read the t
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -39,6 +40,7 @@ ROUTER_ENV_NAMES = {
     "ALLOWED_AGENT_ARN_PATTERN",
     "IDEMPOTENCY_TABLE",
     "DEAD_LETTER_QUEUE_URL",
+    "ROUTER_QUEUE_URL",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -160,6 +162,7 @@ def test_function_environment_reflects_parameters_and_resources() -> None:
     assert env["ALLOWED_AGENT_ARN_PATTERN"] == f"{TEST_INSTANCE_ARN}/agent/*"
     assert env["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
     assert env["DEAD_LETTER_QUEUE_URL"] == {"Ref": "DeadLetterQueue"}  # Ref of a queue is its URL
+    assert env["ROUTER_QUEUE_URL"] == {"Ref": "RouterQueue"}  # the "wait" fallback's delayed re-checks go here
     assert env["POWERTOOLS_SERVICE_NAME"] == "contact-router"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ContactRouter"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -197,6 +200,53 @@ def test_queue_policy_lets_only_the_router_rule_send(queue: str) -> None:
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
         assert as_list(statement["Action"]) == ["sqs:SendMessage"]
         assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": GETATT_RULE}}
+
+
+ROUTER_ROLE_ARN = {"Fn::GetAtt": ["RouterFunctionRole", "Arn"]}
+
+
+def deny_applies(statement: dict[str, Any], action: str, resource: Any, context: dict[str, str]) -> bool:
+    """Could this Deny statement of a queue policy match a request from the router's role?
+
+    Conservative: an element this small evaluator does not understand counts as matching, so the test fails
+    and someone looks, rather than passing on a policy it cannot read.
+    """
+    assert statement["Effect"] == "Deny"
+    if "NotPrincipal" in statement or "NotAction" in statement or "NotResource" in statement:
+        return True
+    principal = statement["Principal"]
+    if principal != "*" and principal != {"AWS": "*"}:
+        aws = as_list(principal.get("AWS", [])) if isinstance(principal, dict) else []
+        if ROUTER_ROLE_ARN not in aws and "*" not in aws:
+            return False  # a service or another principal: not the role
+    if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in as_list(statement["Action"])):
+        return False
+    if not any(r in ("*", resource) for r in as_list(statement["Resource"])):
+        return False
+    # Every condition must hold for the statement to match; one that surely fails rules it out.
+    for operator, keys in statement.get("Condition", {}).items():
+        for key, expected in keys.items():
+            if operator == "Bool" and key in context:
+                if context[key] not in [str(v).lower() for v in as_list(expected)]:
+                    return False
+            elif operator in ("StringEquals", "ArnEquals", "ArnLike", "StringLike") and key not in context:
+                return False  # the key is absent from the request: the condition does not match
+    return True
+
+
+@pytest.mark.parametrize("action", ["sqs:SendMessage"])
+def test_router_queue_policy_denies_nothing_the_router_role_sends_over_tls(action: str) -> None:
+    # GIVEN the router queue's policy (it Allows only the rule; the role's identity policy Allows SendMessage)
+    statements = stack().queue_policy("RouterQueue")["Statement"]
+    denies = [s for s in statements if s["Effect"] == "Deny"]
+    # WHEN the router role sends its delayed re-check over TLS, as boto3 does
+    tls = {"aws:SecureTransport": "true"}
+    # THEN no Deny statement matches it (so the same-account identity Allow decides)
+    assert [s["Sid"] for s in denies if deny_applies(s, action, GETATT_QUEUE, tls)] == []
+    # and plain HTTP is still refused, for the role as for anyone
+    assert [s["Sid"] for s in denies if deny_applies(s, action, GETATT_QUEUE, {"aws:SecureTransport": "false"})]
+    allow = [s for s in router_role_statements(stack()) if s["Resource"] == GETATT_QUEUE and action in s["Action"]]
+    assert allow, "the router role itself must be allowed to send to its queue"
 
 
 def test_rule_targets_the_queue_with_retries_and_a_dead_letter_queue() -> None:
@@ -284,6 +334,7 @@ def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
         "connect:SearchUsers",
         "connect:DescribeUser",
         "connect:AssociateContactWithUser",
+        "connect:UpdateContactRoutingData",
     }
     for statement in connect:
         for resource in as_list(statement["Resource"]):
@@ -316,9 +367,29 @@ def test_default_agent_pattern_admits_instance_agents_only() -> None:
     assert not fnmatch.fnmatchcase(f"{other}/agent/33333333-0000-4000-8000-000000000001", pattern)
 
 
+def test_routing_criteria_fallback_may_update_routing_data_of_instance_contacts_only() -> None:
+    statements = router_role_statements(stack())
+    update = statement_with(statements, "connect:UpdateContactRoutingData")
+    assert update["Sid"]
+    assert update["Effect"] == "Allow"
+    assert as_list(update["Action"]) == ["connect:UpdateContactRoutingData"]
+    assert as_list(update["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
+
+
+def test_role_sends_only_to_its_dead_letter_queue_and_its_own_queue() -> None:
+    statements = router_role_statements(stack())
+    senders = [s for s in statements if "sqs:SendMessage" in as_list(s["Action"])]
+    # one named statement per queue, each allowing SendMessage alone
+    assert sorted(s["Sid"] for s in senders) == sorted({s["Sid"] for s in senders})
+    for statement in senders:
+        assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert sorted(json.dumps(s["Resource"]) for s in senders) == sorted(
+        json.dumps(arn) for arn in (GETATT_DLQ, GETATT_QUEUE)
+    )
+
+
 def test_role_reaches_only_this_stacks_queues_table_and_log_group() -> None:
     statements = router_role_statements(stack())
-    assert statement_with(statements, "sqs:SendMessage")["Resource"] == GETATT_DLQ
     poll = statement_with(statements, "sqs:ReceiveMessage")
     assert poll["Resource"] == GETATT_QUEUE
     # what the SQS event source mapping needs (SAM adds it only to roles it generates)
