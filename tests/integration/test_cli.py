@@ -20,12 +20,18 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def table_rows(text: str) -> dict[str, str]:
+    """First column -> the whole row, for the rows of the rich tables in ``text``."""
+    return {line.split("│")[1].strip(): line for line in text.splitlines() if line.startswith("│ ") and "│" in line[2:]}
+
+
 def test_run_shows_every_promised_case(tmp_path: Path) -> None:
     # WHEN `make run` runs (the sample world, rules and events/)
     code, out = invoke("run", "--log", str(tmp_path / "run.jsonl"))
     # THEN it exits 0 and its table has one row per event with the catalog's outcome, agent and reason
     assert code == 0, out
-    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│ ") and "│" in line[2:]}
+    routing_part, supervision_part = out.split("supervision decisions", 1)
+    rows = table_rows(routing_part)
     for name, expected in CATALOG.items():
         row = rows[name.removesuffix(".json")]
         assert f" {expected['outcome']} " in row, (name, row)
@@ -33,6 +39,15 @@ def test_run_shows_every_promised_case(tmp_path: Path) -> None:
             assert f" {expected['agent']} " in row, (name, row)
         if "reason" in expected:
             assert expected["reason"] in row, (name, row)
+    supervision_rows = table_rows(supervision_part.split("summary", 1)[0])
+    supervised = {name: e["supervision"] for name, e in CATALOG.items() if "supervision" in e}
+    assert len(supervision_rows) == len(supervised)
+    for name, expected in supervised.items():
+        row = supervision_rows[name.removesuffix(".json")]
+        assert f" {expected['outcome']} " in row, (name, row)
+        for key in ("supervisor", "rule", "reason"):
+            if key in expected:
+                assert f" {expected[key]}" in row, (name, key, row)
     assert "dead-letter queue: malformed-missing-contact-id.json: malformed_event" in out
     assert (tmp_path / "run.jsonl").read_text().count("routing decision") == len(CATALOG)
 
