@@ -19,10 +19,13 @@ from tests.emulator.support import (
     FOLLOW_UP_TASK,
     HANDLED_CHAT,
     INSTANCE_ID,
+    LEAD_ONE,
+    NEW_HIRES,
     ONE_ATTEMPT,
     QUEUED_CHAT,
     QUEUED_EMAIL,
     SUPPORT_QUEUE,
+    VIP_VOICE,
 )
 
 Exchange = tuple[HttpRequest, HttpResponse]
@@ -47,12 +50,20 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
     """Every implemented operation, through its interesting states and options."""
     users = [u.id for u in emulator.world.users]
     client.associate_contact_with_user(InstanceId=INSTANCE_ID, ContactId=QUEUED_CHAT, UserId=DANA)
+    client.monitor_contact(
+        InstanceId=INSTANCE_ID,
+        ContactId=VIP_VOICE,
+        UserId=LEAD_ONE,
+        AllowedMonitorCapabilities=["SILENT_MONITOR", "BARGE"],
+        ClientToken="contract",
+    )
     for contact in emulator.contacts():
         client.describe_contact(InstanceId=INSTANCE_ID, ContactId=contact.id)
     for user_id in users:
         client.describe_user(InstanceId=INSTANCE_ID, UserId=user_id)
     client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"Agents": users})
     client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"Queues": [SUPPORT_QUEUE]}, MaxResults=1)
+    client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"UserHierarchyGroups": [NEW_HIRES]})
     client.search_users(InstanceId=INSTANCE_ID)
     client.search_users(
         InstanceId=INSTANCE_ID,
@@ -64,7 +75,8 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
         (client.describe_contact, {"ContactId": "c" * 300}),
         (client.associate_contact_with_user, {"ContactId": CONNECTED_CHAT, "UserId": DANA}),
         (client.get_current_user_data, {"Filters": {"Agents": [DANA], "Queues": [SUPPORT_QUEUE]}}),
-        (client.monitor_contact, {"ContactId": QUEUED_EMAIL, "UserId": DANA}),
+        (client.monitor_contact, {"ContactId": QUEUED_CHAT, "UserId": LEAD_ONE}),
+        (client.monitor_contact, {"ContactId": VIP_VOICE, "UserId": LEAD_ONE, "AllowedMonitorCapabilities": ["BARGE"]}),
     ]
     for call, params in failing:
         with pytest.raises(ClientError):
@@ -107,7 +119,7 @@ def test_error_responses_are_the_modeled_errors(
 
     # THEN each error has matching header and body codes, a message and the model's status
     errors = [response for _, response in exchanges if response.status != 200]
-    assert len(errors) == 5
+    assert len(errors) == 6
     for response in errors:
         body = response.json()
         code = response.headers["x-amzn-ErrorType"]

@@ -16,16 +16,24 @@ from tests.emulator.support import (
     GENERALISTS,
     HANDLED_CHAT,
     INSTANCE_ID,
+    LEAD_ONE,
+    LEAD_TWO,
     LEE,
     MO,
+    NEW_HIRES,
+    NINA,
+    OMAR,
     QUEUED_CHAT,
     QUEUED_EMAIL,
     SAM,
     START,
     SUPPORT_QUEUE,
     TARIQ,
+    VIP_VOICE,
     sample_world_dict,
 )
+
+LOGGED_IN = [DANA, SAM, TARIQ, MO, NINA, OMAR, LEAD_ONE, LEAD_TWO]
 
 # ------------------------------------------------------------------------------ DescribeContact
 
@@ -171,15 +179,15 @@ def test_current_user_data_by_agents_lists_logged_in_agents_only(client: Any) ->
 
 
 def test_current_user_data_counts_connected_contacts(client: Any) -> None:
-    # GIVEN sam is connected to a chat
+    # GIVEN sam is connected to a chat and a VIP call
     # WHEN his data is requested by ARN
     sam_arn = f"arn:aws:connect:eu-west-2:123456789012:instance/{INSTANCE_ID}/agent/{SAM}"
     data = client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"Agents": [sam_arn]})["UserDataList"][0]
 
-    # THEN the chat takes a slot and is listed as connected
-    assert data["ActiveSlotsByChannel"]["CHAT"] == 1
-    [contact] = data["Contacts"]
-    assert contact["ContactId"] == CONNECTED_CHAT
+    # THEN each takes a slot of its channel and is listed as connected
+    assert data["ActiveSlotsByChannel"] == {"VOICE": 1, "CHAT": 1, "TASK": 0, "EMAIL": 0}
+    assert [c["ContactId"] for c in data["Contacts"]] == [CONNECTED_CHAT, VIP_VOICE]
+    contact = data["Contacts"][0]
     assert contact["AgentContactState"] == "CONNECTED"
     assert isinstance(contact["ConnectedToAgentTimestamp"], dt.datetime)
 
@@ -191,7 +199,7 @@ def test_current_user_data_by_queue_and_routing_profile(client: Any) -> None:
     by_profile = client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"RoutingProfiles": [BACK_OFFICE]})
 
     # THEN the queue is served by every logged-in agent; the profile has tariq only
-    assert _user_ids(by_queue) == [DANA, SAM, TARIQ, MO]
+    assert _user_ids(by_queue) == LOGGED_IN
     assert _user_ids(by_profile) == [TARIQ]
 
 
@@ -211,30 +219,45 @@ def test_current_user_data_queue_filter_respects_profile_queues() -> None:
 
 
 def test_current_user_data_paginates(client: Any) -> None:
-    # GIVEN four logged-in agents
-    # WHEN they are read two at a time
-    first = client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"Queues": [SUPPORT_QUEUE]}, MaxResults=2)
+    # GIVEN eight logged-in agents
+    # WHEN they are read five at a time
+    first = client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"Queues": [SUPPORT_QUEUE]}, MaxResults=5)
     second = client.get_current_user_data(
-        InstanceId=INSTANCE_ID, Filters={"Queues": [SUPPORT_QUEUE]}, MaxResults=2, NextToken=first["NextToken"]
+        InstanceId=INSTANCE_ID, Filters={"Queues": [SUPPORT_QUEUE]}, MaxResults=5, NextToken=first["NextToken"]
     )
 
     # THEN the pages are disjoint and the last one has no token
-    assert _user_ids(first) == [DANA, SAM]
-    assert _user_ids(second) == [TARIQ, MO]
+    assert _user_ids(first) == LOGGED_IN[:5]
+    assert _user_ids(second) == LOGGED_IN[5:]
     assert "NextToken" not in second
-    assert first["ApproximateTotalCount"] == 4
+    assert first["ApproximateTotalCount"] == 8
 
 
 def test_current_user_data_contact_filter(client: Any) -> None:
-    # GIVEN only sam has a connected contact
+    # GIVEN sam, nina and omar have connected contacts, and lead.two connected monitoring legs
     # WHEN agents with CONNECTED contacts are requested
     response = client.get_current_user_data(
         InstanceId=INSTANCE_ID,
         Filters={"Queues": [SUPPORT_QUEUE], "ContactFilter": {"ContactStates": ["CONNECTED"]}},
     )
 
-    # THEN only sam comes back
-    assert _user_ids(response) == [SAM]
+    # THEN only they come back
+    assert _user_ids(response) == [SAM, NINA, OMAR, LEAD_TWO]
+
+
+def test_current_user_data_by_hierarchy_group(client: Any, emulator: ConnectEmulator) -> None:
+    # GIVEN nina is the only member of the New hires group
+    group_arn = f"{emulator.instance_arn}/agent-group/{NEW_HIRES}"
+
+    # WHEN agents are requested by the group's id, then by its ARN
+    by_id = client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"UserHierarchyGroups": [NEW_HIRES]})
+    by_arn = client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"UserHierarchyGroups": [group_arn]})
+
+    # THEN nina comes back with her hierarchy path; users outside a group have none
+    assert _user_ids(by_id) == _user_ids(by_arn) == [NINA]
+    assert by_id["UserDataList"][0]["HierarchyPath"] == {"LevelOne": {"Id": NEW_HIRES, "Arn": group_arn}}
+    omar = client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"Agents": [OMAR]})["UserDataList"][0]
+    assert "HierarchyPath" not in omar
 
 
 # ------------------------------------------------------------------------------ SearchUsers
@@ -262,29 +285,48 @@ def test_search_users_exact_username_is_case_insensitive(client: Any) -> None:
 
 
 def test_search_users_comparisons_and_combinations(client: Any) -> None:
-    # GIVEN users dana, sam, tariq, lee and mo
+    # GIVEN users dana, sam, tariq, lee, mo, nina, omar, lead.one and lead.two
     # WHEN searching with each comparison and with Or/And combinations
     # THEN the matching users come back (Offline lee included: search is about configuration)
     assert _search(client, _condition("ta", "STARTS_WITH")) == ["tariq"]
-    assert _search(client, _condition("A", "CONTAINS")) == ["dana", "sam", "tariq"]
+    assert _search(client, _condition("A", "CONTAINS")) == [
+        "dana",
+        "sam",
+        "tariq",
+        "nina",
+        "omar",
+        "lead.one",
+        "lead.two",
+    ]
     assert _search(client, {"OrConditions": [_condition("lee"), _condition("mo")]}) == ["lee", "mo"]
     both = {"AndConditions": [_condition("a", "CONTAINS"), _condition(GENERALISTS, "EXACT", "RoutingProfileId")]}
-    assert _search(client, both) == ["dana", "sam"]
+    assert _search(client, both) == ["dana", "sam", "nina", "omar"]
     assert _search(client, _condition(TARIQ, "EXACT", "resourceId")) == ["tariq"]
     assert _search(client, _condition("nobody")) == []
 
 
 def test_search_users_without_criteria_paginates_all_users(client: Any) -> None:
-    # GIVEN five users
-    # WHEN searched three at a time without criteria
-    first = client.search_users(InstanceId=INSTANCE_ID, MaxResults=3)
-    second = client.search_users(InstanceId=INSTANCE_ID, MaxResults=3, NextToken=first["NextToken"])
+    # GIVEN nine users
+    # WHEN searched five at a time without criteria
+    first = client.search_users(InstanceId=INSTANCE_ID, MaxResults=5)
+    second = client.search_users(InstanceId=INSTANCE_ID, MaxResults=5, NextToken=first["NextToken"])
 
-    # THEN all five come back over two pages
+    # THEN all nine come back over two pages
     names = [u["Username"] for u in first["Users"] + second["Users"]]
-    assert names == ["dana", "sam", "tariq", "lee", "mo"]
-    assert first["ApproximateTotalCount"] == 5
+    assert names == ["dana", "sam", "tariq", "lee", "mo", "nina", "omar", "lead.one", "lead.two"]
+    assert first["ApproximateTotalCount"] == 9
     assert "NextToken" not in second
+
+
+def test_search_users_by_hierarchy_group(client: Any) -> None:
+    # GIVEN nina in the New hires group
+    # WHEN users are searched by that group, with either match type
+    for match_type in ("EXACT", "WITH_CHILD_GROUPS"):
+        condition = {"HierarchyGroupCondition": {"Value": NEW_HIRES, "HierarchyGroupMatchType": match_type}}
+        response = client.search_users(InstanceId=INSTANCE_ID, SearchCriteria=condition)
+
+        # THEN nina is found, with her group
+        assert [(u["Username"], u["HierarchyGroupId"]) for u in response["Users"]] == [("nina", NEW_HIRES)]
 
 
 # ------------------------------------------------------------------------------ DescribeUser
@@ -299,3 +341,13 @@ def test_describe_user(client: Any) -> None:
     assert (user["Id"], user["Username"], user["RoutingProfileId"]) == (TARIQ, "tariq", BACK_OFFICE)
     assert user["Arn"] == f"arn:aws:connect:eu-west-2:123456789012:instance/{INSTANCE_ID}/agent/{TARIQ}"
     assert user["PhoneConfig"]["PhoneType"] == "SOFT_PHONE"
+    assert "HierarchyGroupId" not in user
+
+
+def test_describe_user_in_a_hierarchy_group(client: Any) -> None:
+    # GIVEN nina, a new hire
+    # WHEN described
+    user = client.describe_user(InstanceId=INSTANCE_ID, UserId=NINA)["User"]
+
+    # THEN her own hierarchy group comes back
+    assert user["HierarchyGroupId"] == NEW_HIRES

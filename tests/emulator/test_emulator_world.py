@@ -9,7 +9,7 @@ import pytest
 
 from connect_emulator import World, WorldError
 from connect_emulator.world import stable_id
-from tests.emulator.support import BACK_OFFICE, SAMPLE_WORLD, TARIQ, sample_world_dict
+from tests.emulator.support import BACK_OFFICE, NEW_HIRES, SAMPLE_WORLD, TARIQ, sample_world_dict
 
 
 def test_sample_world_loads(sample_world: World) -> None:
@@ -19,7 +19,22 @@ def test_sample_world_loads(sample_world: World) -> None:
         "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
     )
     assert sample_world.instance.voice_association is False
-    assert [u.username for u in sample_world.users] == ["dana", "sam", "tariq", "lee", "mo"]
+    assert [u.username for u in sample_world.users] == [
+        "dana",
+        "sam",
+        "tariq",
+        "lee",
+        "mo",
+        "nina",
+        "omar",
+        "lead.one",
+        "lead.two",
+    ]
+    assert sample_world.instance.max_monitors_per_supervisor == 2
+    assert [(g.id, g.name) for g in sample_world.hierarchy_groups] == [(NEW_HIRES, "New hires")]
+    nina = sample_world.user("nina")
+    assert nina is not None
+    assert nina.hierarchy_group_id == NEW_HIRES
     assert len(sample_world.contacts) == len(sample_world_dict()["contacts"])
     tariq = sample_world.user("TARIQ")
     assert tariq is not None
@@ -82,6 +97,37 @@ def _broken(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
         (("queues", 0, "type"), "VIRTUAL", "queues[0] (Support): type 'VIRTUAL' is not one of STANDARD, AGENT"),
         (("instance", "account"), "12345", "instance: account '12345' must be 12 digits"),
         (("instance", "voice_association"), "yes", "instance: voice_association must be true or false"),
+        (
+            ("instance", "max_monitors_per_supervisor"),
+            0,
+            "instance: max_monitors_per_supervisor must be a whole number >= 1",
+        ),
+        (("users", 5, "hierarchy_group"), "Veterans", "users[5] (nina): hierarchy_group 'Veterans' is not a defined"),
+        (
+            ("hierarchy_groups", 0, "name"),
+            None,
+            "hierarchy_groups[0] (66666666-0000-4000-8000-000000000001): name is required",
+        ),
+        (("hierarchy_groups", 0, "level"), 2, "hierarchy_groups[0] (New hires): unknown field 'level'"),
+        (
+            ("contacts", 18, "queue"),
+            "Support",
+            "contacts[18] (44444444-0000-4000-8000-000000000026): queue must not be set",
+        ),
+        (("contacts", 18, "state"), "QUEUED", "state must be CONNECTED or DISCONNECTED for a MONITOR contact"),
+        (("contacts", 18, "related_contact"), None, "related_contact is required for a MONITOR contact"),
+        (
+            ("contacts", 18, "related_contact"),
+            "nope",
+            "contacts[18] (44444444-0000-4000-8000-000000000026): related_contact 'nope' is not a defined contact",
+        ),
+        (("contacts", 18, "related_contact"), "44444444-0000-4000-8000-000000000027", "is itself a monitoring leg"),
+        (
+            ("contacts", 18, "related_contact"),
+            "44444444-0000-4000-8000-000000000009",
+            "is DISCONNECTED: a CONNECTED leg monitors a CONNECTED contact",
+        ),
+        (("contacts", 18, "agent"), "omar", "is handled by the leg's own agent"),
     ],
 )
 def test_mistakes_name_the_entry_and_field(path: tuple[Any, ...], value: Any, message: str) -> None:
@@ -151,3 +197,27 @@ def test_timestamps_and_yaml_datetimes(tmp_path: Path) -> None:
     # THEN both are epoch seconds
     assert contact.initiated_at == 1_767_258_000.0
     assert contact.enqueued_at == 1_767_258_005.0
+
+
+def test_duplicate_hierarchy_group_names_are_refused() -> None:
+    data = sample_world_dict()
+    data["hierarchy_groups"].append({"name": "New hires"})
+    with pytest.raises(
+        WorldError, match=r"hierarchy_groups\[1\]: name 'New hires' is already used by hierarchy_groups\[0\]"
+    ):
+        World.from_dict(data)
+
+
+def test_hierarchy_group_by_id_and_default_id() -> None:
+    world = World.from_dict(
+        {
+            "instance": {"id": "i"},
+            "hierarchy_groups": [{"name": "Team A"}],
+            "routing_profiles": [{"name": "P"}],
+            "users": [
+                {"username": "ana", "routing_profile": "P", "hierarchy_group": stable_id("hierarchy-group", "Team A")}
+            ],
+        }
+    )
+    assert world.users[0].hierarchy_group_id == world.hierarchy_groups[0].id == stable_id("hierarchy-group", "Team A")
+    assert world.instance.max_monitors_per_supervisor == 1

@@ -9,7 +9,12 @@ from connect_emulator.emulator import CallRecord, ConnectEmulator
 from connect_emulator.errors import EmulatorStateError, ServiceError, WorldError
 from connect_emulator.faults import DOCUMENTED_QUOTAS, Faults, Latency, RateQuota, documented_quotas
 from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse
-from connect_emulator.state import Association, ContactSnapshot, UserSnapshot
+from connect_emulator.state import (
+    Association,
+    ContactSnapshot,
+    MonitoringSession,
+    UserSnapshot,
+)
 from connect_emulator.world import World
 
 __all__ = [
@@ -24,6 +29,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "Latency",
+    "MonitoringSession",
     "RateQuota",
     "ServiceError",
     "UserSnapshot",

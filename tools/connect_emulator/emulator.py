@@ -22,8 +22,14 @@ from connect_emulator.errors import NOT_IMPLEMENTED, EmulatorStateError, Service
 from connect_emulator.faults import Faults
 from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse, default_model
 from connect_emulator.operations import HANDLERS, Handler
-from connect_emulator.state import Association, ContactSnapshot, InstanceState, UserSnapshot
-from connect_emulator.world import World
+from connect_emulator.state import (
+    Association,
+    ContactSnapshot,
+    InstanceState,
+    MonitoringSession,
+    UserSnapshot,
+)
+from connect_emulator.world import MONITOR, World
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +52,7 @@ class ConnectEmulator:
     """A stateful emulated Amazon Connect instance seeded from a `World`.
 
     `clock` (epoch seconds) and `sleep` default to the real ones; pass virtual ones to simulate time.
-    `seed` makes injected faults (error rates, latency jitter) reproducible.
+    `seed` makes injected faults (error rates, latency jitter) and generated contact ids reproducible.
     """
 
     def __init__(
@@ -63,11 +69,10 @@ class ConnectEmulator:
         self._clock = clock or time.time
         self._sleep = sleep or time.sleep
         self._lock = threading.RLock()
-        self._state = InstanceState(world, self._clock)
+        self._state = InstanceState(world, self._clock, seed)
         self._handlers: dict[str, Handler] = dict(HANDLERS)
         self._calls: list[CallRecord] = []
         self._request_ids = itertools.count(1)
-        self._contact_ids = random.Random(f"contact-ids-{seed}")
         self.faults = Faults(
             clock=self._clock,
             sleep=self._sleep,
@@ -206,6 +211,12 @@ class ConnectEmulator:
         with self._lock:
             return list(self._state.associations)
 
+    @property
+    def monitoring_sessions(self) -> list[MonitoringSession]:
+        """Sessions started by MonitorContact, in order (a replayed ClientToken starts none)."""
+        with self._lock:
+            return list(self._state.monitoring_sessions)
+
     # ------------------------------------------------------------------ inspecting state
 
     def contact(self, contact_id: str) -> ContactSnapshot:
@@ -269,12 +280,16 @@ class ConnectEmulator:
         Missing timestamps are now; the id defaults to a random (seeded) UUID.
         """
         with self._lock:
-            new_id = contact_id or str(uuid.UUID(int=self._contact_ids.getrandbits(128), version=4))
+            new_id = contact_id or self._state.new_contact_id()
             raw = {"id": new_id, "channel": channel, **fields}
             try:
                 spec = self.world.parse_contact(raw, where=f"add_contact({new_id})")
             except WorldError as exc:
                 raise EmulatorStateError(str(exc)) from exc
+            if spec.initiation_method == MONITOR:
+                monitored = self._state.require_contact(str(spec.related_contact_id))
+                if monitored.monitoring_leg:
+                    raise EmulatorStateError(f"contact {monitored.id} is a monitoring leg: it cannot be monitored")
             return self._state.contact_snapshot(self._state.add_contact(spec))
 
     @contextlib.contextmanager

@@ -15,14 +15,23 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from connect_emulator.errors import NOT_IMPLEMENTED, ServiceError
-from connect_emulator.state import ContactState, InstanceState, UserState
-from connect_emulator.world import ASSOCIATED, CONNECTED, stable_id
+from connect_emulator.state import (
+    BARGE,
+    SILENT_MONITOR,
+    ContactState,
+    InstanceState,
+    UserState,
+)
+from connect_emulator.world import ASSOCIATED, CONNECTED, OFFLINE, stable_id
 
 Handler = Callable[[InstanceState, Mapping[str, Any]], dict[str, Any]]
 
 INVALID_REQUEST = "InvalidRequestException"
 INVALID_PARAMETER = "InvalidParameterException"
 NOT_FOUND = "ResourceNotFoundException"
+IDEMPOTENCY = "IdempotencyException"
+QUOTA_EXCEEDED = "ServiceQuotaExceededException"
+MONITORED_CHANNELS = ("VOICE", "CHAT")
 USER_FILTERS = ("Agents", "Queues", "RoutingProfiles", "UserHierarchyGroups")
 DEFAULT_PAGE_SIZE = 100
 # Agent-side state reported by GetCurrentUserData for the emulator's contact states (unverified mapping).
@@ -171,7 +180,16 @@ def _filtered_users(state: InstanceState, kind: str, refs: Iterable[str]) -> lis
     if kind == "RoutingProfiles":
         profile_ids = {state.find_routing_profile_id(ref) for ref in refs}
         return [user for user in state.users.values() if user.routing_profile_id in profile_ids]
-    return []  # UserHierarchyGroups: the world has no hierarchy, so no user belongs to a group
+    group_ids = {state.find_hierarchy_group_id(ref) for ref in refs} - {None}
+    return [user for user in state.users.values() if user.hierarchy_group_id in group_ids]
+
+
+def _hierarchy_path(state: InstanceState, user: UserState) -> dict[str, Any] | None:
+    """The world has one hierarchy level: a user's group is LevelOne (the model has no Name here)."""
+    if user.hierarchy_group_id is None:
+        return None
+    group_id = user.hierarchy_group_id
+    return {"LevelOne": {"Id": group_id, "Arn": state.hierarchy_group_arn(group_id)}}
 
 
 def _agent_state(contact: ContactState) -> str:
@@ -185,6 +203,7 @@ def _user_data(state: InstanceState, user: UserState) -> dict[str, Any]:
             "Id": user.routing_profile_id,
             "Arn": state.arn("routing-profile", user.routing_profile_id),
         },
+        "HierarchyPath": _hierarchy_path(state, user),
         "Status": {
             "StatusName": user.status,
             "StatusArn": state.status_arn(user.status),
@@ -249,9 +268,11 @@ def search_users(state: InstanceState, params: Mapping[str, Any]) -> dict[str, A
 
 
 def _check_criteria(criteria: Mapping[str, Any]) -> None:
-    for unsupported in ("ListCondition", "HierarchyGroupCondition"):
-        if criteria.get(unsupported):
-            raise ServiceError(NOT_IMPLEMENTED, f"SearchUsers: {unsupported} is not emulated")
+    if criteria.get("ListCondition"):
+        raise ServiceError(NOT_IMPLEMENTED, "SearchUsers: ListCondition is not emulated")
+    group_condition = criteria.get("HierarchyGroupCondition")
+    if group_condition is not None and group_condition.get("Value") is None:
+        raise ServiceError(INVALID_PARAMETER, "HierarchyGroupCondition requires Value (a hierarchy group id)")
     condition = criteria.get("StringCondition")
     if condition is not None:
         missing = [name for name in ("FieldName", "Value", "ComparisonType") if condition.get(name) is None]
@@ -274,6 +295,9 @@ def _matches(user: UserState, criteria: Mapping[str, Any]) -> bool:
         field = _SEARCH_FIELDS[condition["FieldName"].lower()](user)
         compare = _COMPARISONS[condition["ComparisonType"]]
         results.append(field is not None and compare(field.casefold(), str(condition["Value"]).casefold()))
+    group_condition = criteria.get("HierarchyGroupCondition")
+    if group_condition is not None:  # one level: EXACT and WITH_CHILD_GROUPS match the same users
+        results.append(user.hierarchy_group_id == group_condition["Value"])
     if criteria.get("OrConditions"):
         results.append(any(_matches(user, nested) for nested in criteria["OrConditions"]))
     if criteria.get("AndConditions"):
@@ -292,6 +316,7 @@ def _user_summary(state: InstanceState, user: UserState) -> dict[str, Any]:
             "Arn": state.user_arn(user.id),
             "Username": user.username,
             "RoutingProfileId": user.routing_profile_id,
+            "HierarchyGroupId": user.hierarchy_group_id,
             "SecurityProfileIds": [DEFAULT_SECURITY_PROFILE_ID],
             "IdentityInfo": _identity(user),
             "PhoneConfig": dict(_SOFT_PHONE),
@@ -316,10 +341,91 @@ def describe_user(state: InstanceState, params: Mapping[str, Any]) -> dict[str, 
         "PhoneConfig": dict(_SOFT_PHONE),
         "SecurityProfileIds": [DEFAULT_SECURITY_PROFILE_ID],
         "RoutingProfileId": user.routing_profile_id,
+        "HierarchyGroupId": user.hierarchy_group_id,
         "LastModifiedTime": state.started_at,
         "LastModifiedRegion": state.instance.region,
     }
     return {"User": _compact(described)}
+
+
+# ------------------------------------------------------------------------------ MonitorContact
+
+
+def monitor_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Start a supervisor's monitoring leg on a connected contact (idempotent per ClientToken)."""
+    _require_instance(state, params)
+    contact = _require_contact(state, params["ContactId"])
+    supervisor = state.find_user(params["UserId"], allow_arn=True)
+    if supervisor is None:
+        raise ServiceError(NOT_FOUND, f"User not found: {params['UserId']}")
+    capabilities = _monitor_capabilities(params.get("AllowedMonitorCapabilities"))
+    token = params.get("ClientToken")
+    meaning = (contact.id, supervisor.id, frozenset(capabilities))
+    if token is not None and token in state.monitor_tokens:
+        earlier, session = state.monitor_tokens[token]
+        if earlier != meaning:
+            raise ServiceError(
+                IDEMPOTENCY,
+                f"ClientToken {token} was already used for a different MonitorContact request "
+                "(contact, user or capabilities differ)",
+            )
+        return _monitor_answer(state, session.monitoring_contact_id)
+    _check_monitorable(state, contact, supervisor)
+    limit = state.instance.max_monitors_per_supervisor
+    if len(state.monitoring_legs(supervisor_id=supervisor.id)) >= limit:
+        raise ServiceError(
+            QUOTA_EXCEEDED,
+            f"User {supervisor.id} already monitors {limit} contact{'s' if limit != 1 else ''}: "
+            "the concurrent monitoring limit per supervisor is reached",
+        )
+    session = state.start_monitoring(contact, supervisor, capabilities, token)
+    if token is not None:
+        state.monitor_tokens[token] = (meaning, session)
+    return _monitor_answer(state, session.monitoring_contact_id)
+
+
+def _monitor_capabilities(requested: Sequence[str] | None) -> tuple[str, ...]:
+    """Absent: silent monitoring only. BARGE comes on top of SILENT_MONITOR (a session starts silent)."""
+    if requested is None:
+        return (SILENT_MONITOR,)
+    if not requested:
+        raise ServiceError(INVALID_REQUEST, "AllowedMonitorCapabilities must not be empty (omit it for SILENT_MONITOR)")
+    if len(set(requested)) != len(requested):
+        raise ServiceError(INVALID_REQUEST, f"AllowedMonitorCapabilities lists a capability twice: {list(requested)}")
+    if BARGE in requested and SILENT_MONITOR not in requested:
+        raise ServiceError(
+            INVALID_REQUEST,
+            "AllowedMonitorCapabilities: BARGE requires SILENT_MONITOR (monitoring starts silent, then may barge)",
+        )
+    return tuple(requested)
+
+
+def _check_monitorable(state: InstanceState, contact: ContactState, supervisor: UserState) -> None:
+    if contact.monitoring_leg:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact {contact.id} is a monitoring contact (initiation method MONITOR): it cannot be monitored",
+        )
+    if contact.state != CONNECTED:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact {contact.id} is not connected to an agent (state {contact.state}): it cannot be monitored",
+        )
+    if contact.channel not in MONITORED_CHANNELS:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact {contact.id} is a {contact.channel} contact: only VOICE and CHAT can be monitored",
+        )
+    if contact.agent_id == supervisor.id:
+        raise ServiceError(INVALID_REQUEST, f"User {supervisor.id} is the agent on contact {contact.id}")
+    if supervisor.status == OFFLINE:
+        raise ServiceError(INVALID_REQUEST, f"User {supervisor.id} is not logged in: monitoring needs their CCP")
+    if any(leg.agent_id == supervisor.id for leg in state.monitoring_legs(monitored_id=contact.id)):
+        raise ServiceError(INVALID_REQUEST, f"User {supervisor.id} already monitors contact {contact.id}")
+
+
+def _monitor_answer(state: InstanceState, leg_id: str) -> dict[str, Any]:
+    return {"ContactId": leg_id, "ContactArn": state.arn("contact", leg_id)}
 
 
 HANDLERS: Mapping[str, Handler] = {
@@ -328,4 +434,5 @@ HANDLERS: Mapping[str, Handler] = {
     "GetCurrentUserData": get_current_user_data,
     "SearchUsers": search_users,
     "DescribeUser": describe_user,
+    "MonitorContact": monitor_contact,
 }

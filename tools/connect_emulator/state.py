@@ -5,7 +5,9 @@ Not thread-safe by itself: `ConnectEmulator` holds one lock around every read an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import random
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +17,11 @@ from connect_emulator.world import (
     CHANNELS,
     CONNECTED,
     DISCONNECTED,
+    MONITOR,
     OFFLINE,
     QUEUED,
     ContactSpec,
+    HierarchyGroupSpec,
     QueueSpec,
     RoutingProfileSpec,
     World,
@@ -25,6 +29,7 @@ from connect_emulator.world import (
 )
 
 LIVE_STATES = (ASSOCIATED, CONNECTED)
+SILENT_MONITOR, BARGE = "SILENT_MONITOR", "BARGE"
 # Seeded contacts get a plausible timeline ending before the emulator starts (seconds before "now").
 _SEED_AGE = 300.0
 _STEP = 10.0
@@ -39,6 +44,18 @@ class Association:
     time: float
 
 
+@dataclass(frozen=True)
+class MonitoringSession:
+    """One monitoring session started by MonitorContact (a replayed ClientToken adds none)."""
+
+    monitored_contact_id: str
+    supervisor_id: str
+    monitoring_contact_id: str
+    capabilities: tuple[str, ...]
+    client_token: str | None
+    time: float
+
+
 @dataclass
 class UserState:
     id: str
@@ -49,6 +66,7 @@ class UserState:
     busy: dict[str, int]
     first_name: str | None = None
     last_name: str | None = None
+    hierarchy_group_id: str | None = None
 
     @property
     def logged_in(self) -> bool:
@@ -79,6 +97,10 @@ class ContactState:
     customer_id: str | None = None
 
     @property
+    def monitoring_leg(self) -> bool:
+        return self.initiation_method == MONITOR
+
+    @property
     def waiting(self) -> bool:
         """Queued, not associated with or connected to an agent, not disconnected."""
         return self.state == QUEUED
@@ -100,6 +122,7 @@ class ContactSnapshot:
     disconnected_at: float | None
     attributes: Mapping[str, str]
     tags: Mapping[str, str]
+    related_contact_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,28 +138,46 @@ class UserSnapshot:
     max_slots: Mapping[str, int]
     active_slots: Mapping[str, int]
     available_slots: Mapping[str, int]
-    contact_ids: tuple[str, ...]
+    contact_ids: tuple[str, ...]  # ASSOCIATED and CONNECTED contacts, monitoring legs included
+    hierarchy_group_id: str | None = None
 
 
 class InstanceState:
-    def __init__(self, world: World, clock: Callable[[], float]) -> None:
+    def __init__(self, world: World, clock: Callable[[], float], seed: int = 0) -> None:
         self.world = world
         self.instance = world.instance
         self.clock = clock
         now = clock()
         self.started_at = now
         self.queues: dict[str, QueueSpec] = {q.id: q for q in world.queues}
+        self.hierarchy_groups: dict[str, HierarchyGroupSpec] = {g.id: g for g in world.hierarchy_groups}
         self.routing_profiles: dict[str, RoutingProfileSpec] = {p.id: p for p in world.routing_profiles}
         self.users: dict[str, UserState] = {
             u.id: UserState(
-                u.id, u.username, u.routing_profile_id, u.status, now, dict(u.busy), u.first_name, u.last_name
+                u.id,
+                u.username,
+                u.routing_profile_id,
+                u.status,
+                now,
+                dict(u.busy),
+                u.first_name,
+                u.last_name,
+                u.hierarchy_group_id,
             )
             for u in world.users
         }
         self.contacts: dict[str, ContactState] = {}
         self.associations: list[Association] = []
+        self.monitoring_sessions: list[MonitoringSession] = []
+        # MonitorContact ClientToken -> (the request's meaning, the session it started)
+        self.monitor_tokens: dict[str, tuple[tuple[str, str, frozenset[str]], MonitoringSession]] = {}
+        self._contact_ids = random.Random(f"contact-ids-{seed}")
         for spec in world.contacts:
             self.add_contact(spec, base=now - _SEED_AGE)
+
+    def new_contact_id(self) -> str:
+        """A random UUID from the seeded generator: the same seed gives the same ids."""
+        return str(uuid.UUID(int=self._contact_ids.getrandbits(128), version=4))
 
     # ------------------------------------------------------------------ ARNs
 
@@ -149,6 +190,9 @@ class InstanceState:
 
     def user_arn(self, user_id: str) -> str:
         return self.arn("agent", user_id)
+
+    def hierarchy_group_arn(self, group_id: str) -> str:
+        return self.arn("agent-group", group_id)
 
     def status_arn(self, status: str) -> str:
         return self.arn("agent-state", stable_id("agent-state", status))
@@ -190,6 +234,10 @@ class InstanceState:
             return next((q.id for q in self.queues.values() if q.name == ref), None)
         return None
 
+    def find_hierarchy_group_id(self, ref: str) -> str | None:
+        resource_id = self._strip_arn(ref, "agent-group")
+        return resource_id if resource_id in self.hierarchy_groups else None
+
     def find_routing_profile_id(self, ref: str) -> str | None:
         resource_id = self._strip_arn(ref, "routing-profile")
         return resource_id if resource_id in self.routing_profiles else None
@@ -203,16 +251,32 @@ class InstanceState:
     # ------------------------------------------------------------------ slots
 
     def live_contacts(self, user_id: str) -> Iterator[ContactState]:
+        """The agent's ASSOCIATED and CONNECTED contacts, monitoring legs included."""
         return (c for c in self.contacts.values() if c.agent_id == user_id and c.state in LIVE_STATES)
+
+    def monitoring_legs(
+        self, *, supervisor_id: str | None = None, monitored_id: str | None = None
+    ) -> list[ContactState]:
+        """CONNECTED monitoring legs, of one supervisor and/or of one monitored contact."""
+        return [
+            c
+            for c in self.contacts.values()
+            if c.monitoring_leg
+            and c.state == CONNECTED
+            and (supervisor_id is None or c.agent_id == supervisor_id)
+            and (monitored_id is None or c.related_contact_id == monitored_id)
+        ]
 
     def max_slots(self, user: UserState) -> dict[str, int]:
         concurrency = self.routing_profiles[user.routing_profile_id].concurrency
         return {channel: concurrency.get(channel, 0) for channel in CHANNELS}
 
     def active_slots(self, user: UserState) -> dict[str, int]:
+        """`busy` plus live contacts; monitoring legs take no routing slot (see docs/emulator.md)."""
         active = {channel: user.busy.get(channel, 0) for channel in CHANNELS}
         for contact in self.live_contacts(user.id):
-            active[contact.channel] += 1
+            if not contact.monitoring_leg:
+                active[contact.channel] += 1
         return active
 
     def available_slots(self, user: UserState) -> dict[str, int]:
@@ -281,12 +345,15 @@ class InstanceState:
         contact.last_update = now
 
     def disconnect(self, contact: ContactState) -> None:
+        """End a contact; its monitoring legs end with it."""
         if contact.state == DISCONNECTED:
             raise EmulatorStateError(f"contact {contact.id} is already disconnected")
         now = self.clock()
         contact.state = DISCONNECTED
         contact.disconnected_at = now
         contact.last_update = now
+        for leg in self.monitoring_legs(monitored_id=contact.id):
+            self.disconnect(leg)
 
     def enqueue(self, contact: ContactState, queue_id: str) -> None:
         if contact.state == DISCONNECTED:
@@ -304,6 +371,30 @@ class InstanceState:
         user.status = OFFLINE if status.lower() == OFFLINE.lower() else status
         user.status_since = self.clock()
 
+    # ------------------------------------------------------------------ monitoring
+
+    def start_monitoring(
+        self, contact: ContactState, supervisor: UserState, capabilities: Sequence[str], token: str | None
+    ) -> MonitoringSession:
+        """The supervisor's monitoring leg: a contact of its own, CONNECTED to the supervisor, never queued."""
+        now = self.clock()
+        leg = ContactState(
+            id=self.new_contact_id(),
+            channel=contact.channel,
+            initiation_method=MONITOR,
+            state=CONNECTED,
+            initiated_at=now,
+            last_update=now,
+            agent_id=supervisor.id,
+            agent_since=now,
+            connected_at=now,
+            related_contact_id=contact.id,
+        )
+        self.contacts[leg.id] = leg
+        session = MonitoringSession(contact.id, supervisor.id, leg.id, tuple(capabilities), token, now)
+        self.monitoring_sessions.append(session)
+        return session
+
     # ------------------------------------------------------------------ snapshots
 
     def contact_snapshot(self, contact: ContactState) -> ContactSnapshot:
@@ -320,6 +411,7 @@ class InstanceState:
             disconnected_at=contact.disconnected_at,
             attributes=dict(contact.attributes),
             tags=dict(contact.tags),
+            related_contact_id=contact.related_contact_id,
         )
 
     def user_snapshot(self, user: UserState) -> UserSnapshot:
@@ -334,6 +426,7 @@ class InstanceState:
             active_slots=self.active_slots(user),
             available_slots=self.available_slots(user),
             contact_ids=tuple(c.id for c in self.live_contacts(user.id)),
+            hierarchy_group_id=user.hierarchy_group_id,
         )
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import math
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ OFFLINE = "Offline"
 QUEUED, ASSOCIATED, CONNECTED, DISCONNECTED = "QUEUED", "ASSOCIATED", "CONNECTED", "DISCONNECTED"
 CONTACT_STATES = (QUEUED, ASSOCIATED, CONNECTED, DISCONNECTED)
 QUEUE_TYPES = ("STANDARD", "AGENT")
+MONITOR = "MONITOR"
 DEFAULT_REGION = "eu-west-2"
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_STATUS = "Available"
@@ -43,10 +44,17 @@ class InstanceSpec:
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT
     voice_association: bool = False
+    max_monitors_per_supervisor: int = 1
 
     @property
     def arn(self) -> str:
         return f"arn:aws:connect:{self.region}:{self.account}:instance/{self.id}"
+
+
+@dataclass(frozen=True)
+class HierarchyGroupSpec:
+    id: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,7 @@ class UserSpec:
     busy: Mapping[str, int] = field(default_factory=dict)
     first_name: str | None = None
     last_name: str | None = None
+    hierarchy_group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,7 @@ class World:
     users: tuple[UserSpec, ...] = ()
     contacts: tuple[ContactSpec, ...] = ()
     faults: FaultsSpec = field(default_factory=FaultsSpec)
+    hierarchy_groups: tuple[HierarchyGroupSpec, ...] = ()
 
     @classmethod
     def from_file(cls, path: str | Path) -> World:
@@ -136,6 +146,10 @@ class World:
     def routing_profile(self, ref: str) -> RoutingProfileSpec | None:
         """A routing profile by id or name."""
         return _find(self.routing_profiles, ref, lambda p: p.name)
+
+    def hierarchy_group(self, ref: str) -> HierarchyGroupSpec | None:
+        """A hierarchy group by id or name."""
+        return _find(self.hierarchy_groups, ref, lambda g: g.name)
 
     def user(self, ref: str) -> UserSpec | None:
         """A user by id or username (usernames are case-insensitive, as Connect logins are)."""
@@ -234,6 +248,12 @@ class _Entry:
             result[channel] = value
         return result
 
+    def whole(self, name: str, default: int, minimum: int) -> int:
+        value = self.raw.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(name, f"must be a whole number >= {minimum}, got {value!r}")
+        return value
+
     def text_list(self, name: str) -> list[str] | None:
         value = self.raw.get(name)
         if value is None:
@@ -282,33 +302,39 @@ class _WorldParser:
         self.model = model
 
     def parse(self, data: object) -> World:
-        top = _Entry("world", data, ("instance", "routing_profiles", "queues", "users", "contacts", "faults"))
+        top = _Entry("world", data, _SECTIONS)
         if top.raw.get("instance") is None:
             raise top.fail("instance", "is required")
         world = World(instance=self.instance(top.raw["instance"]))
         queues = tuple(self.queue(raw, _label("queues", i, raw, "name", "id")) for i, raw in self.each(top, "queues"))
         _unique("queues", queues, "id")
         _unique("queues", queues, "name")
-        world = World(instance=world.instance, queues=queues)
+        groups = tuple(
+            self.hierarchy_group(raw, _label("hierarchy_groups", i, raw, "name", "id"))
+            for i, raw in self.each(top, "hierarchy_groups")
+        )
+        _unique("hierarchy_groups", groups, "id")
+        _unique("hierarchy_groups", groups, "name")
+        world = replace(world, queues=queues, hierarchy_groups=groups)
         profiles = tuple(
             self.routing_profile(raw, _label("routing_profiles", i, raw, "name", "id"), world)
             for i, raw in self.each(top, "routing_profiles")
         )
         _unique("routing_profiles", profiles, "id")
         _unique("routing_profiles", profiles, "name")
-        world = World(instance=world.instance, queues=queues, routing_profiles=profiles)
+        world = replace(world, routing_profiles=profiles)
         users = tuple(
             self.user(raw, _label("users", i, raw, "username", "id"), world) for i, raw in self.each(top, "users")
         )
         _unique("users", users, "id")
         _unique("users", users, "username", fold=True)
-        world = World(instance=world.instance, queues=queues, routing_profiles=profiles, users=users)
+        world = replace(world, users=users)
         contacts = tuple(
             self.contact(raw, _label("contacts", i, raw, "id"), world) for i, raw in self.each(top, "contacts")
         )
         _unique("contacts", contacts, "id")
-        faults = self.faults(top.raw.get("faults"))
-        return World(world.instance, profiles, queues, users, contacts, faults)
+        _check_monitoring_legs(contacts)
+        return replace(world, contacts=contacts, faults=self.faults(top.raw.get("faults")))
 
     @staticmethod
     def each(top: _Entry, section: str) -> Iterable[tuple[int, Any]]:
@@ -320,7 +346,7 @@ class _WorldParser:
         return enumerate(value)
 
     def instance(self, raw: object) -> InstanceSpec:
-        entry = _Entry("instance", raw, ("id", "region", "account", "voice_association"))
+        entry = _Entry("instance", raw, ("id", "region", "account", "voice_association", "max_monitors_per_supervisor"))
         account = entry.text("account", DEFAULT_ACCOUNT) or DEFAULT_ACCOUNT
         if isinstance(entry.raw.get("account"), int):
             account = account.zfill(12)
@@ -331,6 +357,7 @@ class _WorldParser:
             region=entry.text("region", DEFAULT_REGION) or DEFAULT_REGION,
             account=account,
             voice_association=entry.flag("voice_association", False),
+            max_monitors_per_supervisor=entry.whole("max_monitors_per_supervisor", 1, minimum=1),
         )
         self.check(entry, "id", instance.id, "DescribeContactRequest", "InstanceId")
         return instance
@@ -340,6 +367,14 @@ class _WorldParser:
         name = entry.required("name")
         queue_type = entry.choice("type", QUEUE_TYPES, "STANDARD") or "STANDARD"
         return QueueSpec(id=entry.text("id") or stable_id("queue", name), name=name, type=queue_type)
+
+    def hierarchy_group(self, raw: object, where: str) -> HierarchyGroupSpec:
+        entry = _Entry(where, raw, ("id", "name"))
+        name = entry.required("name")
+        group = HierarchyGroupSpec(id=entry.text("id") or stable_id("hierarchy-group", name), name=name)
+        self.check(entry, "name", group.name, "HierarchyGroup", "Name")
+        self.check(entry, "id", group.id, "HierarchyGroup", "Id")
+        return group
 
     def routing_profile(self, raw: object, where: str, world: World) -> RoutingProfileSpec:
         entry = _Entry(where, raw, ("id", "name", "concurrency", "queues"))
@@ -356,16 +391,18 @@ class _WorldParser:
         )
 
     def user(self, raw: object, where: str, world: World) -> UserSpec:
-        allowed = ("id", "username", "routing_profile", "status", "busy", "first_name", "last_name")
+        allowed = ("id", "username", "routing_profile", "status", "busy", "first_name", "last_name", "hierarchy_group")
         entry = _Entry(where, raw, allowed)
         username = entry.required("username")
         profile_ref = entry.required("routing_profile")
         profile = world.routing_profile(profile_ref)
         if profile is None:
             raise entry.fail("routing_profile", f"{profile_ref!r} is not defined")
-        status = entry.text("status", DEFAULT_STATUS) or DEFAULT_STATUS
-        if status.lower() == OFFLINE.lower():
-            status = OFFLINE
+        group_ref = entry.text("hierarchy_group")
+        group = world.hierarchy_group(group_ref) if group_ref is not None else None
+        if group_ref is not None and group is None:
+            raise entry.fail("hierarchy_group", f"{group_ref!r} is not a defined hierarchy group (name or id)")
+        status = self.status(entry)
         user = UserSpec(
             id=entry.text("id") or stable_id("user", username),
             username=username,
@@ -374,14 +411,24 @@ class _WorldParser:
             busy=entry.slot_counts("busy"),
             first_name=entry.text("first_name"),
             last_name=entry.text("last_name"),
+            hierarchy_group_id=group.id if group is not None else None,
         )
         self.check(entry, "username", user.username, "User", "Username")
-        self.check(entry, "status", user.status, "AgentStatusReference", "StatusName")
         return user
+
+    def status(self, entry: _Entry) -> str:
+        status = entry.text("status", DEFAULT_STATUS) or DEFAULT_STATUS
+        if status.lower() == OFFLINE.lower():
+            status = OFFLINE
+        self.check(entry, "status", status, "AgentStatusReference", "StatusName")
+        return status
 
     def contact(self, raw: object, where: str, world: World) -> ContactSpec:
         entry = _Entry(where, raw, _CONTACT_FIELDS)
         state = entry.choice("state", CONTACT_STATES, QUEUED) or QUEUED
+        initiation = entry.choice("initiation_method", self.enum("ContactInitiationMethod"), "API") or "API"
+        if initiation == MONITOR:
+            _check_monitoring_entry(entry, state)
         queue_ref, agent_ref = entry.text("queue"), entry.text("agent")
         if state in (QUEUED, ASSOCIATED) and queue_ref is None:
             raise entry.fail("queue", f"is required for a {state} contact")
@@ -395,7 +442,7 @@ class _WorldParser:
         spec = ContactSpec(
             id=entry.required("id"),
             channel=entry.choice("channel", CHANNELS) or self.missing(entry, "channel"),
-            initiation_method=entry.choice("initiation_method", self.enum("ContactInitiationMethod"), "API") or "API",
+            initiation_method=initiation,
             state=state,
             queue_id=self.resolve_queue(entry, "queue", queue_ref, world) if queue_ref else None,
             agent_id=agent.id if agent is not None else None,
@@ -519,6 +566,15 @@ class _WorldParser:
             raise entry.fail(name, f"does not fit the Connect model: {issues[0]}")
 
 
+_SECTIONS = (
+    "instance",
+    "hierarchy_groups",
+    "routing_profiles",
+    "queues",
+    "users",
+    "contacts",
+    "faults",
+)
 _CONTACT_FIELDS = (
     "id",
     "channel",
@@ -550,3 +606,37 @@ _SPEC_FIELD = {
 def _segment_attributes(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Plain strings become `{"ValueString": ...}`; mappings are taken as SegmentAttributeValue as written."""
     return {str(k): ({"ValueString": v} if isinstance(v, str) else v) for k, v in raw.items()}
+
+
+def _check_monitoring_entry(entry: _Entry, state: str) -> None:
+    """A monitoring leg (initiation method MONITOR) is a supervisor's connection to another contact."""
+    if state not in (CONNECTED, DISCONNECTED):
+        raise entry.fail(
+            "state", f"must be CONNECTED or DISCONNECTED for a MONITOR contact (a monitoring leg), got {state}"
+        )
+    if entry.text("queue") is not None:
+        raise entry.fail("queue", "must not be set on a MONITOR contact: a monitoring leg is never queued")
+    if entry.text("agent") is None:
+        raise entry.fail("agent", "is required for a MONITOR contact: the supervisor who monitors")
+    if entry.text("related_contact") is None:
+        raise entry.fail("related_contact", "is required for a MONITOR contact: the contact being monitored")
+
+
+def _check_monitoring_legs(contacts: Sequence[ContactSpec]) -> None:
+    """Each monitoring leg of the world names a contact of the world that it can monitor."""
+    by_id = {contact.id: contact for contact in contacts}
+    for index, leg in enumerate(contacts):
+        if leg.initiation_method != MONITOR:
+            continue
+        where = f"contacts[{index}] ({leg.id}): related_contact"
+        monitored = by_id.get(str(leg.related_contact_id))
+        if monitored is None:
+            raise WorldError(f"{where} {leg.related_contact_id!r} is not a defined contact")
+        if monitored.initiation_method == MONITOR:
+            raise WorldError(f"{where} {monitored.id!r} is itself a monitoring leg: it cannot be monitored")
+        if leg.state == CONNECTED and monitored.state != CONNECTED:
+            raise WorldError(
+                f"{where} {monitored.id!r} is {monitored.state}: a CONNECTED leg monitors a CONNECTED contact"
+            )
+        if monitored.agent_id == leg.agent_id:
+            raise WorldError(f"{where} {monitored.id!r} is handled by the leg's own agent: supervisors monitor others")
