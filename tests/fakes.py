@@ -29,6 +29,7 @@ class FakeConnect:
     groups: dict[str, str] = field(default_factory=dict)
     monitor_errors: dict[str, Exception] = field(default_factory=dict)  # supervisor id -> error
     instance_id: str = "11111111-2222-4333-8444-555555555555"
+    routing_error: Exception | None = None
 
     def describe_contact(self, contact_id: str) -> Contact:
         self.calls.append(("DescribeContact", contact_id))
@@ -60,6 +61,11 @@ class FakeConnect:
         if user_id in self.monitor_errors:
             raise self.monitor_errors[user_id]
         return f"monitor-{contact_id}-{user_id}"
+
+    def update_routing_criteria(self, contact_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
+        self.calls.append(("UpdateContactRoutingData", (contact_id, [dict(s) for s in steps])))
+        if self.routing_error:
+            raise self.routing_error
 
     def count(self, operation: str) -> int:
         return sum(1 for op, _ in self.calls if op == operation)
@@ -95,3 +101,24 @@ class MemoryIdempotency:
 
 def available(user_id: str, channel: str = "CHAT", free: int = 1, status: str = "Available") -> AgentState:
     return AgentState(user_id=user_id, status_name=status, available_slots={channel: free}, max_slots={channel: 3})
+
+
+@dataclass
+class FakeRechecks:
+    """Records scheduled re-checks: (message, delay)."""
+
+    sent: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+
+    def schedule(self, message: Mapping[str, Any], delay_seconds: int) -> None:
+        self.sent.append((dict(message), delay_seconds))
+
+
+@dataclass
+class Clock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

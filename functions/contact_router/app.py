@@ -9,6 +9,7 @@ reason, transient ones are raised so the batch processor gives the record back t
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -22,6 +23,7 @@ from contact_router.adapters import aws
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.adapters.dead_letter import DeadLetterQueue
 from contact_router.adapters.idempotency import DynamoDBIdempotency
+from contact_router.adapters.rechecks import SqsRechecks
 from contact_router.adapters.rules_store import RulesProvider, remote_fetcher
 from contact_router.config import Settings
 from contact_router.errors import PermanentError, TransientError
@@ -29,6 +31,7 @@ from contact_router.models.contact_event import ContactEvent, ContactEventDetail
 from contact_router.models.decision import Decision, Outcome
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 from contact_router.observability import logger, record_decision
+from contact_router.routing.fallback import RECHECK_KEY, Recheck
 from contact_router.routing.router import Router, RouterOptions
 from contact_router.supervision.supervisor import Supervisor, SupervisorOptions
 
@@ -48,7 +51,7 @@ class EventApp(Generic[D]):
     of a failed record (rejected when permanent, failed when transient).
     """
 
-    decide: Callable[[ContactEventDetail], D]
+    decide: Callable[[ContactEventDetail, Recheck | None], D]
     failure: Callable[[str | None, str, str, bool], D]
     dead_letters: DeadLetterQueue | None
     idempotency: DynamoDBIdempotency | None = None
@@ -71,10 +74,10 @@ class EventApp(Generic[D]):
         contact_id: str | None = None
         try:
             self._check_deadline()
-            event = parse_contact_event(record.body)
-            contact_id = event.detail.contact_id
+            detail, recheck = parse_record(record.body)
+            contact_id = detail.contact_id
             logger.append_keys(contact_id=contact_id)
-            decision = self.decide(event.detail)
+            decision = self.decide(detail, recheck)
         except PermanentError as exc:
             rejected = self.failure(contact_id, exc.reason, exc.message, True)
             record_decision(rejected)
@@ -118,6 +121,29 @@ def _routing_failure(contact_id: str | None, reason: str, message: str, permanen
 def _supervision_failure(contact_id: str | None, reason: str, message: str, permanent: bool) -> SupervisionDecision:
     outcome = SupervisionOutcome.REJECTED if permanent else SupervisionOutcome.FAILED
     return SupervisionDecision(outcome=outcome, contact_id=contact_id, reason=reason, detail=message)
+
+
+def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
+    """An SQS body: an EventBridge contact event, or a re-check the router scheduled for itself."""
+    try:
+        raw = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise PermanentError("malformed_event", f"SQS body is not JSON: {exc.msg} at position {exc.pos}") from exc
+    if isinstance(raw, dict) and RECHECK_KEY in raw:
+        try:
+            recheck = Recheck.from_message(raw)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PermanentError("malformed_event", f"not a valid re-check message: {exc!r}") from exc
+        detail = ContactEventDetail.model_validate(
+            {
+                "eventType": "QUEUED",
+                "contactId": recheck.contact_id,
+                "channel": recheck.channel,
+                "instanceArn": recheck.instance_arn,
+            }
+        )
+        return detail, recheck
+    return parse_contact_event(body).detail, None
 
 
 def parse_contact_event(body: str) -> ContactEvent:
@@ -184,6 +210,7 @@ def build_router_app(
     sqs_client: Any = None,
     ssm_client: Any = None,
     appconfig_client: Any = None,
+    clock: Callable[[], float] = time.time,
 ) -> RouterApp:
     clients = {
         "connect": connect_client,
@@ -205,6 +232,10 @@ def build_router_app(
         users=connect,
         rules=rules,
         idempotency=idempotency,
+        rechecks=SqsRechecks(settings.router_queue_url, clients.get("sqs") or aws.client("sqs", settings.region))
+        if settings.router_queue_url
+        else None,
+        clock=clock,
     )
     logger.debug(
         "router configured",
@@ -245,7 +276,7 @@ def build_supervision_app(
         idempotency=wiring.idempotency,
     )
     return SupervisionApp(
-        decide=supervisor.supervise,
+        decide=lambda detail, _recheck: supervisor.supervise(detail),
         failure=_supervision_failure,
         dead_letters=wiring.dead_letters,
         idempotency=wiring.idempotency,

@@ -62,6 +62,7 @@ class Settings:
     idempotency_table: str | None = None
     idempotency_ttl_seconds: int = 86_400
     dead_letter_queue_url: str | None = None
+    router_queue_url: str | None = None  # the router's own queue, for delayed re-checks (fallback: wait)
     user_cache_seconds: int = 300
     allow_barge: bool = False
     supervised_channels: frozenset[str] = frozenset({"VOICE", "CHAT"})
@@ -165,6 +166,7 @@ class Settings:
             idempotency_table=optional("IDEMPOTENCY_TABLE"),
             idempotency_ttl_seconds=number("IDEMPOTENCY_TTL_SECONDS", 86_400, 60),
             dead_letter_queue_url=optional("DEAD_LETTER_QUEUE_URL"),
+            router_queue_url=optional("ROUTER_QUEUE_URL"),
             user_cache_seconds=number("USER_CACHE_SECONDS", 300, 0),
             allow_barge=flag("ALLOW_BARGE", False),
             supervised_channels=channels,

@@ -65,7 +65,22 @@ def test_unnamed_rule_is_named_by_position() -> None:
         ("when: {attributes: {tier: {equals: gold, present: true}}}", "exactly one of equals, one_of, present"),
         ("allowed_statuses: []", "allowed_statuses: List should have at least 1 item"),
         ("candidates: []", "candidates: List should have at least 1 item"),
-        ("fallback: [wait]", "fallback[0]: Input should be 'queue'"),
+        ("fallback: [wait]", "fallback[0]: wait needs its settings: {wait: {interval_seconds: N, max_seconds: M}}"),
+        ("fallback: [later]", "fallback[0]: unknown fallback 'later'; use wait, routing_criteria or queue"),
+        ("fallback: [queue, {routing_criteria: {expiry_seconds: 60}}]", "fallback: queue must be the last step"),
+        (
+            "fallback: [{routing_criteria: {expiry_seconds: 60}}, {wait: {interval_seconds: 5, max_seconds: 30}}]",
+            "fallback: wait cannot follow routing_criteria",
+        ),
+        (
+            "fallback: [{wait: {interval_seconds: 90, max_seconds: 60}}]",
+            "interval_seconds (90) is longer than max_seconds (60)",
+        ),
+        (
+            "fallback: [{routing_criteria: {expiry_seconds: 5}}]",
+            "expiry_seconds: Input should be greater than or equal to 10",
+        ),
+        ("fallback: [queue, queue]", "queue is listed twice"),
     ],
 )
 def test_each_invalid_field_is_reported(snippet: str, expected: str) -> None:

@@ -62,6 +62,16 @@ class ConnectGateway:
             UserId=user_id,
         )
 
+    def update_routing_criteria(self, contact_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
+        """Connect's native preferred-agent routing: offer to these agents while each step lasts."""
+        self._call(
+            "UpdateContactRoutingData",
+            self._client.update_contact_routing_data,
+            InstanceId=self.instance_id,
+            ContactId=contact_id,
+            RoutingCriteria={"Steps": [dict(step) for step in steps]},
+        )
+
     # -------------------------------------------------------------------------------------- agents
     def current_user_data(self, user_ids: Sequence[str]) -> Mapping[str, AgentState]:
         states: dict[str, AgentState] = {}

@@ -16,6 +16,8 @@ class Outcome(StrEnum):
     WOULD_ASSOCIATE = "WouldAssociate"  # dry run: everything but the association
     NO_RULE_MATCHED = "NoRuleMatched"  # left with its queue
     NO_ELIGIBLE_AGENT = "NoEligibleAgent"  # a rule matched, no candidate could take it: left with its queue
+    WAITING = "Waiting"  # fallback wait: a delayed re-check is scheduled
+    ROUTING_CRITERIA_SET = "RoutingCriteriaSet"  # fallback: Connect's own engine prefers the candidates
     NOT_WAITING = "NotWaiting"  # agent connected/assigned, customer gone: nothing to do
     IGNORED = "Ignored"  # not for the router (event type, channel, monitor leg, agent queue...)
     DUPLICATE = "Duplicate"  # a redelivered event for a contact already decided
@@ -72,6 +74,11 @@ class Decision:
     candidates: tuple[CandidateVerdict, ...] = field(default_factory=tuple)
     dry_run: bool = False
     replayed: bool = False
+    fallback: str | None = None  # the fallback step taken: wait, routing_criteria, queue
+    attempt: int | None = None  # re-checks so far in the current wait
+    waited_seconds: float | None = None  # time waited so far in the current wait
+    routing_steps: tuple[tuple[str, ...], ...] = ()  # agent ids of each routing-criteria step
+    routing_step_seconds: int | None = None
 
     @property
     def agent_label(self) -> str | None:
@@ -98,6 +105,11 @@ class Decision:
             candidates=candidates,
             dry_run=bool(record.get("dry_run", False)),
             replayed=bool(record.get("replayed", False)),
+            fallback=record.get("fallback"),
+            attempt=record.get("attempt"),
+            waited_seconds=record.get("waited_seconds"),
+            routing_steps=tuple(tuple(step) for step in record.get("routing_steps", ())),
+            routing_step_seconds=record.get("routing_step_seconds"),
         )
 
 
@@ -109,7 +121,12 @@ def to_record(decision: Any) -> dict[str, Any]:
         {k: (v.value if isinstance(v, Verdict) else v) for k, v in asdict(c).items() if v is not None}
         for c in decision.candidates
     ]
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in record.items() if v not in (None, (), [])}
+    return {k: _plain(v) for k, v in record.items() if v not in (None, (), [])}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples (of tuples) as lists: what JSON and the idempotency store give back."""
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def candidates_from_record(record: dict[str, Any]) -> tuple[CandidateVerdict, ...]:

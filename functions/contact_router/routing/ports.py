@@ -22,6 +22,16 @@ class ConnectPort(Protocol):
 
     def associate(self, contact_id: str, user_id: str) -> None: ...
 
+    def update_routing_criteria(self, contact_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
+        """UpdateContactRoutingData with these RoutingCriteria steps."""
+        ...
+
+
+class RecheckPort(Protocol):
+    def schedule(self, message: Mapping[str, Any], delay_seconds: int) -> None:
+        """Deliver ``message`` to the router again after ``delay_seconds`` (<= 900, SQS's maximum)."""
+        ...
+
 
 class UserDirectoryPort(Protocol):
     def find_by_username(self, username: str) -> UserRef | None: ...

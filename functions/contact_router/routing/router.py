@@ -10,6 +10,9 @@ Order of work, cheapest and safest first:
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from contact_router.errors import PermanentError
@@ -18,11 +21,29 @@ from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict
 from contact_router.routing.eligibility import judge
-from contact_router.routing.ports import ConnectPort, IdempotencyPort, RulesProviderPort, UserDirectoryPort
+from contact_router.routing.fallback import (
+    LeaveToQueue,
+    Recheck,
+    SetRoutingCriteria,
+    WaitAgain,
+    hop,
+    plan,
+    routing_steps,
+    step_agents,
+)
+from contact_router.routing.ports import (
+    ConnectPort,
+    IdempotencyPort,
+    RecheckPort,
+    RulesProviderPort,
+    UserDirectoryPort,
+)
 from contact_router.routing.references import ReferenceKind, arn_allowed, classify
 from contact_router.routing.screening import screen_contact, screen_event
 from contact_router.rules.matcher import match_rule
 from contact_router.rules.model import CandidateSource, RoutingRule
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,15 +62,19 @@ class Router:
         users: UserDirectoryPort,
         rules: RulesProviderPort,
         idempotency: IdempotencyPort | None = None,
+        rechecks: RecheckPort | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.options = options
         self.connect = connect
         self.users = users
         self.rules = rules
         self.idempotency = idempotency
+        self.rechecks = rechecks
+        self.clock = clock
 
     # ----------------------------------------------------------------------------------------- entry
-    def route(self, detail: ContactEventDetail) -> Decision:
+    def route(self, detail: ContactEventDetail, recheck: Recheck | None = None) -> Decision:
         base = Decision(
             outcome=Outcome.IGNORED,
             contact_id=detail.contact_id,
@@ -61,6 +86,17 @@ class Router:
         skip = screen_event(detail, self.options.route_voice)
         if skip:
             return replace(base, reason=skip.reason, detail=skip.detail)
+        if recheck is not None and (remaining := hop(recheck, self.clock())) is not None and self.rechecks:
+            # A wait longer than SQS's 15-minute delay arrives in hops: pass it on, no API call.
+            self.rechecks.schedule(recheck.to_message(), remaining)
+            return replace(
+                base,
+                outcome=Outcome.WAITING,
+                fallback="wait",
+                attempt=recheck.attempt,
+                reason="hop",
+                detail=f"long wait: next hop in {remaining} s",
+            )
         if detail.instance_arn.lower() != self.options.instance_arn.lower():
             raise PermanentError(
                 "other_instance",
@@ -68,9 +104,9 @@ class Router:
             )
 
         contact = self.connect.describe_contact(detail.contact_id)
-        return self.decide(contact, base)
+        return self.decide(contact, base, recheck)
 
-    def decide(self, contact: Contact, base: Decision | None = None) -> Decision:
+    def decide(self, contact: Contact, base: Decision | None = None, recheck: Recheck | None = None) -> Decision:
         """Everything after DescribeContact: screening, waiting check, rules, candidates, association."""
         base = replace(
             base or Decision(outcome=Outcome.IGNORED, contact_id=contact.id, event_type="QUEUED"),
@@ -94,14 +130,18 @@ class Router:
         base = replace(base, rule=rule.name)
 
         if self.idempotency is None:
-            return self._decide_and_act(base, contact, rule)
+            return self._decide_and_act(base, contact, rule, recheck)
         key = {
             "contact_id": contact.id,
             "queue_id": contact.queue_id,
             "enqueued_at": contact.enqueued_at.isoformat() if contact.enqueued_at else None,
             "dry_run": self.options.dry_run,
+            # every re-check of a wait is its own decision
+            "recheck": [recheck.step, recheck.attempt] if recheck else None,
         }
-        record, replayed = self.idempotency.run(key, lambda: self._decide_and_act(base, contact, rule).to_record())
+        record, replayed = self.idempotency.run(
+            key, lambda: self._decide_and_act(base, contact, rule, recheck).to_record()
+        )
         decision = Decision.from_record(record)
         if replayed:
             return replace(
@@ -114,7 +154,9 @@ class Router:
         return decision
 
     # -------------------------------------------------------------------------------- decide and act
-    def _decide_and_act(self, base: Decision, contact: Contact, rule: RoutingRule) -> Decision:
+    def _decide_and_act(
+        self, base: Decision, contact: Contact, rule: RoutingRule, recheck: Recheck | None = None
+    ) -> Decision:
         candidates = self._collect_candidates(rule, contact)
         to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
         states = self.connect.current_user_data(to_check) if to_check else {}
@@ -122,13 +164,10 @@ class Router:
         base = replace(base, candidates=tuple(judged))
         chosen = next((c for c in judged if c.verdict is Verdict.CHOSEN), None)
         if chosen is None or chosen.user_id is None:
-            first = judged[0] if judged else None
-            return replace(
-                base,
-                outcome=Outcome.NO_ELIGIBLE_AGENT,
-                reason=first.verdict.value if first else "no_candidates",
-                detail="; ".join(f"{c.label}: {c.verdict.value}" for c in judged) + " -> left with its queue",
-            )
+            return self._fallback(base, contact, rule, judged, recheck)
+        if recheck is not None:
+            waited = round(self.clock() - recheck.step_started_at, 1)
+            base = replace(base, fallback="wait", attempt=recheck.attempt, waited_seconds=waited)
         chosen_base = replace(base, agent_id=chosen.user_id, agent_username=chosen.username)
         if self.options.dry_run:
             return replace(chosen_base, outcome=Outcome.WOULD_ASSOCIATE, reason="dry_run", detail=chosen.detail)
@@ -149,6 +188,101 @@ class Router:
                 detail="taken while routing: " + _why(again),
             )
         return replace(chosen_base, outcome=Outcome.ASSOCIATED, reason=chosen.source, detail=chosen.detail)
+
+    def _fallback(
+        self,
+        base: Decision,
+        contact: Contact,
+        rule: RoutingRule,
+        judged: list[CandidateVerdict],
+        recheck: Recheck | None,
+    ) -> Decision:
+        """Nobody can take it now: the rule's fallback decides (wait, routing criteria, queue)."""
+        first = judged[0].verdict.value if judged else "no_candidates"
+        summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
+        action = plan(rule, contact.id, self.options.instance_arn, contact.channel, recheck, self.clock())
+        dry = " (dry run: not sent)" if self.options.dry_run else ""
+        if isinstance(action, WaitAgain):
+            if self.rechecks is None:
+                log.error("wait fallback without a re-check queue (ROUTER_QUEUE_URL); leaving the contact to its queue")
+                return replace(
+                    base,
+                    outcome=Outcome.NO_ELIGIBLE_AGENT,
+                    reason="wait_unavailable",
+                    fallback="queue",
+                    detail=f"{summary} -> no ROUTER_QUEUE_URL to wait with; left with its queue",
+                )
+            if not self.options.dry_run:
+                self.rechecks.schedule(action.recheck.to_message(), action.delay_seconds)
+            step = rule.fallback[action.recheck.step].wait
+            limit = step.max_seconds if step else 0
+            return replace(
+                base,
+                outcome=Outcome.WAITING,
+                reason=first,
+                fallback="wait",
+                attempt=action.recheck.attempt,
+                waited_seconds=round(action.waited_seconds, 1),
+                detail=f"{summary} -> re-check in {action.delay_seconds} s "
+                f"(attempt {action.recheck.attempt}, waited {action.waited_seconds:.0f} s of {limit} s){dry}",
+            )
+        if isinstance(action, SetRoutingCriteria):
+            groups = step_agents(action.spec, judged)
+            if groups:
+                return self._set_routing_criteria(base, contact, groups, action, summary, first)
+            action = LeaveToQueue(action.waited_seconds, after_wait=action.waited_seconds > 0)
+        waited = f" after waiting {action.waited_seconds:.0f} s" if action.after_wait else ""
+        return replace(
+            base,
+            outcome=Outcome.NO_ELIGIBLE_AGENT,
+            reason=first,
+            fallback="queue",
+            waited_seconds=round(action.waited_seconds, 1) if action.after_wait else None,
+            attempt=recheck.attempt if recheck else None,
+            detail=f"{summary} -> left with its queue{waited}",
+        )
+
+    def _set_routing_criteria(
+        self,
+        base: Decision,
+        contact: Contact,
+        agents: list[tuple[str, ...]],
+        action: SetRoutingCriteria,
+        summary: str,
+        first: str,
+    ) -> Decision:
+        decided = replace(
+            base,
+            outcome=Outcome.ROUTING_CRITERIA_SET,
+            reason=first,
+            fallback="routing_criteria",
+            routing_steps=tuple(agents),
+            routing_step_seconds=action.spec.expiry_seconds,
+            waited_seconds=round(action.waited_seconds, 1) if action.waited_seconds else None,
+            detail=f"{summary} -> Connect prefers {len(agents)} step(s) of {action.spec.expiry_seconds} s, "
+            "then the whole queue" + (" (dry run: not sent)" if self.options.dry_run else ""),
+        )
+        if self.options.dry_run:
+            return decided
+        try:
+            self.connect.update_routing_criteria(contact.id, routing_steps(agents, action.spec.expiry_seconds))
+        except PermanentError as exc:
+            if exc.reason != "conflict":
+                raise
+            again = self.connect.describe_contact(contact.id)
+            gone = again.not_waiting_reason()
+            if gone is not None:
+                return replace(
+                    base, outcome=Outcome.NOT_WAITING, reason=gone.value, detail="taken while routing: " + _why(again)
+                )
+            return replace(
+                base,
+                outcome=Outcome.NO_ELIGIBLE_AGENT,
+                reason="routing_criteria_conflict",
+                fallback="queue",
+                detail=f"{summary} -> Connect refused the routing criteria ({exc.message}); left with its queue",
+            )
+        return decided
 
     def _collect_candidates(self, rule: RoutingRule, contact: Contact) -> list[CandidateVerdict]:
         excluded = self._excluded_ids(rule)

@@ -45,10 +45,6 @@ def _upper(value: Any) -> Any:
     return value
 
 
-def _default_fallback() -> list[Literal["queue"]]:
-    return ["queue"]
-
-
 UserReference = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
@@ -159,6 +155,75 @@ class CandidateSource(_Strict):
         return "users"
 
 
+SQS_MAX_DELAY = 900
+
+
+class WaitFallback(_Strict):
+    interval_seconds: int = Field(ge=1, le=3600, description="Re-check every N seconds (delayed SQS message).")
+    max_seconds: int = Field(ge=1, le=86_400, description="Stop waiting after M seconds in total.")
+
+    @model_validator(mode="after")
+    def _interval_fits(self) -> WaitFallback:
+        if self.interval_seconds > self.max_seconds:
+            raise ValueError(
+                f"interval_seconds ({self.interval_seconds}) is longer than max_seconds ({self.max_seconds})"
+            )
+        return self
+
+
+class RoutingCriteriaFallback(_Strict):
+    expiry_seconds: int = Field(
+        ge=10, le=86_400, description="How long each step offers the contact to its agents before the next."
+    )
+    one_step_per_candidate: bool = Field(
+        default=False,
+        description="false: one step with every candidate; true: one step per candidate, in rule order.",
+    )
+
+
+def _fallback_shorthand(value: Any) -> Any:
+    if value == "queue":
+        return {"queue": True}
+    if value == "wait":
+        raise ValueError("wait needs its settings: {wait: {interval_seconds: N, max_seconds: M}}")
+    if value == "routing_criteria":
+        raise ValueError("routing_criteria needs its settings: {routing_criteria: {expiry_seconds: N}}")
+    if isinstance(value, str):
+        raise ValueError(f"unknown fallback {value!r}; use wait, routing_criteria or queue")
+    return value
+
+
+class FallbackStep(_Strict):
+    """One step of a rule's fallback: exactly one of wait, routing_criteria, queue."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "oneOf": [{"required": ["wait"]}, {"required": ["routing_criteria"]}, {"required": ["queue"]}]
+        },
+    )
+
+    wait: WaitFallback | None = None
+    routing_criteria: RoutingCriteriaFallback | None = None
+    queue: Literal[True] | None = Field(default=None, description="Leave the contact to its queue (also: `- queue`).")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FallbackStep:
+        given = [k for k in ("wait", "routing_criteria", "queue") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of wait, routing_criteria, queue (got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "wait" if self.wait else "routing_criteria" if self.routing_criteria else "queue"
+
+
+def _default_fallback() -> list[FallbackStep]:
+    return [FallbackStep(queue=True)]
+
+
 class RoutingRule(_Strict):
     name: Annotated[str, StringConstraints(pattern=RULE_NAME_RE)]
     description: str | None = None
@@ -172,11 +237,29 @@ class RoutingRule(_Strict):
     )
     ignore_capacity: bool = Field(default=False, description="Associate even without a free slot.")
     exclude_users: list[UserReference] = Field(default_factory=list, description="Never choose these users.")
-    fallback: list[Literal["queue"]] = Field(
+    fallback: list[Annotated[FallbackStep, BeforeValidator(_fallback_shorthand)]] = Field(
         default_factory=_default_fallback,
         min_length=1,
-        description="What to do when no candidate is eligible. Today: queue (leave it to the queue).",
+        max_length=3,
+        description="When no candidate is eligible, in order: wait (re-check), routing_criteria (Connect's "
+        "preferred-agent steps), queue. Default: [queue].",
     )
+
+    @field_validator("fallback")
+    @classmethod
+    def _possible_order(cls, steps: list[FallbackStep]) -> list[FallbackStep]:
+        kinds = [step.kind for step in steps]
+        for kind in set(kinds):
+            if kinds.count(kind) > 1:
+                raise ValueError(f"{kind} is listed twice")
+        if "queue" in kinds and kinds.index("queue") != len(kinds) - 1:
+            raise ValueError("queue must be the last step: nothing can follow leaving the contact to its queue")
+        if "wait" in kinds and "routing_criteria" in kinds and kinds.index("wait") > kinds.index("routing_criteria"):
+            raise ValueError(
+                "wait cannot follow routing_criteria: once Connect routes by the criteria, re-checking would "
+                "compete with it"
+            )
+        return steps
 
     @model_validator(mode="after")
     def _static_list_fits_one_call(self) -> RoutingRule:
@@ -295,11 +378,14 @@ __all__ = [
     "RULE_NAME_RE",
     "AgentCondition",
     "CandidateSource",
+    "FallbackStep",
+    "RoutingCriteriaFallback",
     "RoutingRule",
     "RulesFile",
     "SupervisionRule",
     "SupervisionWhen",
     "ValueCondition",
+    "WaitFallback",
     "When",
     "json_schema",
 ]

@@ -1,0 +1,127 @@
+"""What to do when no candidate is eligible (pure): wait and re-check, hand Connect routing criteria, or
+leave the contact to its queue -- following the rule's ordered ``fallback`` and the attempt state that a
+re-check message carries."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from contact_router.models.decision import CandidateVerdict, Verdict
+from contact_router.rules.model import SQS_MAX_DELAY, RoutingCriteriaFallback, RoutingRule
+
+RECHECK_KEY = "contact-router-recheck"
+# Candidates Connect's engine can be asked to prefer: real users of this instance, whatever their state now.
+PREFERABLE = frozenset({Verdict.OFFLINE, Verdict.STATUS, Verdict.NO_CAPACITY, Verdict.ELIGIBLE, Verdict.CHOSEN})
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """Attempt state carried by a delayed re-check message (the only memory of a wait)."""
+
+    contact_id: str
+    instance_arn: str
+    channel: str
+    rule: str
+    step: int  # index in the rule's fallback
+    step_started_at: float  # when this wait step began (epoch seconds)
+    attempt: int  # re-checks so far in this step
+    not_before: float  # a hop of a delay longer than SQS allows arrives early: re-schedule until then
+
+    def to_message(self) -> dict[str, Any]:
+        return {RECHECK_KEY: {k: v for k, v in self.__dict__.items()}}
+
+    @classmethod
+    def from_message(cls, raw: dict[str, Any]) -> Recheck:
+        state = raw[RECHECK_KEY]
+        return cls(
+            contact_id=str(state["contact_id"]),
+            instance_arn=str(state["instance_arn"]),
+            channel=str(state["channel"]),
+            rule=str(state["rule"]),
+            step=int(state["step"]),
+            step_started_at=float(state["step_started_at"]),
+            attempt=int(state["attempt"]),
+            not_before=float(state["not_before"]),
+        )
+
+
+@dataclass(frozen=True)
+class WaitAgain:
+    recheck: Recheck
+    delay_seconds: int
+    waited_seconds: float
+
+
+@dataclass(frozen=True)
+class SetRoutingCriteria:
+    step: int
+    spec: RoutingCriteriaFallback
+    waited_seconds: float
+
+
+@dataclass(frozen=True)
+class LeaveToQueue:
+    waited_seconds: float
+    after_wait: bool
+
+
+FallbackAction = WaitAgain | SetRoutingCriteria | LeaveToQueue
+
+
+def plan(
+    rule: RoutingRule, contact_id: str, instance_arn: str, channel: str, recheck: Recheck | None, now: float
+) -> FallbackAction:
+    """The next fallback action for a contact nobody can take right now."""
+    current = recheck if recheck is not None and recheck.rule == rule.name else None
+    index = current.step if current else 0
+    waited = 0.0
+    while index < len(rule.fallback):
+        step = rule.fallback[index]
+        if step.wait is not None:
+            started = current.step_started_at if current and current.step == index else now
+            waited = now - started
+            remaining = step.wait.max_seconds - waited
+            if remaining >= 1:
+                delay = min(step.wait.interval_seconds, math.ceil(remaining))
+                attempt = (current.attempt if current and current.step == index else 0) + 1
+                state = Recheck(contact_id, instance_arn, channel, rule.name, index, started, attempt, now + delay)
+                return WaitAgain(state, min(delay, SQS_MAX_DELAY), waited)
+            index += 1
+            continue
+        if step.routing_criteria is not None:
+            return SetRoutingCriteria(index, step.routing_criteria, waited)
+        break
+    return LeaveToQueue(waited, after_wait=waited > 0)
+
+
+def hop(recheck: Recheck, now: float) -> int | None:
+    """Seconds still to wait when a re-check arrives before ``not_before`` (a chained hop), else None."""
+    remaining = recheck.not_before - now
+    return min(math.ceil(remaining), SQS_MAX_DELAY) if remaining >= 1 else None
+
+
+def step_agents(spec: RoutingCriteriaFallback, candidates: Sequence[CandidateVerdict]) -> list[tuple[str, ...]]:
+    """The agents of each routing-criteria step: every candidate in one step, or one step each."""
+    ids = tuple(dict.fromkeys(c.user_id for c in candidates if c.user_id and c.verdict in PREFERABLE))
+    if not ids:
+        return []
+    return [(agent,) for agent in ids] if spec.one_step_per_candidate else [ids]
+
+
+def routing_steps(groups: Sequence[Sequence[str]], expiry_seconds: int) -> list[dict[str, Any]]:
+    """UpdateContactRoutingData RoutingCriteria steps preferring these agents (AgentsCriteria)."""
+    return [
+        {
+            "Expiry": {"DurationInSeconds": expiry_seconds},
+            "Expression": {
+                "AttributeCondition": {
+                    "ComparisonOperator": "Match",
+                    "MatchCriteria": {"AgentsCriteria": {"AgentIds": list(group)}},
+                }
+            },
+        }
+        for group in groups
+    ]
