@@ -29,7 +29,7 @@ def decisions_table(
 ) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in ("event", "contact", "channel", "rule", "outcome", "agent", "reason"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("event", "contact"))
     for source, d in rows:
         style = OUTCOME_STYLE.get(d.outcome, "")
         table.add_row(
@@ -62,7 +62,7 @@ def supervision_table(
 ) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("event", "contact", "channel", "agent", "rule", "outcome", "supervisor", "reason"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("event", "contact"))
     for source, d in rows:
         style = SUPERVISION_STYLE.get(d.outcome, "")
         skipped = [
