@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, World
-from contact_router.app import RouterApp, build_router_app
+from contact_router.app import RouterApp, SupervisionApp, build_router_app, build_supervision_app
 from contact_router.config import Settings
 from contact_router.handlers import router as router_handler
 from contact_router_cli.local import LocalLambdaContext, lambda_output_to
@@ -48,6 +48,12 @@ class Harness:
         )
         self.apps.append(app)
         return app
+
+    def supervision_app(self, **env: str) -> SupervisionApp:
+        settings = Settings.from_env({**self.env, "ALLOW_BARGE": "true", **env})
+        return build_supervision_app(
+            settings, connect_client=self.emulator.client(), dynamodb_client=self.dynamodb, sqs_client=self.sqs
+        )
 
     def record(self, body: str | dict[str, Any], receive_count: int = 1) -> dict[str, Any]:
         self._ids += 1

@@ -148,3 +148,57 @@ def test_explain_against_an_instance_by_arn_uses_the_aws_endpoint(monkeypatch: p
     assert "decision now: WouldAssociate would associate with dana" in out
     assert emulator.associations == []
     assert set(emulator.call_counts()) <= {"DescribeContact", "SearchUsers", "GetCurrentUserData"}
+
+
+def test_monitor_on_demand_prints_the_monitoring_contact_and_is_idempotent() -> None:
+    args = ["monitor", "--contact-id", "44444444-0000-4000-8000-000000000004", "--supervisor", "lead.one"]
+    code, out = invoke(*args, "--world", str(SAMPLES_DIR / "world.yaml"))
+    assert code == 0, out
+    assert re.match(r"monitoring contact \S+ \(supervisor 33333333-0000-4000-8000-000000000008, contact 4444", out)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--capability", "SILENT_MONITOR", "--capability", "BARGE", "--capability", "WHISPER"],
+            "at most 2 capabilities, got 3",
+        ),
+        (["--capability", "WHISPER"], "unknown capability 'WHISPER'"),
+    ],
+)
+def test_monitor_rejects_bad_capabilities_before_any_api_call(extra: list[str], message: str) -> None:
+    # An --instance-arn target would need the network (blocked in tests): failing with *this* message
+    # proves nothing was called.
+    arn = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
+    result = CliRunner().invoke(
+        main, ["monitor", "--contact-id", "c-1", "--supervisor", "lead.one", "--instance-arn", arn, *extra]
+    )
+    assert result.exit_code == 1
+    assert f"Error: MonitorContact request not sent: {message}" in result.output
+
+
+def test_monitor_of_a_contact_not_connected_says_so() -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "monitor",
+            "--contact-id",
+            "44444444-0000-4000-8000-000000000007",
+            "--supervisor",
+            "lead.one",
+            "--world",
+            str(SAMPLES_DIR / "world.yaml"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "InvalidRequestException" in result.output
+
+
+def test_rules_validate_rejects_barge_when_the_deployment_forbids_it() -> None:
+    result = CliRunner().invoke(main, ["rules", "validate", "--forbid-barge", str(SAMPLES_DIR / "rules.yaml")])
+    assert result.exit_code == 1
+    assert "rule 'vip-voice-escalation' (supervision[0]): capabilities: BARGE is not allowed" in result.output
+    code, out = invoke("rules", "validate", "--allow-barge", str(SAMPLES_DIR / "rules.yaml"))
+    assert code == 0
+    assert "2 supervision rule(s): vip-voice-escalation, new-hire-chats" in out
