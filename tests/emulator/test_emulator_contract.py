@@ -24,6 +24,8 @@ from tests.emulator.support import (
     ONE_ATTEMPT,
     QUEUED_CHAT,
     QUEUED_EMAIL,
+    QUEUED_VIP_CHAT,
+    SAM,
     SUPPORT_QUEUE,
     VIP_VOICE,
 )
@@ -57,6 +59,18 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
         AllowedMonitorCapabilities=["SILENT_MONITOR", "BARGE"],
         ClientToken="contract",
     )
+    preferred = {"ComparisonOperator": "Match", "MatchCriteria": {"AgentsCriteria": {"AgentIds": [SAM]}}}
+    client.update_contact_routing_data(
+        InstanceId=INSTANCE_ID,
+        ContactId=QUEUED_VIP_CHAT,
+        QueuePriority=2,
+        RoutingCriteria={
+            "Steps": [
+                {"Expiry": {"DurationInSeconds": 30}, "Expression": {"AttributeCondition": preferred}},
+                {"Expression": {"OrExpression": [{"AttributeCondition": preferred}]}},
+            ]
+        },
+    )
     for contact in emulator.contacts():
         client.describe_contact(InstanceId=INSTANCE_ID, ContactId=contact.id)
     for user_id in users:
@@ -77,6 +91,11 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
         (client.get_current_user_data, {"Filters": {"Agents": [DANA], "Queues": [SUPPORT_QUEUE]}}),
         (client.monitor_contact, {"ContactId": QUEUED_CHAT, "UserId": LEAD_ONE}),
         (client.monitor_contact, {"ContactId": VIP_VOICE, "UserId": LEAD_ONE, "AllowedMonitorCapabilities": ["BARGE"]}),
+        (client.update_contact_routing_data, {"ContactId": CONNECTED_CHAT, "QueuePriority": 1}),
+        (
+            client.update_contact_routing_data,
+            {"ContactId": QUEUED_EMAIL, "QueuePriority": 1, "QueueTimeAdjustmentSeconds": 5},
+        ),
     ]
     for call, params in failing:
         with pytest.raises(ClientError):
@@ -119,7 +138,7 @@ def test_error_responses_are_the_modeled_errors(
 
     # THEN each error has matching header and body codes, a message and the model's status
     errors = [response for _, response in exchanges if response.status != 200]
-    assert len(errors) == 6
+    assert len(errors) == 8
     for response in errors:
         body = response.json()
         code = response.headers["x-amzn-ErrorType"]

@@ -13,6 +13,8 @@ from connect_emulator.state import (
     Association,
     ContactSnapshot,
     MonitoringSession,
+    RoutingCriteriaSnapshot,
+    RoutingStepSnapshot,
     UserSnapshot,
 )
 from connect_emulator.world import World
@@ -31,6 +33,8 @@ __all__ = [
     "Latency",
     "MonitoringSession",
     "RateQuota",
+    "RoutingCriteriaSnapshot",
+    "RoutingStepSnapshot",
     "ServiceError",
     "UserSnapshot",
     "World",

@@ -27,6 +27,7 @@ from connect_emulator.state import (
     ContactSnapshot,
     InstanceState,
     MonitoringSession,
+    RoutingCriteriaSnapshot,
     UserSnapshot,
 )
 from connect_emulator.world import MONITOR, World
@@ -231,6 +232,11 @@ class ConnectEmulator:
         """A user by id, username or ARN."""
         with self._lock:
             return self._state.user_snapshot(self._state.require_user(user))
+
+    def routing_criteria(self, contact_id: str) -> RoutingCriteriaSnapshot | None:
+        """The contact's routing criteria with step statuses as of now (None if never set)."""
+        with self._lock:
+            return self._state.routing_snapshot(self._state.require_contact(contact_id))
 
     # ------------------------------------------------------------------ changing state
 

@@ -20,6 +20,8 @@ from connect_emulator.state import (
     SILENT_MONITOR,
     ContactState,
     InstanceState,
+    RoutingCriteriaSnapshot,
+    RoutingStep,
     UserState,
 )
 from connect_emulator.world import ASSOCIATED, CONNECTED, OFFLINE, stable_id
@@ -31,6 +33,7 @@ INVALID_PARAMETER = "InvalidParameterException"
 NOT_FOUND = "ResourceNotFoundException"
 IDEMPOTENCY = "IdempotencyException"
 QUOTA_EXCEEDED = "ServiceQuotaExceededException"
+CONFLICT = "ResourceConflictException"
 MONITORED_CHANNELS = ("VOICE", "CHAT")
 USER_FILTERS = ("Agents", "Queues", "RoutingProfiles", "UserHierarchyGroups")
 DEFAULT_PAGE_SIZE = 100
@@ -112,8 +115,27 @@ def describe_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
         "Tags": contact.tags,
         "SegmentAttributes": contact.segment_attributes,
         "Attributes": contact.attributes,
+        "QueuePriority": contact.queue_priority,
+        "QueueTimeAdjustmentSeconds": contact.queue_time_adjustment,
+        "RoutingCriteria": _routing_criteria(state.routing_snapshot(contact)),
     }
     return {"Contact": _compact(described)}
+
+
+def _routing_criteria(snapshot: RoutingCriteriaSnapshot | None) -> dict[str, Any] | None:
+    if snapshot is None:
+        return None
+    steps = [
+        _compact(
+            {
+                "Expiry": _compact({"DurationInSeconds": step.duration, "ExpiryTimestamp": step.expires_at}),
+                "Expression": step.expression,
+                "Status": step.status,
+            }
+        )
+        for step in snapshot.steps
+    ]
+    return {"Steps": steps, "ActivationTimestamp": snapshot.activated_at, "Index": snapshot.index}
 
 
 # ------------------------------------------------------------------------------ AssociateContactWithUser
@@ -428,6 +450,122 @@ def _monitor_answer(state: InstanceState, leg_id: str) -> dict[str, Any]:
     return {"ContactId": leg_id, "ContactArn": state.arn("contact", leg_id)}
 
 
+# ------------------------------------------------------------------------------ UpdateContactRoutingData
+
+_EXPRESSION_KINDS = ("AttributeCondition", "AndExpression", "OrExpression", "NotAttributeCondition")
+_PROFICIENCY_MEMBERS = ("Name", "Value", "ProficiencyLevel", "Range")
+MATCH = "Match"
+
+
+def update_contact_routing_data(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Queue priority / age and native routing criteria (preferred agents) of a contact still waiting."""
+    _require_instance(state, params)
+    contact = _require_contact(state, params["ContactId"])
+    priority, adjustment = params.get("QueuePriority"), params.get("QueueTimeAdjustmentSeconds")
+    criteria = params.get("RoutingCriteria")
+    if priority is not None and adjustment is not None:
+        raise ServiceError(
+            INVALID_PARAMETER, "QueuePriority and QueueTimeAdjustmentSeconds are mutually exclusive: give one"
+        )
+    if priority is None and adjustment is None and criteria is None:
+        raise ServiceError(
+            INVALID_PARAMETER, "Nothing to update: give QueuePriority, QueueTimeAdjustmentSeconds or RoutingCriteria"
+        )
+    steps = _routing_steps(state, criteria) if criteria is not None else None
+    if not contact.waiting:
+        raise ServiceError(
+            CONFLICT,
+            f"Contact {contact.id} is not waiting in a queue (state {contact.state}): "
+            "its routing data can no longer be updated",
+        )
+    if priority is not None:
+        contact.queue_priority = priority
+    if adjustment is not None:
+        contact.queue_time_adjustment = adjustment
+    if steps is not None:
+        state.set_routing_criteria(contact, steps)
+    contact.last_update = state.clock()
+    return {}
+
+
+def _routing_steps(state: InstanceState, criteria: Mapping[str, Any]) -> list[RoutingStep]:
+    raw_steps = criteria.get("Steps") or []
+    if not raw_steps:
+        raise ServiceError(INVALID_PARAMETER, "RoutingCriteria.Steps must contain at least one step")
+    steps = []
+    for number, raw in enumerate(raw_steps, start=1):
+        where = f"RoutingCriteria.Steps[{number}]"
+        expiry = raw.get("Expiry")
+        duration = expiry.get("DurationInSeconds") if expiry is not None else None
+        if expiry is not None and duration is None:
+            raise ServiceError(INVALID_PARAMETER, f"{where}.Expiry requires DurationInSeconds")
+        if duration is not None and duration < 1:
+            raise ServiceError(INVALID_PARAMETER, f"{where}.Expiry.DurationInSeconds must be >= 1, got {duration}")
+        if duration is None and number < len(raw_steps):
+            raise ServiceError(
+                INVALID_PARAMETER, f"{where} has no Expiry: only the last step may last until the contact is answered"
+            )
+        if raw.get("Expression") is None:
+            raise ServiceError(INVALID_PARAMETER, f"{where} requires an Expression")
+        agent_ids: list[str] = []
+        expression = _expression(state, raw["Expression"], f"{where}.Expression", agent_ids)
+        steps.append(RoutingStep(duration, expression, tuple(dict.fromkeys(agent_ids))))
+    return steps
+
+
+def _expression(state: InstanceState, raw: Mapping[str, Any], where: str, agent_ids: list[str]) -> dict[str, Any]:
+    """The expression as the model describes it (unknown members dropped), its agent ids collected."""
+    chosen = [kind for kind in _EXPRESSION_KINDS if raw.get(kind) is not None]
+    if len(chosen) != 1:
+        raise ServiceError(
+            INVALID_PARAMETER,
+            f"{where} must set exactly one of {', '.join(_EXPRESSION_KINDS)}; got {', '.join(chosen) or 'none'}",
+        )
+    kind = chosen[0]
+    if kind == "NotAttributeCondition":
+        raise ServiceError(NOT_IMPLEMENTED, f"UpdateContactRoutingData: {where}.NotAttributeCondition is not emulated")
+    if kind == "AttributeCondition":
+        return {kind: _agents_condition(state, raw[kind], f"{where}.{kind}", agent_ids)}
+    if not raw[kind]:
+        raise ServiceError(INVALID_PARAMETER, f"{where}.{kind} must contain at least one expression")
+    return {
+        kind: [
+            _expression(state, item, f"{where}.{kind}[{number}]", agent_ids)
+            for number, item in enumerate(raw[kind], start=1)
+        ]
+    }
+
+
+def _agents_condition(
+    state: InstanceState, condition: Mapping[str, Any], where: str, agent_ids: list[str]
+) -> dict[str, Any]:
+    match = condition.get("MatchCriteria")
+    if match is None:
+        if condition.get("Name") is not None:
+            raise ServiceError(
+                NOT_IMPLEMENTED, f"UpdateContactRoutingData: {where} uses predefined attributes, which are not emulated"
+            )
+        raise ServiceError(INVALID_PARAMETER, f"{where} requires MatchCriteria.AgentsCriteria.AgentIds")
+    mixed = [name for name in _PROFICIENCY_MEMBERS if condition.get(name) is not None]
+    if mixed:
+        raise ServiceError(INVALID_PARAMETER, f"{where}: MatchCriteria cannot be combined with {', '.join(mixed)}")
+    operator = condition.get("ComparisonOperator")
+    if operator != MATCH:
+        raise ServiceError(
+            INVALID_PARAMETER, f"{where}.ComparisonOperator must be '{MATCH}' with MatchCriteria, got {operator!r}"
+        )
+    ids = list((match.get("AgentsCriteria") or {}).get("AgentIds") or [])
+    if not ids:
+        raise ServiceError(
+            INVALID_PARAMETER, f"{where}.MatchCriteria.AgentsCriteria.AgentIds must list at least one user id"
+        )
+    unknown = [agent_id for agent_id in ids if agent_id not in state.users]
+    if unknown:
+        raise ServiceError(INVALID_PARAMETER, f"{where}: no user with id {', '.join(unknown)} in this instance")
+    agent_ids.extend(ids)
+    return {"ComparisonOperator": MATCH, "MatchCriteria": {"AgentsCriteria": {"AgentIds": ids}}}
+
+
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
     "AssociateContactWithUser": associate_contact_with_user,
@@ -435,4 +573,5 @@ HANDLERS: Mapping[str, Handler] = {
     "SearchUsers": search_users,
     "DescribeUser": describe_user,
     "MonitorContact": monitor_contact,
+    "UpdateContactRoutingData": update_contact_routing_data,
 }

@@ -30,6 +30,8 @@ from connect_emulator.world import (
 
 LIVE_STATES = (ASSOCIATED, CONNECTED)
 SILENT_MONITOR, BARGE = "SILENT_MONITOR", "BARGE"
+# Routing step statuses (RoutingCriteriaStepStatus).
+ACTIVE, INACTIVE, JOINED, EXPIRED = "ACTIVE", "INACTIVE", "JOINED", "EXPIRED"
 # Seeded contacts get a plausible timeline ending before the emulator starts (seconds before "now").
 _SEED_AGE = 300.0
 _STEP = 10.0
@@ -54,6 +56,61 @@ class MonitoringSession:
     capabilities: tuple[str, ...]
     client_token: str | None
     time: float
+
+
+@dataclass(frozen=True)
+class RoutingStep:
+    """One step of a contact's routing criteria as requested: how long it lasts and whom it prefers."""
+
+    duration: int | None  # seconds; None: the step never expires (only the last one may)
+    expression: Mapping[str, Any]  # the model's Expression, member names as in the model
+    agent_ids: tuple[str, ...]  # AgentsCriteria ids named by the expression
+
+
+@dataclass
+class RoutingCriteriaState:
+    steps: tuple[RoutingStep, ...]
+    activated_at: float
+    index: int
+    never_active: bool = False  # contacts in an AGENT queue: criteria set, never activated
+    ended_at: float | None = None  # when the contact stopped waiting; statuses stop changing then
+    joined: bool = False  # it stopped waiting because an agent took it
+
+
+@dataclass(frozen=True)
+class RoutingStepSnapshot:
+    """A routing step as Connect reports it at one moment."""
+
+    position: int  # 0-based
+    status: str  # ACTIVE, INACTIVE, JOINED or EXPIRED
+    duration: int | None
+    expires_at: float | None  # known once the step has started
+    agent_ids: tuple[str, ...]
+    expression: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RoutingCriteriaSnapshot:
+    """A contact's routing criteria with step statuses computed from the emulator clock."""
+
+    steps: tuple[RoutingStepSnapshot, ...]
+    activated_at: float
+    index: int
+
+    @property
+    def active_step(self) -> RoutingStepSnapshot | None:
+        return next((step for step in self.steps if step.status == ACTIVE), None)
+
+    @property
+    def preferred_agent_ids(self) -> tuple[str, ...]:
+        """The agents the active step prefers; empty when no step is active (any agent of the queue)."""
+        step = self.active_step
+        return step.agent_ids if step is not None else ()
+
+    @property
+    def exhausted(self) -> bool:
+        """Every step expired: Connect offers the contact to any agent of the queue."""
+        return all(step.status == EXPIRED for step in self.steps)
 
 
 @dataclass
@@ -95,6 +152,10 @@ class ContactState:
     initial_contact_id: str | None = None
     customer_endpoint: dict[str, str] | None = None
     customer_id: str | None = None
+    routing: RoutingCriteriaState | None = None
+    routing_updates: int = 0  # routing criteria set so far (the next one's Index)
+    queue_priority: int | None = None
+    queue_time_adjustment: int | None = None
 
     @property
     def monitoring_leg(self) -> bool:
@@ -123,6 +184,8 @@ class ContactSnapshot:
     attributes: Mapping[str, str]
     tags: Mapping[str, str]
     related_contact_id: str | None = None
+    queue_priority: int | None = None
+    queue_time_adjustment: int | None = None
 
 
 @dataclass(frozen=True)
@@ -326,6 +389,7 @@ class InstanceState:
 
     def associate(self, contact: ContactState, user: UserState) -> Association:
         now = self.clock()
+        self._stop_waiting(contact, now, joined=True)
         contact.state = ASSOCIATED
         contact.agent_id = user.id
         contact.agent_since = now
@@ -338,6 +402,7 @@ class InstanceState:
         if contact.state not in (QUEUED, ASSOCIATED):
             raise EmulatorStateError(f"contact {contact.id} is {contact.state}: only a waiting contact can connect")
         now = self.clock()
+        self._stop_waiting(contact, now, joined=True)
         contact.state = CONNECTED
         contact.agent_id = user.id
         contact.agent_since = now
@@ -349,11 +414,20 @@ class InstanceState:
         if contact.state == DISCONNECTED:
             raise EmulatorStateError(f"contact {contact.id} is already disconnected")
         now = self.clock()
+        self._stop_waiting(contact, now, joined=False)
         contact.state = DISCONNECTED
         contact.disconnected_at = now
         contact.last_update = now
         for leg in self.monitoring_legs(monitored_id=contact.id):
             self.disconnect(leg)
+
+    @staticmethod
+    def _stop_waiting(contact: ContactState, now: float, *, joined: bool) -> None:
+        """Freeze the routing criteria of a contact that leaves the queue (JOINED if an agent took it)."""
+        routing = contact.routing
+        if contact.state == QUEUED and routing is not None and routing.ended_at is None:
+            routing.ended_at = now
+            routing.joined = joined
 
     def enqueue(self, contact: ContactState, queue_id: str) -> None:
         if contact.state == DISCONNECTED:
@@ -366,6 +440,8 @@ class InstanceState:
         contact.agent_since = None
         contact.connected_at = None
         contact.last_update = now
+        contact.routing = None  # a transfer starts over with the new queue's routing
+        contact.queue_priority = contact.queue_time_adjustment = None
 
     def set_status(self, user: UserState, status: str) -> None:
         user.status = OFFLINE if status.lower() == OFFLINE.lower() else status
@@ -395,6 +471,41 @@ class InstanceState:
         self.monitoring_sessions.append(session)
         return session
 
+    # ------------------------------------------------------------------ routing criteria
+
+    def set_routing_criteria(self, contact: ContactState, steps: Sequence[RoutingStep]) -> None:
+        queue = self.queues.get(contact.queue_id or "")
+        contact.routing = RoutingCriteriaState(
+            steps=tuple(steps),
+            activated_at=self.clock(),
+            index=contact.routing_updates,
+            never_active=queue is not None and queue.type == "AGENT",
+        )
+        contact.routing_updates += 1
+        contact.last_update = self.clock()
+
+    def routing_snapshot(self, contact: ContactState) -> RoutingCriteriaSnapshot | None:
+        """Step statuses now: each step ACTIVE from the end of the previous one until its own expiry, then
+        EXPIRED; later steps INACTIVE. Once the contact leaves the queue the statuses stop changing, and the
+        step active then is JOINED if an agent took the contact."""
+        routing = contact.routing
+        if routing is None:
+            return None
+        now = self.clock() if routing.ended_at is None else min(self.clock(), routing.ended_at)
+        start: float | None = routing.activated_at
+        steps = []
+        for position, step in enumerate(routing.steps):
+            end = start + step.duration if start is not None and step.duration is not None else None
+            if routing.never_active or start is None or start > now:
+                status, expires = INACTIVE, None
+            elif end is not None and end <= now:
+                status, expires = EXPIRED, end
+            else:
+                status, expires = (JOINED if routing.joined else ACTIVE), end
+            steps.append(RoutingStepSnapshot(position, status, step.duration, expires, step.agent_ids, step.expression))
+            start = end if end is not None else None
+        return RoutingCriteriaSnapshot(tuple(steps), routing.activated_at, routing.index)
+
     # ------------------------------------------------------------------ snapshots
 
     def contact_snapshot(self, contact: ContactState) -> ContactSnapshot:
@@ -412,6 +523,8 @@ class InstanceState:
             attributes=dict(contact.attributes),
             tags=dict(contact.tags),
             related_contact_id=contact.related_contact_id,
+            queue_priority=contact.queue_priority,
+            queue_time_adjustment=contact.queue_time_adjustment,
         )
 
     def user_snapshot(self, user: UserState) -> UserSnapshot:
