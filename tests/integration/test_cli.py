@@ -161,7 +161,7 @@ def test_monitor_on_demand_prints_the_monitoring_contact_and_is_idempotent() -> 
     ("extra", "message"),
     [
         (
-            ["--capability", "SILENT_MONITOR", "--capability", "BARGE", "--capability", "WHISPER"],
+            ["--capability", "SILENT_MONITOR", "--capability", "BARGE", "--capability", "BARGE"],
             "at most 2 capabilities, got 3",
         ),
         (["--capability", "WHISPER"], "unknown capability 'WHISPER'"),
