@@ -17,7 +17,8 @@ from connect_emulator.state import (
     RoutingStepSnapshot,
     UserSnapshot,
 )
-from connect_emulator.world import World
+from connect_emulator.timeline import TimelineRecord
+from connect_emulator.world import TimelineEntry, World
 
 __all__ = [
     "DOCUMENTED_QUOTAS",
@@ -36,6 +37,8 @@ __all__ = [
     "RoutingCriteriaSnapshot",
     "RoutingStepSnapshot",
     "ServiceError",
+    "TimelineEntry",
+    "TimelineRecord",
     "UserSnapshot",
     "World",
     "WorldError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -12,7 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import boto3
 from botocore.config import Config
@@ -30,6 +31,7 @@ from connect_emulator.state import (
     RoutingCriteriaSnapshot,
     UserSnapshot,
 )
+from connect_emulator.timeline import Timeline, TimelineRecord
 from connect_emulator.world import MONITOR, World
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class ConnectEmulator:
     """A stateful emulated Amazon Connect instance seeded from a `World`.
 
     `clock` (epoch seconds) and `sleep` default to the real ones; pass virtual ones to simulate time.
+    `advance_to` / `advance` move the emulator's time forward whatever the clock (an offset added to it).
     `seed` makes injected faults (error rates, latency jitter) and generated contact ids reproducible.
     """
 
@@ -67,10 +70,15 @@ class ConnectEmulator:
     ) -> None:
         self.world = world
         self.model = model or default_model()
-        self._clock = clock or time.time
+        self._base_clock = clock or time.time
+        self._offset = 0.0
         self._sleep = sleep or time.sleep
         self._lock = threading.RLock()
         self._state = InstanceState(world, self._clock, seed)
+        self._timeline = Timeline(self._state.started_at)
+        for entry in world.timeline:
+            self._timeline.add_entry(entry)
+        self._applying = False
         self._handlers: dict[str, Handler] = dict(HANDLERS)
         self._calls: list[CallRecord] = []
         self._request_ids = itertools.count(1)
@@ -102,8 +110,102 @@ class ConnectEmulator:
         with self._lock:
             return self._state.user_arn(self._state.require_user(user).id)
 
+    # ------------------------------------------------------------------ time
+
+    def _clock(self) -> float:
+        return self._base_clock() + self._offset
+
     def now(self) -> float:
+        """The emulator's time (epoch seconds): the clock plus any `advance_to` jump."""
         return self._clock()
+
+    @property
+    def started_at(self) -> float:
+        """When the emulator started (epoch seconds): timeline `at` values count from here."""
+        return self._state.started_at
+
+    def elapsed(self) -> float:
+        """Seconds since the emulator started."""
+        return self._clock() - self._state.started_at
+
+    def advance_to(self, at: float) -> list[TimelineRecord]:
+        """Move the emulator's time forward to `at` seconds after its start (never backwards), then apply
+        the timeline entries due by then. Returns the entries applied."""
+        _check_seconds(at, "at")
+        with self._lock:
+            behind = self._state.started_at + at - self._clock()
+            if behind > 0:
+                self._offset += behind
+            return self._apply_due()
+
+    def advance(self, seconds: float) -> list[TimelineRecord]:
+        """Move the emulator's time forward by `seconds`, then apply the timeline entries due."""
+        _check_seconds(seconds, "seconds")
+        with self._lock:
+            self._offset += seconds
+            return self._apply_due()
+
+    # ------------------------------------------------------------------ the timeline
+
+    def schedule(self, at: float, action: ScheduledAction | None = None, **fields: Any) -> None:
+        """Schedule a change `at` seconds after the emulator's start.
+
+        `action` is a callable getting the emulator, or a timeline entry in world-file form; the entry's
+        fields may also be given as keywords: `schedule(30, user="dana", status="Lunch")`,
+        `schedule(60, contact=contact_id, connect_to="sam")`, `schedule(90, contact=contact_id, disconnect=True)`.
+        An `at` already past is applied at once, at the current time.
+        """
+        _check_seconds(at, "at")
+        with self._synced():
+            now = self._clock()
+            if callable(action):
+                if fields:
+                    raise EmulatorStateError("schedule: give a callable or entry fields, not both")
+                name = getattr(action, "__name__", repr(action))
+                self._timeline.add_action(at, action, f"call {name}", not_before=now)
+            else:
+                raw = {**(action or {}), **fields, "at": at}
+                try:
+                    entry = self.world.parse_timeline_entry(
+                        raw, f"schedule(at={at})", contact_exists=self._state.contacts.__contains__
+                    )
+                except WorldError as exc:
+                    raise EmulatorStateError(str(exc)) from exc
+                self._timeline.add_entry(entry, not_before=now)
+            self._apply_due()
+
+    def apply_timeline(self) -> list[TimelineRecord]:
+        """Apply the timeline entries due by now (requests and Python API calls do it anyway)."""
+        with self._lock:
+            return self._apply_due()
+
+    @property
+    def timeline_records(self) -> list[TimelineRecord]:
+        """Every timeline entry applied so far, in order, with its error if it could not be applied."""
+        with self._lock:
+            return list(self._timeline.records)
+
+    @property
+    def pending_timeline(self) -> list[tuple[float, str]]:
+        """(seconds after start, description) of the entries not applied yet, in due order."""
+        with self._lock:
+            return self._timeline.pending
+
+    def _apply_due(self) -> list[TimelineRecord]:
+        if self._applying:  # a scheduled callable is using the emulator
+            return []
+        self._applying = True
+        try:
+            return self._timeline.apply_due(self._clock(), self._state, self)
+        finally:
+            self._applying = False
+
+    @contextlib.contextmanager
+    def _synced(self) -> Iterator[None]:
+        """Hold the state lock with the timeline applied up to now."""
+        with self._lock:
+            self._apply_due()
+            yield
 
     @property
     def implemented_operations(self) -> frozenset[str]:
@@ -114,6 +216,7 @@ class ConnectEmulator:
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one HTTP request as Amazon Connect would (shared by the hook and the HTTP server)."""
         request_id = str(uuid.UUID(int=next(self._request_ids)))
+        self.apply_timeline()
         matched = self.model.match(request.method, request.path, request.query)
         if matched is None:
             error = self.model.unknown_operation(request.method, request.path)
@@ -209,53 +312,53 @@ class ConnectEmulator:
 
     @property
     def associations(self) -> list[Association]:
-        with self._lock:
+        with self._synced():
             return list(self._state.associations)
 
     @property
     def monitoring_sessions(self) -> list[MonitoringSession]:
         """Sessions started by MonitorContact, in order (a replayed ClientToken starts none)."""
-        with self._lock:
+        with self._synced():
             return list(self._state.monitoring_sessions)
 
     # ------------------------------------------------------------------ inspecting state
 
     def contact(self, contact_id: str) -> ContactSnapshot:
-        with self._lock:
+        with self._synced():
             return self._state.contact_snapshot(self._state.require_contact(contact_id))
 
     def contacts(self) -> list[ContactSnapshot]:
-        with self._lock:
+        with self._synced():
             return [self._state.contact_snapshot(c) for c in self._state.contacts.values()]
 
     def user(self, user: str) -> UserSnapshot:
         """A user by id, username or ARN."""
-        with self._lock:
+        with self._synced():
             return self._state.user_snapshot(self._state.require_user(user))
 
     def routing_criteria(self, contact_id: str) -> RoutingCriteriaSnapshot | None:
         """The contact's routing criteria with step statuses as of now (None if never set)."""
-        with self._lock:
+        with self._synced():
             return self._state.routing_snapshot(self._state.require_contact(contact_id))
 
     # ------------------------------------------------------------------ changing state
 
     def set_user_status(self, user: str, status: str) -> None:
         """Set an agent's status name ("Offline" logs the agent out)."""
-        with self._lock:
+        with self._synced():
             self._state.set_status(self._state.require_user(user), status)
 
     def set_busy(self, user: str, channel: str, slots: int) -> None:
         """Set the slots of `channel` taken by work the emulator does not model as contacts."""
         if slots < 0:
             raise EmulatorStateError(f"busy slots must be >= 0, got {slots}")
-        with self._lock:
+        with self._synced():
             found = self._state.require_user(user)
             found.busy[channel.upper()] = slots
 
     def connect_contact(self, contact_id: str, user: str | None = None) -> ContactSnapshot:
         """An agent accepts a waiting or associated contact (default: the associated agent)."""
-        with self._lock:
+        with self._synced():
             contact = self._state.require_contact(contact_id)
             agent_ref = user if user is not None else contact.agent_id
             if agent_ref is None:
@@ -264,14 +367,14 @@ class ConnectEmulator:
             return self._state.contact_snapshot(contact)
 
     def disconnect_contact(self, contact_id: str) -> ContactSnapshot:
-        with self._lock:
+        with self._synced():
             contact = self._state.require_contact(contact_id)
             self._state.disconnect(contact)
             return self._state.contact_snapshot(contact)
 
     def queue_contact(self, contact_id: str, queue: str) -> ContactSnapshot:
         """Put a contact (back) into a queue, by queue id, name or ARN; any agent is released."""
-        with self._lock:
+        with self._synced():
             contact = self._state.require_contact(contact_id)
             queue_id = self._state.find_queue_id(queue, allow_name=True)
             if queue_id is None:
@@ -285,7 +388,7 @@ class ConnectEmulator:
         Example: `add_contact(channel="CHAT", queue="Support", attributes={"preferredAgent": "dana"})`.
         Missing timestamps are now; the id defaults to a random (seeded) UUID.
         """
-        with self._lock:
+        with self._synced():
             new_id = contact_id or self._state.new_contact_id()
             raw = {"id": new_id, "channel": channel, **fields}
             try:
@@ -301,5 +404,14 @@ class ConnectEmulator:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the state lock across several API calls (for consistent multi-step changes)."""
-        with self._lock:
+        with self._synced():
             yield
+
+
+# What `schedule` accepts: a callable getting the emulator, or a timeline entry in world-file form.
+ScheduledAction: TypeAlias = Callable[[ConnectEmulator], object] | Mapping[str, Any]
+
+
+def _check_seconds(value: float, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise EmulatorStateError(f"{name} must be a number of seconds >= 0, got {value!r}")

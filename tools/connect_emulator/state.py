@@ -5,6 +5,7 @@ Not thread-safe by itself: `ConnectEmulator` holds one lock around every read an
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -209,7 +210,8 @@ class InstanceState:
     def __init__(self, world: World, clock: Callable[[], float], seed: int = 0) -> None:
         self.world = world
         self.instance = world.instance
-        self.clock = clock
+        self._clock = clock
+        self._pinned: float | None = None
         now = clock()
         self.started_at = now
         self.queues: dict[str, QueueSpec] = {q.id: q for q in world.queues}
@@ -237,6 +239,21 @@ class InstanceState:
         self._contact_ids = random.Random(f"contact-ids-{seed}")
         for spec in world.contacts:
             self.add_contact(spec, base=now - _SEED_AGE)
+
+    # ------------------------------------------------------------------ time
+
+    def clock(self) -> float:
+        """Now, or the time a scheduled change is being applied at (see `pinned`)."""
+        return self._pinned if self._pinned is not None else self._clock()
+
+    @contextlib.contextmanager
+    def pinned(self, moment: float) -> Iterator[None]:
+        """Make every change inside the block happen at `moment` (timeline entries due in the past)."""
+        previous, self._pinned = self._pinned, moment
+        try:
+            yield
+        finally:
+            self._pinned = previous
 
     def new_contact_id(self) -> str:
         """A random UUID from the seeded generator: the same seed gives the same ids."""

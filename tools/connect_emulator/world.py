@@ -110,6 +110,34 @@ class ContactSpec:
 
 
 @dataclass(frozen=True)
+class TimelineEntry:
+    """One scheduled change: `at` seconds after the emulator starts, one action.
+
+    Actions: a user's `status`, a user's `busy` slots, `connect_to` (a contact accepted by a user) or
+    `disconnect` (a contact ends). Users are ids here (names are resolved when the entry is read).
+    """
+
+    at: float
+    user_id: str | None = None
+    status: str | None = None
+    busy: Mapping[str, int] | None = None
+    contact_id: str | None = None
+    connect_to: str | None = None
+    disconnect: bool = False
+
+    def describe(self) -> str:
+        if self.contact_id is not None:
+            action = "disconnect" if self.disconnect else f"connect to user {self.connect_to}"
+            return f"contact {self.contact_id}: {action}"
+        changes = []
+        if self.status is not None:
+            changes.append(f"status {self.status}")
+        if self.busy is not None:
+            changes.append("busy " + ", ".join(f"{channel}={n}" for channel, n in self.busy.items()))
+        return f"user {self.user_id}: {'; '.join(changes)}"
+
+
+@dataclass(frozen=True)
 class World:
     """An emulated instance as declared: the starting point of a `ConnectEmulator`'s state."""
 
@@ -120,6 +148,7 @@ class World:
     contacts: tuple[ContactSpec, ...] = ()
     faults: FaultsSpec = field(default_factory=FaultsSpec)
     hierarchy_groups: tuple[HierarchyGroupSpec, ...] = ()
+    timeline: tuple[TimelineEntry, ...] = ()
 
     @classmethod
     def from_file(cls, path: str | Path) -> World:
@@ -158,6 +187,13 @@ class World:
     def parse_contact(self, raw: object, where: str = "contact") -> ContactSpec:
         """A contact entry in world-file form (for adding contacts at runtime), checked against this world."""
         return _WorldParser(default_model()).contact(raw, where, self)
+
+    def parse_timeline_entry(
+        self, raw: object, where: str = "timeline entry", contact_exists: Callable[[str], bool] | None = None
+    ) -> TimelineEntry:
+        """A timeline entry in world-file form, checked against this world (contacts: `contact_exists`)."""
+        known = contact_exists or (lambda contact_id: any(c.id == contact_id for c in self.contacts))
+        return _WorldParser(default_model()).timeline_entry(raw, where, self, known)
 
 
 def _find(items: Sequence[_T], ref: str, name_of: Callable[[_T], str], key: Callable[[str], str] = str) -> _T | None:
@@ -254,6 +290,14 @@ class _Entry:
             raise self.fail(name, f"must be a whole number >= {minimum}, got {value!r}")
         return value
 
+    def seconds(self, name: str) -> float:
+        value = self.raw.get(name)
+        if value is None:
+            raise self.fail(name, "is required (seconds after the emulator starts)")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise self.fail(name, f"must be a number of seconds >= 0, got {value!r}")
+        return float(value)
+
     def text_list(self, name: str) -> list[str] | None:
         value = self.raw.get(name)
         if value is None:
@@ -334,7 +378,13 @@ class _WorldParser:
         )
         _unique("contacts", contacts, "id")
         _check_monitoring_legs(contacts)
-        return replace(world, contacts=contacts, faults=self.faults(top.raw.get("faults")))
+        world = replace(world, contacts=contacts)
+        contact_ids = {contact.id for contact in contacts}
+        timeline = tuple(
+            self.timeline_entry(raw, _label("timeline", i, raw, "at"), world, contact_ids.__contains__)
+            for i, raw in self.each(top, "timeline")
+        )
+        return replace(world, timeline=timeline, faults=self.faults(top.raw.get("faults")))
 
     @staticmethod
     def each(top: _Entry, section: str) -> Iterable[tuple[int, Any]]:
@@ -491,6 +541,51 @@ class _WorldParser:
         self.check(entry, "customer_endpoint", endpoint, "Contact", "CustomerEndpoint")
         return endpoint
 
+    def timeline_entry(
+        self, raw: object, where: str, world: World, contact_exists: Callable[[str], bool]
+    ) -> TimelineEntry:
+        entry = _Entry(where, raw, ("at", "user", "status", "busy", "contact", "connect_to", "disconnect"))
+        at = entry.seconds("at")
+        user_ref, contact_id = entry.text("user"), entry.text("contact")
+        if (user_ref is None) == (contact_id is None):
+            raise WorldError(
+                f"{where}: give either user (with status and/or busy) or contact (with connect_to or disconnect)"
+            )
+        if user_ref is not None:
+            return self.user_change(entry, at, user_ref, world)
+        assert contact_id is not None
+        for name in ("status", "busy"):
+            if name in entry.raw:
+                raise entry.fail(name, "applies to a user, not to a contact")
+        if not contact_exists(contact_id):
+            raise entry.fail("contact", f"{contact_id!r} is not a defined contact")
+        connect_ref = entry.text("connect_to")
+        disconnect = entry.flag("disconnect", False)
+        if "disconnect" in entry.raw and not disconnect:
+            raise entry.fail("disconnect", "must be true when given")
+        if (connect_ref is None) == (not disconnect):
+            raise WorldError(f"{where}: a contact entry needs exactly one of connect_to: USER or disconnect: true")
+        connect_to = None
+        if connect_ref is not None:
+            user = world.user(connect_ref)
+            if user is None:
+                raise entry.fail("connect_to", f"{connect_ref!r} is not a defined user (username or id)")
+            connect_to = user.id
+        return TimelineEntry(at=at, contact_id=contact_id, connect_to=connect_to, disconnect=disconnect)
+
+    def user_change(self, entry: _Entry, at: float, user_ref: str, world: World) -> TimelineEntry:
+        for name in ("connect_to", "disconnect"):
+            if name in entry.raw:
+                raise entry.fail(name, "applies to a contact, not to a user")
+        user = world.user(user_ref)
+        if user is None:
+            raise entry.fail("user", f"{user_ref!r} is not a defined user (username or id)")
+        if "status" not in entry.raw and "busy" not in entry.raw:
+            raise WorldError(f"{entry.where}: a user entry needs status, busy or both")
+        status = self.status(entry) if "status" in entry.raw else None
+        busy = entry.slot_counts("busy") if "busy" in entry.raw else None
+        return TimelineEntry(at=at, user_id=user.id, status=status, busy=busy)
+
     def faults(self, raw: object) -> FaultsSpec:
         if raw is None:
             return FaultsSpec()
@@ -573,6 +668,7 @@ _SECTIONS = (
     "queues",
     "users",
     "contacts",
+    "timeline",
     "faults",
 )
 _CONTACT_FIELDS = (
