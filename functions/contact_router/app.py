@@ -32,6 +32,7 @@ from contact_router.models.decision import Decision, Outcome
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 from contact_router.observability import logger, record_decision
 from contact_router.routing.fallback import RECHECK_KEY, Recheck
+from contact_router.routing.ports import RecheckPort
 from contact_router.routing.router import Router, RouterOptions
 from contact_router.supervision.supervisor import Supervisor, SupervisorOptions
 
@@ -211,6 +212,7 @@ def build_router_app(
     ssm_client: Any = None,
     appconfig_client: Any = None,
     clock: Callable[[], float] = time.time,
+    rechecks: RecheckPort | None = None,
 ) -> RouterApp:
     clients = {
         "connect": connect_client,
@@ -232,9 +234,12 @@ def build_router_app(
         users=connect,
         rules=rules,
         idempotency=idempotency,
-        rechecks=SqsRechecks(settings.router_queue_url, clients.get("sqs") or aws.client("sqs", settings.region))
-        if settings.router_queue_url
-        else None,
+        rechecks=rechecks
+        or (
+            SqsRechecks(settings.router_queue_url, clients.get("sqs") or aws.client("sqs", settings.region))
+            if settings.router_queue_url
+            else None
+        ),
         clock=clock,
     )
     logger.debug(

@@ -12,6 +12,7 @@ from contact_router.adapters.rules_store import RulesProvider
 from contact_router.config import RulesSource, RulesSourceKind, Settings
 from contact_router.routing.router import Router, RouterOptions
 from contact_router.rules.matcher import match_rule
+from contact_router.rules.model import FallbackStep
 from contact_router_cli import render
 
 
@@ -61,6 +62,8 @@ def explain_contact(
     if match.rule:
         out.print(f"  rule {match.rule.name}: [green]match[/green]")
     decision = router.decide(contact)
+    if match.rule is not None and [step.kind for step in match.rule.fallback] != ["queue"]:
+        out.print("  fallback when nobody is eligible: " + " -> ".join(_step(s) for s in match.rule.fallback))
     if decision.candidates:
         out.print(render.candidates_table(decision, lambda user_id: names.get(user_id or "")))
     agent = decision.agent_username or names.get(decision.agent_id or "") or decision.agent_id
@@ -68,3 +71,12 @@ def explain_contact(
     out.print(
         f"decision now: [bold]{decision.outcome.value}[/bold] {verdict} — {decision.reason}: {decision.detail or ''}"
     )
+
+
+def _step(step: FallbackStep) -> str:
+    if step.wait is not None:
+        return f"wait (re-check every {step.wait.interval_seconds} s for up to {step.wait.max_seconds} s)"
+    if step.routing_criteria is not None:
+        each = "one step per candidate" if step.routing_criteria.one_step_per_candidate else "one step"
+        return f"routing criteria ({each}, {step.routing_criteria.expiry_seconds} s)"
+    return "queue"
