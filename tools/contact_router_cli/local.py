@@ -9,11 +9,12 @@ does: up to 10 records, partial batch failures left on the queue for another rec
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -29,6 +30,7 @@ from contact_router.handlers import supervision as supervision_handler
 from contact_router.models.decision import Decision
 from contact_router.models.supervision import SupervisionDecision
 from contact_router.observability import logger as powertools_logger
+from contact_router.routing.fallback import RECHECK_KEY
 
 IDEMPOTENCY_TABLE = "contact-router-idempotency"
 T = TypeVar("T")
@@ -52,6 +54,29 @@ class LocalRunResult:
     emulator: ConnectEmulator
     sources: dict[str, str] = field(default_factory=dict)  # message id -> event file name
     batches: int = 0
+
+
+class VirtualTimeRechecks:
+    """The router's delayed re-checks, delivered in emulated time: when the queue is empty, the emulator's
+    clock jumps to the earliest due re-check (the world's timeline applies on the way), so a wait of minutes
+    runs in milliseconds. Implements the router's ``RecheckPort``."""
+
+    def __init__(self, emulator: ConnectEmulator) -> None:
+        self._emulator = emulator
+        self._due: list[tuple[float, int, str]] = []
+        self._sequence = 0
+
+    def schedule(self, message: Mapping[str, Any], delay_seconds: int) -> None:
+        self._sequence += 1
+        heapq.heappush(self._due, (self._emulator.now() + delay_seconds, self._sequence, json.dumps(message)))
+
+    def pop_due(self) -> str | None:
+        """The next re-check's body, after moving the emulated clock to its due time; None when none is left."""
+        if not self._due:
+            return None
+        due, _, body = heapq.heappop(self._due)
+        self._emulator.advance_to(max(0.0, due - self._emulator.started_at))
+        return body
 
 
 class _DecisionCollector(logging.Handler):
@@ -132,7 +157,13 @@ def run_pipeline(
             "ALLOW_BARGE": "true",  # the sample rules let the escalation desk barge
         }
         clients = {"connect_client": emulator.client(), "dynamodb_client": dynamodb, "sqs_client": sqs}
-        router_app = build_router_app(Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": dlq_url}), **clients)
+        rechecks = VirtualTimeRechecks(emulator)
+        router_app = build_router_app(
+            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": dlq_url}),
+            **clients,
+            clock=emulator.now,
+            rechecks=rechecks,
+        )
         supervision_app = build_supervision_app(
             Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": supervision_dlq}), **clients
         )
@@ -148,6 +179,11 @@ def run_pipeline(
 
         with lambda_output_to(log_stream) as collector:
             batches = _drain(sqs, router_queue, router_handler.lambda_handler, router_app)
+            while (recheck_body := rechecks.pop_due()) is not None:
+                attempt = json.loads(recheck_body)[RECHECK_KEY]["attempt"]
+                message_id = sqs.send_message(QueueUrl=router_queue, MessageBody=recheck_body)["MessageId"]
+                sources[message_id] = f"  ↻ re-check {attempt}"
+                batches += _drain(sqs, router_queue, router_handler.lambda_handler, router_app)
             batches += _drain(sqs, supervision_queue, supervision_handler.lambda_handler, supervision_app)
         dead_letters = _read_dead_letters(sqs, dlq_url, sources) + _read_dead_letters(sqs, supervision_dlq, sources)
 
