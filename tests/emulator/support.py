@@ -11,10 +11,10 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-SAMPLE_WORLD = Path(__file__).resolve().parents[2] / "samples" / "world.yaml"
+SAMPLE_WORLD = Path(__file__).resolve().parent / "world.yaml"  # frozen copy; see its header
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
-# Entries of samples/world.yaml the tests lean on.
+# Entries of tests/emulator/world.yaml the tests lean on.
 INSTANCE_ID = "11111111-2222-4333-8444-555555555555"
 SUPPORT_QUEUE = "22222222-0000-4000-8000-000000000001"
 BILLING_QUEUE = "22222222-0000-4000-8000-000000000003"
@@ -70,6 +70,6 @@ def client_error(call: Callable[..., Any], **params: Any) -> tuple[str, int, str
 
 
 def sample_world_dict() -> dict[str, Any]:
-    """A fresh, editable copy of samples/world.yaml as plain data."""
+    """A fresh, editable copy of the emulator tests' world (tests/emulator/world.yaml) as plain data."""
     loaded: dict[str, Any] = yaml.safe_load(SAMPLE_WORLD.read_text(encoding="utf-8"))
     return loaded

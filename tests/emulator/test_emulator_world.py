@@ -221,3 +221,11 @@ def test_hierarchy_group_by_id_and_default_id() -> None:
     )
     assert world.users[0].hierarchy_group_id == world.hierarchy_groups[0].id == stable_id("hierarchy-group", "Team A")
     assert world.instance.max_monitors_per_supervisor == 1
+
+
+def test_the_product_sample_world_loads() -> None:
+    # GIVEN samples/world.yaml, the world of `make run` (it grows with the product; the tests above use a
+    # frozen copy)  THEN it loads, with its timeline
+    world = World.from_file(Path(__file__).resolve().parents[2] / "samples" / "world.yaml")
+    assert world.user("priya") is not None
+    assert len(world.contacts) >= 20
