@@ -20,13 +20,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from contact_router.adapters import aws
+from contact_router.adapters.affinity_store import AffinityStore
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.adapters.dead_letter import DeadLetterQueue
 from contact_router.adapters.idempotency import DynamoDBIdempotency
 from contact_router.adapters.rechecks import SqsRechecks
 from contact_router.adapters.rules_store import RulesProvider, remote_fetcher
+from contact_router.adapters.secrets import secret_loader
 from contact_router.config import Settings
-from contact_router.errors import PermanentError, TransientError
+from contact_router.customers.affinity import AffinityRecorder
+from contact_router.customers.history import HistoryLookup
+from contact_router.errors import ConfigurationError, PermanentError, TransientError
+from contact_router.models.affinity import AffinityDecision, AffinityOutcome
 from contact_router.models.contact_event import ContactEvent, ContactEventDetail
 from contact_router.models.decision import Decision, Outcome
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
@@ -41,7 +46,7 @@ from contact_router.supervision.supervisor import Supervisor, SupervisorOptions
 DEADLINE_MARGIN_MS = 10_000
 
 
-D = TypeVar("D", Decision, SupervisionDecision)
+D = TypeVar("D", Decision, SupervisionDecision, AffinityDecision)
 
 
 @dataclass
@@ -112,11 +117,17 @@ class EventApp(Generic[D]):
 
 RouterApp = EventApp[Decision]
 SupervisionApp = EventApp[SupervisionDecision]
+AffinityApp = EventApp[AffinityDecision]
 
 
 def _routing_failure(contact_id: str | None, reason: str, message: str, permanent: bool) -> Decision:
     outcome = Outcome.REJECTED if permanent else Outcome.FAILED
     return Decision(outcome=outcome, contact_id=contact_id, reason=reason, detail=message)
+
+
+def _affinity_failure(contact_id: str | None, reason: str, message: str, permanent: bool) -> AffinityDecision:
+    outcome = AffinityOutcome.REJECTED if permanent else AffinityOutcome.FAILED
+    return AffinityDecision(outcome=outcome, contact_id=contact_id, reason=reason, detail=message)
 
 
 def _supervision_failure(contact_id: str | None, reason: str, message: str, permanent: bool) -> SupervisionDecision:
@@ -211,6 +222,7 @@ def build_router_app(
     sqs_client: Any = None,
     ssm_client: Any = None,
     appconfig_client: Any = None,
+    secretsmanager_client: Any = None,
     clock: Callable[[], float] = time.time,
     rechecks: RecheckPort | None = None,
 ) -> RouterApp:
@@ -220,6 +232,7 @@ def build_router_app(
         "sqs": sqs_client,
         "ssm": ssm_client,
         "appconfig": appconfig_client,
+        "secretsmanager": secretsmanager_client,
     }
     wiring = _wire(settings, clients, "route", supervision=False)
     connect, rules, idempotency, dead_letters = wiring.connect, wiring.rules, wiring.idempotency, wiring.dead_letters
@@ -241,6 +254,7 @@ def build_router_app(
             else None
         ),
         clock=clock,
+        history=_history(settings, clients),
     )
     logger.debug(
         "router configured",
@@ -250,6 +264,65 @@ def build_router_app(
         dead_letter_queue=bool(dead_letters),
     )
     return RouterApp(decide=router.route, failure=_routing_failure, dead_letters=dead_letters, idempotency=idempotency)
+
+
+def _affinity_store(settings: Settings, clients: dict[str, Any]) -> AffinityStore | None:
+    if not settings.affinity_table:
+        return None
+    return AffinityStore(
+        settings.affinity_table,
+        clients.get("dynamodb") or aws.client("dynamodb", settings.region),
+        retention_seconds=settings.affinity_retention_days * 86_400,
+    )
+
+
+def _secret(settings: Settings, clients: dict[str, Any]) -> Callable[[], bytes]:
+    if not settings.customer_key_secret_arn:
+        raise ConfigurationError(["CUSTOMER_KEY_SECRET_ARN is required for customer keys"])
+    return secret_loader(
+        settings.customer_key_secret_arn,
+        clients.get("secretsmanager") or aws.client("secretsmanager", settings.region),
+    )
+
+
+def _history(settings: Settings, clients: dict[str, Any]) -> HistoryLookup | None:
+    store = _affinity_store(settings, clients)
+    if store is None:
+        return None
+    return HistoryLookup(store, _secret(settings, clients), settings.customer_profile_attribute)
+
+
+def build_affinity_app(
+    settings: Settings,
+    *,
+    connect_client: Any = None,
+    dynamodb_client: Any = None,
+    sqs_client: Any = None,
+    secretsmanager_client: Any = None,
+) -> AffinityApp:
+    clients = {
+        "connect": connect_client,
+        "dynamodb": dynamodb_client,
+        "sqs": sqs_client,
+        "secretsmanager": secretsmanager_client,
+    }
+    store = _affinity_store(settings, clients)
+    if store is None:
+        raise ConfigurationError(["AFFINITY_TABLE is required by the affinity recorder"])
+    connect = ConnectGateway(
+        connect_client or aws.client("connect", settings.region, aws.CONNECT_CONFIG), instance_id=settings.instance_id
+    )
+    recorder = AffinityRecorder(
+        settings.instance_arn, connect, store, _secret(settings, clients), settings.customer_profile_attribute
+    )
+    dead_letters = (
+        DeadLetterQueue(settings.dead_letter_queue_url, sqs_client or aws.client("sqs", settings.region))
+        if settings.dead_letter_queue_url
+        else None
+    )
+    return AffinityApp(
+        decide=lambda detail, _recheck: recorder.record(detail), failure=_affinity_failure, dead_letters=dead_letters
+    )
 
 
 def build_supervision_app(

@@ -64,6 +64,10 @@ class Settings:
     dead_letter_queue_url: str | None = None
     router_queue_url: str | None = None  # the router's own queue, for delayed re-checks (fallback: wait)
     user_cache_seconds: int = 300
+    affinity_table: str | None = None
+    customer_key_secret_arn: str | None = None
+    customer_profile_attribute: str | None = "customerProfileId"
+    affinity_retention_days: int = 90
     allow_barge: bool = False
     supervised_channels: frozenset[str] = frozenset({"VOICE", "CHAT"})
 
@@ -146,6 +150,8 @@ class Settings:
             if not optional(name)
         )
 
+        if optional("AFFINITY_TABLE") and not optional("CUSTOMER_KEY_SECRET_ARN"):
+            problems.append("CUSTOMER_KEY_SECRET_ARN is required with AFFINITY_TABLE (customer keys are keyed hashes)")
         channels = frozenset(
             c.strip().upper() for c in env.get("SUPERVISED_CHANNELS", "VOICE,CHAT").split(",") if c.strip()
         )
@@ -168,6 +174,10 @@ class Settings:
             dead_letter_queue_url=optional("DEAD_LETTER_QUEUE_URL"),
             router_queue_url=optional("ROUTER_QUEUE_URL"),
             user_cache_seconds=number("USER_CACHE_SECONDS", 300, 0),
+            affinity_table=optional("AFFINITY_TABLE"),
+            customer_key_secret_arn=optional("CUSTOMER_KEY_SECRET_ARN"),
+            customer_profile_attribute=env.get("CUSTOMER_PROFILE_ATTRIBUTE", "customerProfileId").strip() or None,
+            affinity_retention_days=number("AFFINITY_RETENTION_DAYS", 90, 1),
             allow_barge=flag("ALLOW_BARGE", False),
             supervised_channels=channels,
         )

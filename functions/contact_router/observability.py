@@ -7,6 +7,7 @@ import os
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contact_router.models.affinity import AffinityDecision
 from contact_router.models.decision import Decision
 from contact_router.models.supervision import SupervisionDecision
 
@@ -19,7 +20,7 @@ logger = Logger(service=_service)
 metrics = Metrics(namespace=NAMESPACE, service=_service)
 
 
-def record_decision(decision: Decision | SupervisionDecision) -> None:
+def record_decision(decision: Decision | SupervisionDecision | AffinityDecision) -> None:
     """The decision record: the answer to "why did this contact go there?" (no customer data in it).
 
     Routing decisions log ``routing decision`` with a ``decision`` object, supervision decisions log
@@ -28,6 +29,8 @@ def record_decision(decision: Decision | SupervisionDecision) -> None:
     """
     if isinstance(decision, SupervisionDecision):
         logger.info("supervision decision", supervision=decision.to_record())
+    elif isinstance(decision, AffinityDecision):
+        logger.info("affinity decision", affinity=decision.to_record())
     else:
         logger.info("routing decision", decision=decision.to_record())
     metrics.add_metric(name=decision.outcome.value, unit=MetricUnit.Count, value=1)

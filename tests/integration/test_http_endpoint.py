@@ -29,7 +29,7 @@ def test_handler_from_environment_against_the_http_emulator(monkeypatch: pytest.
             "DEAD_LETTER_QUEUE_URL": dlq,
         }.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setattr(router_handler, "_app", None)
+        router_handler.function.reset()
         body = (EVENTS_DIR / "queued-chat-attribute.json").read_text()
         records = [
             {
@@ -47,7 +47,7 @@ def test_handler_from_environment_against_the_http_emulator(monkeypatch: pytest.
         ]
         # WHEN the Lambda entry point runs with the bundled rules
         response = router_handler.lambda_handler({"Records": records}, LambdaContext())
-        monkeypatch.setattr(router_handler, "_app", None)
+        router_handler.function.reset()
     # THEN the chat is associated once, over HTTP
     assert response == {"batchItemFailures": []}
     assert [a.contact_id for a in emulator.associations] == [json.loads(body)["detail"]["contactId"]]

@@ -188,7 +188,15 @@ def contact_from_api(raw: Mapping[str, Any]) -> Contact:
         attributes=dict(raw.get("Attributes") or {}),
         tags=dict(raw.get("Tags") or {}),
         segment_attributes=flatten_segment_attributes(raw.get("SegmentAttributes")),
+        customer_endpoint=_endpoint(raw.get("CustomerEndpoint")),
+        customer_id=raw.get("CustomerId"),
     )
+
+
+def _endpoint(raw: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    if not raw or not raw.get("Address"):
+        return None
+    return str(raw.get("Type", "")), str(raw["Address"])
 
 
 def agent_state_from_api(raw: Mapping[str, Any]) -> AgentState:

@@ -1,36 +1,24 @@
-"""Router Lambda: SQS batch of EventBridge contact events -> routing decisions, partial batch failures."""
+"""Router Lambda: SQS batch of EventBridge contact events (and its own re-checks) -> routing decisions."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contact_router.app import RouterApp, build_router_app
-from contact_router.config import Settings
+from contact_router.handlers._sqs import SqsFunction
 from contact_router.observability import logger, metrics
 
-# A batch where every record failed is reported like any other (the failed ids), not raised: the
-# per-record error policy already decided what to retry.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-_app: RouterApp | None = None
-
-
-def default_app() -> RouterApp:
-    """Built once per execution environment, from the environment variables (see config.py)."""
-    global _app  # noqa: PLW0603 - one composition per execution environment
-    if _app is None:
-        _app = build_router_app(Settings.from_env(os.environ))
-    return _app
+function = SqsFunction[RouterApp](build_router_app)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, app: RouterApp | None = None) -> dict[str, Any]:
-    app = app or default_app()
-    app.register_lambda_context(context)
-    return dict(
-        process_partial_response(event=event, record_handler=app.handle_record, processor=processor, context=context)
-    )
+    return function.handle(event, context, app)
+
+
+def default_app() -> RouterApp:
+    """The execution environment's app (what a cold start builds)."""
+    return function.app()

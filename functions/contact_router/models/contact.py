@@ -39,6 +39,9 @@ class Contact:
     attributes: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     segment_attributes: Mapping[str, str] = field(default_factory=dict)
+    # Customer identity: used to derive hashed customer keys, never logged (repr=False).
+    customer_endpoint: tuple[str, str] | None = field(default=None, repr=False)  # (Type, Address)
+    customer_id: str | None = field(default=None, repr=False)
 
     def not_waiting_reason(self) -> NotWaitingReason | None:
         """Why this contact no longer waits for an agent, or None if it still does.

@@ -40,6 +40,7 @@ class Verdict(StrEnum):
     OFFLINE = "offline"  # not logged in
     STATUS = "status"  # logged in, status not allowed by the rule
     NO_CAPACITY = "no_capacity"  # no free slot for this channel
+    TOO_OLD = "too_old"  # last_agent: the last contact is older than the rule's max_age
     BUSY = "busy"  # supervisor: more active contacts than the rule allows
     HANDLING_AGENT = "handling_agent"  # supervisor: is the agent handling the contact
     QUOTA_EXCEEDED = "quota_exceeded"  # supervisor: MonitorContact answered ServiceQuotaExceeded (402)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from contact_router.customers.history import CustomerHistory
 from contact_router.models.agent import AgentState, UserRef
 from contact_router.models.contact import Contact
 from contact_router.rules.model import RulesFile
@@ -24,6 +25,12 @@ class ConnectPort(Protocol):
 
     def update_routing_criteria(self, contact_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
         """UpdateContactRoutingData with these RoutingCriteria steps."""
+        ...
+
+
+class HistoryPort(Protocol):
+    def for_contact(self, contact: Contact) -> CustomerHistory:
+        """Last agents and owners of the contact's customer keys (one DynamoDB read)."""
         ...
 
 

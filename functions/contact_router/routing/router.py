@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from contact_router.customers.history import CustomerHistory
 from contact_router.errors import PermanentError
 from contact_router.models.agent import UserRef
 from contact_router.models.contact import Contact
@@ -33,6 +34,7 @@ from contact_router.routing.fallback import (
 )
 from contact_router.routing.ports import (
     ConnectPort,
+    HistoryPort,
     IdempotencyPort,
     RecheckPort,
     RulesProviderPort,
@@ -64,6 +66,7 @@ class Router:
         idempotency: IdempotencyPort | None = None,
         rechecks: RecheckPort | None = None,
         clock: Callable[[], float] = time.time,
+        history: HistoryPort | None = None,
     ) -> None:
         self.options = options
         self.connect = connect
@@ -72,6 +75,7 @@ class Router:
         self.idempotency = idempotency
         self.rechecks = rechecks
         self.clock = clock
+        self.history = history
 
     # ----------------------------------------------------------------------------------------- entry
     def route(self, detail: ContactEventDetail, recheck: Recheck | None = None) -> Decision:
@@ -288,8 +292,9 @@ class Router:
         excluded = self._excluded_ids(rule)
         seen: set[str] = set()
         out: list[CandidateVerdict] = []
+        history: list[CustomerHistory] = []  # looked up at most once per contact, only if a source needs it
         for source in rule.candidates:
-            for found in self._from_source(source, contact):
+            for found in self._from_source(source, contact, history):
                 user_id = found.user_id
                 if user_id is None or found.verdict is not Verdict.ELIGIBLE:
                     out.append(found)
@@ -302,8 +307,12 @@ class Router:
                     out.append(found)
         return out
 
-    def _from_source(self, source: CandidateSource, contact: Contact) -> list[CandidateVerdict]:
+    def _from_source(
+        self, source: CandidateSource, contact: Contact, history: list[CustomerHistory]
+    ) -> list[CandidateVerdict]:
         label = source.label
+        if source.last_agent is not None or source.owner is not None:
+            return [self._from_history(source, contact, history)]
         if source.attribute is not None:
             value = contact.attributes.get(source.attribute)
             if not value:
@@ -323,6 +332,38 @@ class Router:
                 return [CandidateVerdict(label, Verdict.NO_AGENT, detail=f"{source.agent_of} contact had no agent")]
             return [self._resolve(label, other.agent_id)]
         return [self._resolve(label, ref) for ref in source.users or []]
+
+    def _from_history(
+        self, source: CandidateSource, contact: Contact, history: list[CustomerHistory]
+    ) -> CandidateVerdict:
+        """last_agent / owner: what the affinity table says about this customer, and why it is (not) used."""
+        label = source.label
+        if self.history is None:
+            return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer history (AFFINITY_TABLE unset)")
+        if not history:
+            history.append(self.history.for_contact(contact))
+        found = history[0]
+        if not found.keys:
+            return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer key on this contact")
+        if source.owner is not None:
+            owner = found.owner()
+            if owner is None:
+                return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no owner for this customer")
+            return replace(
+                self._resolve(f"owner:{owner[0].value}", owner[1].owner_id), source=f"owner:{owner[0].value}"
+            )
+        newest = found.newest_last_agent()
+        if newest is None:
+            return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no last agent recorded for this customer")
+        kind, last = newest
+        age = max(0.0, self.clock() - last.connected_at)
+        max_age = source.last_agent.max_age if source.last_agent else 0
+        where = f"last_agent:{kind.value}, {_ago(age)} ago on {last.channel}"
+        if age > max_age:
+            return CandidateVerdict(
+                where, Verdict.TOO_OLD, user_id=last.agent_id, detail=f"older than the rule's max_age {_ago(max_age)}"
+            )
+        return self._resolve(where, last.agent_id)
 
     def _resolve(self, source: str, raw: str) -> CandidateVerdict:
         ref = classify(raw)
@@ -352,6 +393,14 @@ class Router:
             if resolved.user_id:
                 ids.add(resolved.user_id)
         return ids
+
+
+def _ago(seconds: float) -> str:
+    if seconds >= 86_400:
+        return f"{seconds / 86_400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min"
 
 
 def _why(contact: Contact) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -34,6 +35,7 @@ INITIATION_METHODS = (
     "FLOW",
 )
 MAX_CANDIDATES = 100  # GetCurrentUserData checks at most 100 agents per call
+SOURCE_KINDS = ("attribute", "agent_of", "users", "last_agent", "owner")
 RULE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -120,13 +122,42 @@ class When(_Strict):
         return value
 
 
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _duration_seconds(value: Any) -> Any:
+    """``90s``, ``30m``, ``24h``, ``7d`` (or a number of seconds) -> seconds."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration like 90s, 30m, 24h or 7d")
+        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+Duration = Annotated[int, BeforeValidator(_duration_seconds), Field(ge=60, le=400 * 86_400)]
+
+
+class LastAgentSource(_Strict):
+    max_age: Duration = Field(description="Ignore a last agent older than this: 24h, 7d, 90m... (60 s to 400 d).")
+
+
 class CandidateSource(_Strict):
     """Where candidate agents come from; exactly one key per entry."""
 
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        json_schema_extra={"oneOf": [{"required": ["attribute"]}, {"required": ["agent_of"]}, {"required": ["users"]}]},
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["attribute"]},
+                {"required": ["agent_of"]},
+                {"required": ["users"]},
+                {"required": ["last_agent"]},
+                {"required": ["owner"]},
+            ]
+        },
     )
 
     attribute: Annotated[str, StringConstraints(min_length=1, max_length=32767)] | None = Field(
@@ -139,11 +170,16 @@ class CandidateSource(_Strict):
         default=None, min_length=1, max_length=MAX_CANDIDATES, description="User ids, ARNs or usernames."
     )
 
+    last_agent: LastAgentSource | None = Field(
+        default=None, description="The agent who last handled this customer (any channel), if recent enough."
+    )
+    owner: Literal[True] | None = Field(default=None, description="The account owner of this customer.")
+
     @model_validator(mode="after")
     def _exactly_one(self) -> CandidateSource:
-        given = [k for k in ("attribute", "agent_of", "users") if getattr(self, k) is not None]
+        given = [k for k in SOURCE_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of attribute, agent_of, users (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of {', '.join(SOURCE_KINDS)} (got {', '.join(given) or 'none'})")
         return self
 
     @property
@@ -152,6 +188,10 @@ class CandidateSource(_Strict):
             return f"attribute:{self.attribute}"
         if self.agent_of is not None:
             return f"agent_of:{self.agent_of}"
+        if self.last_agent is not None:
+            return "last_agent"
+        if self.owner is not None:
+            return "owner"
         return "users"
 
 
@@ -379,6 +419,7 @@ __all__ = [
     "AgentCondition",
     "CandidateSource",
     "FallbackStep",
+    "LastAgentSource",
     "RoutingCriteriaFallback",
     "RoutingRule",
     "RulesFile",

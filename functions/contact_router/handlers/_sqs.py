@@ -1,0 +1,44 @@
+"""What every SQS-fed function shares: one app per execution environment, built lazily from the
+environment, and partial batch responses from the app's per-record policy."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contact_router.app import EventApp
+from contact_router.config import Settings
+
+A = TypeVar("A", bound=EventApp[Any])
+
+
+class SqsFunction(Generic[A]):
+    def __init__(self, build: Callable[[Settings], A]) -> None:
+        self._build = build
+        self._app: A | None = None
+        # A batch where every record failed is reported like any other (the failed ids), not raised: the
+        # per-record error policy already decided what to retry.
+        self.processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    def app(self) -> A:
+        """Built once per execution environment, from the environment variables (see config.py)."""
+        if self._app is None:
+            self._app = self._build(Settings.from_env(os.environ))
+        return self._app
+
+    def reset(self) -> None:
+        """Forget the app (tests that change the environment)."""
+        self._app = None
+
+    def handle(self, event: dict[str, Any], context: LambdaContext, app: A | None = None) -> dict[str, Any]:
+        app = app or self.app()
+        app.register_lambda_context(context)
+        return dict(
+            process_partial_response(
+                event=event, record_handler=app.handle_record, processor=self.processor, context=context
+            )
+        )

@@ -1,0 +1,19 @@
+"""Affinity recorder Lambda: CONNECTED_TO_AGENT events of every channel -> last agent per customer key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from contact_router.app import AffinityApp, build_affinity_app
+from contact_router.handlers._sqs import SqsFunction
+from contact_router.observability import logger, metrics
+
+function = SqsFunction[AffinityApp](build_affinity_app)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, app: AffinityApp | None = None) -> dict[str, Any]:
+    return function.handle(event, context, app)
