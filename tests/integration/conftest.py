@@ -18,7 +18,14 @@ import pytest
 from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, World
-from contact_router.app import RouterApp, SupervisionApp, build_router_app, build_supervision_app
+from contact_router.app import (
+    AffinityApp,
+    RouterApp,
+    SupervisionApp,
+    build_affinity_app,
+    build_router_app,
+    build_supervision_app,
+)
 from contact_router.config import Settings
 from contact_router.handlers import router as router_handler
 from contact_router_cli.local import LocalLambdaContext, lambda_output_to
@@ -26,6 +33,8 @@ from tests.conftest import EVENTS_DIR, SAMPLES_DIR
 from tests.support.cfn import load_template
 
 TABLE = "idempotency"
+AFFINITY_TABLE = "affinity"
+SECRET = "integration-test-customer-key-secret-0123456789"
 
 
 LambdaContext = LocalLambdaContext
@@ -38,13 +47,18 @@ class Harness:
     dynamodb: Any
     dlq_url: str
     env: dict[str, str]
+    secrets: Any = None
     _ids: int = 0
     apps: list[RouterApp] = field(default_factory=list)
 
     def app(self, **env: str) -> RouterApp:
         settings = Settings.from_env({**self.env, **env})
         app = build_router_app(
-            settings, connect_client=self.emulator.client(), dynamodb_client=self.dynamodb, sqs_client=self.sqs
+            settings,
+            connect_client=self.emulator.client(),
+            dynamodb_client=self.dynamodb,
+            sqs_client=self.sqs,
+            secretsmanager_client=self.secrets,
         )
         self.apps.append(app)
         return app
@@ -53,6 +67,15 @@ class Harness:
         settings = Settings.from_env({**self.env, "ALLOW_BARGE": "true", **env})
         return build_supervision_app(
             settings, connect_client=self.emulator.client(), dynamodb_client=self.dynamodb, sqs_client=self.sqs
+        )
+
+    def affinity_app(self, **env: str) -> AffinityApp:
+        return build_affinity_app(
+            Settings.from_env({**self.env, **env}),
+            connect_client=self.emulator.client(),
+            dynamodb_client=self.dynamodb,
+            sqs_client=self.sqs,
+            secretsmanager_client=self.secrets,
         )
 
     def record(self, body: str | dict[str, Any], receive_count: int = 1) -> dict[str, Any]:
@@ -89,6 +112,28 @@ class Harness:
 def event(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
     return data
+
+
+def create_affinity_table(dynamodb: Any, name: str) -> None:
+    """AffinityTable as template.yaml defines it (key schema and TTL attribute), when it does; else the
+    local pipeline's definition (tests/template checks the two agree)."""
+    resources = load_template()["Resources"]
+    props = resources.get("AffinityTable", {}).get("Properties") or {
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+    }
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode=props["BillingMode"],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": props["TimeToLiveSpecification"]["AttributeName"]},
+    )
 
 
 def create_idempotency_table(dynamodb: Any, name: str) -> None:
@@ -129,11 +174,16 @@ def harness(world_path: Path) -> Iterator[Harness]:
         sqs = boto3.client("sqs", region_name="eu-west-2")
         create_idempotency_table(dynamodb, TABLE)
         dlq_url = sqs.create_queue(QueueName="contact-router-dlq")["QueueUrl"]
+        secrets = boto3.client("secretsmanager", region_name="eu-west-2")
+        secret_arn = secrets.create_secret(Name="customer-key", SecretString=SECRET)["ARN"]
+        create_affinity_table(dynamodb, AFFINITY_TABLE)
         env = {
             "CONNECT_INSTANCE_ARN": emulator.instance_arn,
             "RULES_SOURCE": "file",
             "RULES_FILE": str(SAMPLES_DIR / "rules.yaml"),
             "IDEMPOTENCY_TABLE": TABLE,
             "DEAD_LETTER_QUEUE_URL": dlq_url,
+            "AFFINITY_TABLE": AFFINITY_TABLE,
+            "CUSTOMER_KEY_SECRET_ARN": secret_arn,
         }
-        yield Harness(emulator=emulator, sqs=sqs, dynamodb=dynamodb, dlq_url=dlq_url, env=env)
+        yield Harness(emulator=emulator, sqs=sqs, dynamodb=dynamodb, dlq_url=dlq_url, env=env, secrets=secrets)

@@ -33,7 +33,7 @@ def test_run_shows_every_promised_case(tmp_path: Path) -> None:
     # THEN it exits 0 and its table has one row per event with the catalog's outcome, agent and reason
     assert code == 0, out
     routing_part, supervision_part = out.split("supervision decisions", 1)
-    rows = table_rows(routing_part)
+    rows = table_rows(routing_part.split("routing decisions", 1)[1])
     rechecks = [line for line in routing_part.splitlines() if line.startswith("│   ↻ re-check")]
     for name, expected in CATALOG.items():
         row = rows[name.removesuffix(".json")]
@@ -45,6 +45,15 @@ def test_run_shows_every_promised_case(tmp_path: Path) -> None:
             assert f" {expected['agent']} " in row, (name, row)
         if "reason" in expected:
             assert expected["reason"] in row, (name, row)
+    affinity_rows = table_rows(routing_part.split("routing decisions", 1)[0])
+    recorded = {name: e["affinity"] for name, e in CATALOG.items() if "affinity" in e}
+    assert len(affinity_rows) == len(recorded)
+    for name, expected in recorded.items():
+        row = affinity_rows[name.removesuffix(".json")]
+        assert f" {expected['outcome']} " in row, (name, row)
+        assert all(f" {expected[k]}" in row for k in ("agent", "reason") if k in expected), (name, row)
+    assert "owners: " in out
+    assert "3 stored, 0 bad row(s)" in out
     supervision_rows = table_rows(supervision_part.split("summary", 1)[0])
     supervised = {name: e["supervision"] for name, e in CATALOG.items() if "supervision" in e}
     assert len(supervision_rows) == len(supervised)
@@ -90,7 +99,7 @@ def test_rules_validate_reports_every_problem_with_rule_and_field(tmp_path: Path
     bad.write_text("version: 1\nrouting:\n  - name: vip\n    candidates: [{users: []}]\n    colour: red\n")
     code, out = invoke("rules", "validate", str(SAMPLES_DIR / "rules.yaml"))
     assert code == 0
-    assert "OK, 5 routing rule(s): vip-desk, preferred-agent-task, preferred-agent-attribute" in out
+    assert "OK, 7 routing rule(s): vip-desk, key-accounts, returning-customer-sms, preferred-agent-task" in out
     result = CliRunner().invoke(main, ["rules", "validate", str(bad)])
     assert result.exit_code == 1
     assert (

@@ -11,12 +11,16 @@ from typing import Any
 import pytest
 import yaml
 
+from contact_router.adapters.affinity_store import AffinityStore
+from contact_router.adapters.connect import ConnectGateway
 from contact_router.app import build_router_app
 from contact_router.config import Settings
+from contact_router.handlers import affinity as affinity_handler
 from contact_router.handlers import router as router_handler
 from contact_router_cli.local import VirtualTimeRechecks
-from tests.conftest import EVENTS_DIR
-from tests.integration.conftest import Harness, LambdaContext, event
+from contact_router_cli.owners import OwnerResolver, import_owners
+from tests.conftest import EVENTS_DIR, SAMPLES_DIR
+from tests.integration.conftest import AFFINITY_TABLE, SECRET, Harness, LambdaContext, event
 
 DANA = "33333333-0000-4000-8000-000000000001"
 SAM = "33333333-0000-4000-8000-000000000002"
@@ -45,6 +49,15 @@ def test_every_fixture_gets_the_outcome_the_catalog_promises(
         rechecks=rechecks,
     )
     caplog.set_level("INFO")
+    # GIVEN the sample owners, and the connected contacts recorded by the affinity recorder (they happened earlier)
+    resolver = OwnerResolver(
+        ConnectGateway(harness.emulator.client(), harness.emulator.instance_id), harness.emulator.instance_arn
+    )
+    import_owners(
+        SAMPLES_DIR / "owners.csv", AffinityStore(AFFINITY_TABLE, harness.dynamodb), SECRET.encode(), resolver
+    )
+    connected = [harness.record(event(n)) for n in names if event(n)["detail"].get("eventType") == "CONNECTED_TO_AGENT"]
+    affinity_handler.lambda_handler({"Records": connected}, LambdaContext(), app=harness.affinity_app())
     # WHEN they are delivered in SQS batches of up to 10, then the delayed re-checks when they fall due
     for start in range(0, len(names), 10):
         response = harness.invoke([harness.record(event(n)) for n in names[start : start + 10]], app)

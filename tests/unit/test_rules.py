@@ -23,6 +23,8 @@ def test_bundled_and_sample_rules_are_valid() -> None:
     assert next(r.name for r in load_bundled_rules().routing) == "preferred-agent-attribute"
     assert [r.name for r in load_rules_file(SAMPLES_DIR / "rules.yaml").routing] == [
         "vip-desk",
+        "key-accounts",
+        "returning-customer-sms",
         "preferred-agent-task",
         "preferred-agent-attribute",
         "email-back-to-related-agent",

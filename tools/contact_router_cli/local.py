@@ -23,17 +23,25 @@ import boto3
 from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, World
-from contact_router.app import build_router_app, build_supervision_app
+from contact_router.adapters.affinity_store import AffinityStore
+from contact_router.adapters.connect import ConnectGateway
+from contact_router.app import build_affinity_app, build_router_app, build_supervision_app
 from contact_router.config import Settings
+from contact_router.handlers import affinity as affinity_handler
 from contact_router.handlers import router as router_handler
 from contact_router.handlers import supervision as supervision_handler
+from contact_router.models.affinity import AffinityDecision
 from contact_router.models.decision import Decision
 from contact_router.models.supervision import SupervisionDecision
 from contact_router.observability import logger as powertools_logger
 from contact_router.routing.fallback import RECHECK_KEY
+from contact_router_cli.owners import ImportReport, OwnerResolver, import_owners
 
 IDEMPOTENCY_TABLE = "contact-router-idempotency"
+AFFINITY_TABLE = "contact-router-affinity"
 T = TypeVar("T")
+# The local run's customer-key secret (a deployment generates its own in Secrets Manager).
+LOCAL_SECRET = "local-run-customer-key-secret-not-for-production-use"  # noqa: S105 - moto only
 MAX_RECEIVES = 3  # like the template's redrive policy, smaller: a local run should end quickly
 
 
@@ -49,10 +57,13 @@ class DeadLetter:
 class LocalRunResult:
     decisions: list[tuple[str, Decision]]  # (event file name, final decision), in processing order
     supervision: list[tuple[str, SupervisionDecision]]
+    affinity: list[tuple[str, AffinityDecision]]
+    owners: ImportReport | None
     dead_letters: list[DeadLetter]
     api_calls: Counter[str]
     emulator: ConnectEmulator
     sources: dict[str, str] = field(default_factory=dict)  # message id -> event file name
+    affinity_items: list[dict[str, Any]] = field(default_factory=list)  # the affinity table after the run
     batches: int = 0
 
 
@@ -86,6 +97,7 @@ class _DecisionCollector(logging.Handler):
         super().__init__(level=logging.INFO)
         self.records: list[tuple[str | None, Decision]] = []
         self.supervision: list[tuple[str | None, SupervisionDecision]] = []
+        self.affinity: list[tuple[str | None, AffinityDecision]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message_id = powertools_logger.get_current_keys().get("message_id")
@@ -95,6 +107,9 @@ class _DecisionCollector(logging.Handler):
         supervision = getattr(record, "supervision", None)
         if isinstance(supervision, dict):
             self.supervision.append((message_id, SupervisionDecision.from_record(supervision)))
+        affinity = getattr(record, "affinity", None)
+        if isinstance(affinity, dict):
+            self.affinity.append((message_id, AffinityDecision.from_record(affinity)))
 
 
 @contextlib.contextmanager
@@ -138,6 +153,7 @@ def run_pipeline(
     log_stream: IO[str],
     dry_run: bool = False,
     route_voice: bool = False,
+    owners_path: Path | None = None,
 ) -> LocalRunResult:
     emulator = ConnectEmulator(World.from_file(world_path))
     region = emulator.region
@@ -145,8 +161,12 @@ def run_pipeline(
         dynamodb = boto3.client("dynamodb", region_name=region)
         sqs = boto3.client("sqs", region_name=region)
         _create_idempotency_table(dynamodb)
+        _create_affinity_table(dynamodb)
+        secrets = boto3.client("secretsmanager", region_name=region)
+        secret_arn = secrets.create_secret(Name="contact-router-customer-key", SecretString=LOCAL_SECRET)["ARN"]
         dlq_url, router_queue = _queue_pair(sqs, "contact-router")
         supervision_dlq, supervision_queue = _queue_pair(sqs, "contact-router-supervision")
+        affinity_dlq, affinity_queue = _queue_pair(sqs, "contact-router-affinity")
         env = {
             "CONNECT_INSTANCE_ARN": emulator.instance_arn,
             "RULES_SOURCE": "file",
@@ -155,8 +175,15 @@ def run_pipeline(
             "DRY_RUN": str(dry_run).lower(),
             "ROUTE_VOICE": str(route_voice).lower(),
             "ALLOW_BARGE": "true",  # the sample rules let the escalation desk barge
+            "AFFINITY_TABLE": AFFINITY_TABLE,
+            "CUSTOMER_KEY_SECRET_ARN": secret_arn,
         }
-        clients = {"connect_client": emulator.client(), "dynamodb_client": dynamodb, "sqs_client": sqs}
+        clients = {
+            "connect_client": emulator.client(),
+            "dynamodb_client": dynamodb,
+            "sqs_client": sqs,
+            "secretsmanager_client": secrets,
+        }
         rechecks = VirtualTimeRechecks(emulator)
         router_app = build_router_app(
             Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": dlq_url}),
@@ -164,8 +191,20 @@ def run_pipeline(
             clock=emulator.now,
             rechecks=rechecks,
         )
+        no_secrets = {k: v for k, v in clients.items() if k != "secretsmanager_client"}
         supervision_app = build_supervision_app(
-            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": supervision_dlq}), **clients
+            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": supervision_dlq}), **no_secrets
+        )
+        affinity_app = build_affinity_app(Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": affinity_dlq}), **clients)
+        owners = (
+            import_owners(
+                owners_path,
+                AffinityStore(AFFINITY_TABLE, dynamodb),
+                LOCAL_SECRET.encode(),
+                OwnerResolver(ConnectGateway(emulator.client(), emulator.instance_id), emulator.instance_arn),
+            )
+            if owners_path
+            else None
         )
 
         # Every event goes to the router's queue (a replay, as if delivered); CONNECTED_TO_AGENT events also go
@@ -175,21 +214,33 @@ def run_pipeline(
             body = path.read_text(encoding="utf-8")
             sources[sqs.send_message(QueueUrl=router_queue, MessageBody=body)["MessageId"]] = path.name
             if _event_type(body) == "CONNECTED_TO_AGENT":
-                sources[sqs.send_message(QueueUrl=supervision_queue, MessageBody=body)["MessageId"]] = path.name
+                for queue in (supervision_queue, affinity_queue):
+                    sources[sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"]] = path.name
 
         with lambda_output_to(log_stream) as collector:
-            batches = _drain(sqs, router_queue, router_handler.lambda_handler, router_app)
+            # Connected contacts are recorded first, as if they happened before the queued ones (a returning
+            # customer's earlier call); then routing (with its re-checks in emulated time); then supervision.
+            batches = _drain(sqs, affinity_queue, affinity_handler.lambda_handler, affinity_app)
+            batches += _drain(sqs, router_queue, router_handler.lambda_handler, router_app)
             while (recheck_body := rechecks.pop_due()) is not None:
                 attempt = json.loads(recheck_body)[RECHECK_KEY]["attempt"]
                 message_id = sqs.send_message(QueueUrl=router_queue, MessageBody=recheck_body)["MessageId"]
                 sources[message_id] = f"  ↻ re-check {attempt}"
                 batches += _drain(sqs, router_queue, router_handler.lambda_handler, router_app)
             batches += _drain(sqs, supervision_queue, supervision_handler.lambda_handler, supervision_app)
-        dead_letters = _read_dead_letters(sqs, dlq_url, sources) + _read_dead_letters(sqs, supervision_dlq, sources)
+        dead_letters = [
+            letter
+            for dlq in (dlq_url, supervision_dlq, affinity_dlq)
+            for letter in _read_dead_letters(sqs, dlq, sources)
+        ]
+        stored_items = dynamodb.scan(TableName=AFFINITY_TABLE)["Items"]
 
     return LocalRunResult(
         decisions=[(sources.get(mid, "?"), d) for mid, d in _final(collector.records)],
         supervision=[(sources.get(mid, "?"), d) for mid, d in _final(collector.supervision)],
+        affinity=[(sources.get(mid, "?"), d) for mid, d in _final(collector.affinity)],
+        owners=owners,
+        affinity_items=stored_items,
         dead_letters=dead_letters,
         api_calls=Counter(emulator.call_counts()),
         emulator=emulator,
@@ -285,6 +336,19 @@ def _final(records: list[tuple[str | None, T]]) -> list[tuple[str, T]]:
     for message_id, decision in records:
         last[message_id or str(uuid.uuid4())] = decision
     return list(last.items())
+
+
+def _create_affinity_table(dynamodb: Any) -> None:
+    # Same key schema and TTL attribute as AffinityTable in template.yaml (a template test checks both).
+    dynamodb.create_table(
+        TableName=AFFINITY_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=AFFINITY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
 
 
 def _create_idempotency_table(dynamodb: Any) -> None:

@@ -10,6 +10,9 @@ from typing import Any
 
 import click
 
+from contact_router.adapters import aws
+from contact_router.adapters.connect import ConnectGateway
+from contact_router.config import Settings
 from contact_router.errors import ConfigurationError
 from contact_router.models.decision import Outcome
 from contact_router_cli import render
@@ -17,6 +20,7 @@ from contact_router_cli import render
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_WORLD = REPO_ROOT / "samples" / "world.yaml"
 SAMPLE_RULES = REPO_ROOT / "samples" / "rules.yaml"
+SAMPLE_OWNERS = REPO_ROOT / "samples" / "owners.csv"
 EVENTS_DIR = REPO_ROOT / "events"
 DEFAULT_LOG = REPO_ROOT / "out" / "local-run.jsonl"
 
@@ -41,6 +45,14 @@ def main() -> None:
     show_default=True,
     help="Folder of EventBridge event JSON files.",
 )
+@click.option(
+    "--owners",
+    "owners_path",
+    type=existing_file,
+    default=SAMPLE_OWNERS,
+    show_default=True,
+    help="Account owners CSV imported before the run.",
+)
 @click.option("--dry-run", is_flag=True, help="Decide everything, associate nothing.")
 @click.option("--route-voice", is_flag=True, help="Route VOICE contacts too.")
 @click.option(
@@ -51,12 +63,14 @@ def main() -> None:
     show_default=True,
     help="Where the Lambda's JSON logs and metrics go.",
 )
-def run(world: Path, rules: Path, events_dir: Path, dry_run: bool, route_voice: bool, log_path: Path) -> None:
-    """The local pipeline with sample data: events -> SQS -> router Lambda -> emulated Connect."""
+def run(
+    world: Path, rules: Path, events_dir: Path, owners_path: Path, dry_run: bool, route_voice: bool, log_path: Path
+) -> None:
+    """The local pipeline with sample data: events -> SQS -> the Lambda handlers -> emulated Connect."""
     events = sorted(events_dir.glob("*.json"))
     if not events:
         raise click.ClickException(f"no *.json events in {events_dir}")
-    _run_and_print(world, rules, events, dry_run, route_voice, log_path)
+    _run_and_print(world, rules, events, dry_run, route_voice, log_path, owners_path)
 
 
 @main.command()
@@ -75,13 +89,29 @@ def replay(
     _run_and_print(world, rules, list(events), dry_run, route_voice, log_path)
 
 
-def _run_and_print(world: Path, rules: Path, events: list[Path], dry_run: bool, route_voice: bool, log: Path) -> None:
+def _run_and_print(
+    world: Path,
+    rules: Path,
+    events: list[Path],
+    dry_run: bool,
+    route_voice: bool,
+    log: Path,
+    owners_path: Path | None = None,
+) -> None:
     from contact_router_cli.local import run_pipeline
 
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
         with log.open("w", encoding="utf-8") as stream:
-            result = run_pipeline(world, rules, events, log_stream=stream, dry_run=dry_run, route_voice=route_voice)
+            result = run_pipeline(
+                world,
+                rules,
+                events,
+                log_stream=stream,
+                dry_run=dry_run,
+                route_voice=route_voice,
+                owners_path=owners_path,
+            )
     except ConfigurationError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc
     out = render.console()
@@ -92,12 +122,16 @@ def _run_and_print(world: Path, rules: Path, events: list[Path], dry_run: bool, 
         return usernames.get(user_id or "")
 
     mode = " (dry run)" if dry_run else ""
+    if result.owners is not None:
+        out.print(f"owners: {owners_path}: {result.owners.stored} stored, {len(result.owners.bad)} bad row(s)")
+    if result.affinity:
+        out.print(render.affinity_table(result.affinity, name, "affinity: connected contacts recorded first"))
     out.print(render.decisions_table(result.decisions, name, f"routing decisions{mode} — rules: {rules.name}"))
     if result.supervision:
         out.print(render.supervision_table(result.supervision, name, f"supervision decisions{mode}"))
     for letter in result.dead_letters:
         out.print(f"[red]dead-letter queue[/red]: {letter.source}: {letter.reason}: {letter.error}")
-    everything = [d for _, d in result.decisions] + [d for _, d in result.supervision]
+    everything = [d for _, d in result.decisions] + [d for _, d in result.supervision] + [d for _, d in result.affinity]
     out.print(render.summary_table(everything, result.api_calls, len(result.dead_letters)))
     out.print(f"Lambda logs and metrics: {log}")
     failed = [d for d in everything if d.outcome.value == Outcome.FAILED.value]
@@ -205,6 +239,93 @@ def monitor(
     except MonitorError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"monitoring contact {monitoring_id} (supervisor {user_id}, contact {contact_id})")
+
+
+# ---------------------------------------------------------------------------------------------- owners
+@main.group()
+def owners() -> None:
+    """Account owners: customer key -> owner user, stored as keyed hashes in the affinity table."""
+
+
+table_option = click.option("--table", required=True, help="The affinity table (stack output AffinityTableName).")
+secret_option = click.option(
+    "--secret-arn", required=True, help="The customer-key secret (stack output CustomerKeySecretArn)."
+)
+region_option = click.option("--region", help="AWS Region (default: your AWS configuration).")
+
+
+@owners.command("import")
+@table_option
+@secret_option
+@region_option
+@click.option("--instance-arn", required=True, help="The Connect instance whose users own the customers.")
+@click.argument("csv_file", type=existing_file)
+def owners_import(table: str, secret_arn: str, region: str | None, instance_arn: str, csv_file: Path) -> None:
+    """Load CSV_FILE (key_type,key,owner) into the affinity table; bad rows are reported, never written.
+
+    Safe to rerun: rows already stored are left alone, so an interrupted import resumes where it stopped.
+    """
+    from contact_router_cli.owners import OwnerResolver, import_owners
+
+    store, secret = _owner_store(table, secret_arn, region)
+    settings = Settings.for_instance(instance_arn)
+    connect = ConnectGateway(aws.client("connect", settings.region, aws.CONNECT_CONFIG), settings.instance_id)
+    report = import_owners(csv_file, store, secret, OwnerResolver(connect, settings.instance_arn))
+    _print_owner_report(report.stored, report.unchanged, report.bad, report.rows)
+
+
+@owners.command("export")
+@table_option
+@region_option
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout).")
+def owners_export(table: str, region: str | None, output: Path | None) -> None:
+    """Every owner mapping as CSV: key_hash,key_type,owner_id (keys are hashes: addresses are never stored)."""
+    from contact_router.adapters.affinity_store import AffinityStore
+    from contact_router_cli.owners import export_owners
+
+    text = export_owners(AffinityStore(table, aws.client("dynamodb", region)))
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{output}: {text.count(chr(10)) - 1} owner mapping(s)")
+    else:
+        click.echo(text, nl=False)
+
+
+@owners.command("delete")
+@table_option
+@secret_option
+@region_option
+@click.argument("csv_file", type=existing_file)
+def owners_delete(table: str, secret_arn: str, region: str | None, csv_file: Path) -> None:
+    """Delete the owner mappings of the customer keys in CSV_FILE (same format; the owner column is ignored)."""
+    from contact_router_cli.owners import delete_owners
+
+    store, secret = _owner_store(table, secret_arn, region)
+    deleted, missing, bad = delete_owners(csv_file, store, secret)
+    for line, reason in bad:
+        click.echo(f"error: {csv_file}:{line}: {reason}", err=True)
+    click.echo(f"{csv_file}: {deleted} deleted, {missing} not found, {len(bad)} bad row(s)")
+    if bad:
+        raise SystemExit(1)
+
+
+def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[Any, bytes]:
+    from contact_router.adapters.affinity_store import AffinityStore
+    from contact_router.adapters.secrets import secret_loader
+
+    try:
+        secret = secret_loader(secret_arn, aws.client("secretsmanager", region))()
+    except ConfigurationError as exc:
+        raise click.ClickException("\n".join(exc.problems)) from exc
+    return AffinityStore(table, aws.client("dynamodb", region)), secret
+
+
+def _print_owner_report(stored: int, unchanged: int, bad: list[tuple[int, str]], rows: int) -> None:
+    for line, reason in bad:
+        click.echo(f"error: line {line}: {reason}", err=True)
+    click.echo(f"{rows} row(s): {stored} stored, {unchanged} unchanged, {len(bad)} bad")
+    if bad:
+        raise SystemExit(1)
 
 
 # -------------------------------------------------------------------------------------------- emulator

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 from rich.table import Table
 
+from contact_router.models.affinity import AffinityDecision
 from contact_router.models.decision import Decision, Outcome
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 
@@ -86,8 +87,28 @@ def supervision_table(
     return table
 
 
+def affinity_table(
+    rows: Sequence[tuple[str, AffinityDecision]], agent_name: Callable[[str | None], str | None], title: str
+) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("event", "contact", "channel", "agent", "outcome", "keys", "reason"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("event", "contact"))
+    for source, d in rows:
+        keys = ", ".join(f"{k.kind} {k.key}…{'' if k.written else ' (kept newer)'}" for k in d.keys) or "-"
+        table.add_row(
+            source.removesuffix(".json"),
+            _short(d.contact_id),
+            d.channel or "-",
+            agent_name(d.agent_id) or d.agent_id or "-",
+            d.outcome.value,
+            keys,
+            f"{d.reason}: {d.detail}" if d.reason and d.detail else d.reason or "",
+        )
+    return table
+
+
 def summary_table(
-    decisions: Sequence[Decision | SupervisionDecision], api_calls: Counter[str], dead_letters: int
+    decisions: Sequence[Decision | SupervisionDecision | AffinityDecision], api_calls: Counter[str], dead_letters: int
 ) -> Table:
     table = Table(title="summary", title_justify="left", show_header=False)
     table.add_column("what")
@@ -98,6 +119,10 @@ def summary_table(
         Counter(d.outcome.value for d in decisions if isinstance(d, SupervisionDecision)).items()
     ):
         table.add_row(f"supervision {outcome}", str(count))
+    for outcome, count in sorted(
+        Counter(d.outcome.value for d in decisions if isinstance(d, AffinityDecision)).items()
+    ):
+        table.add_row(f"affinity {outcome}", str(count))
     for operation, count in sorted(api_calls.items()):
         table.add_row(f"Connect {operation}", str(count))
     table.add_row("dead-letter queue messages", str(dead_letters))

@@ -118,6 +118,16 @@ class ConnectGateway:
         self._users.put(key, found)
         return found
 
+    def describe_user_exists(self, user_id: str) -> None:
+        """Raises PermanentError(reason="unknown_user") if there is no such user in the instance."""
+        self._call(
+            "DescribeUser",
+            self._client.describe_user,
+            InstanceId=self.instance_id,
+            UserId=user_id,
+            not_found="unknown_user",
+        )
+
     def hierarchy_group_of(self, user_id: str) -> str | None:
         """The user's own hierarchy group id (DescribeUser), cached like usernames."""
         key = f"group:{user_id}"

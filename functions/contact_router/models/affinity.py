@@ -50,6 +50,19 @@ class AffinityDecision:
     detail: str | None = None
     keys: tuple[KeyWrite, ...] = field(default_factory=tuple)
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> AffinityDecision:
+        return cls(
+            outcome=AffinityOutcome(record["outcome"]),
+            contact_id=record.get("contact_id"),
+            channel=record.get("channel"),
+            event_type=record.get("event_type"),
+            agent_id=record.get("agent_id"),
+            reason=record.get("reason"),
+            detail=record.get("detail"),
+            keys=tuple(KeyWrite(k["kind"], k["key"], bool(k["written"])) for k in record.get("keys", [])),
+        )
+
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
         record["outcome"] = self.outcome.value
