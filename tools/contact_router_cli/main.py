@@ -328,6 +328,46 @@ def _print_owner_report(stored: int, unchanged: int, bad: list[tuple[int, str]],
         raise SystemExit(1)
 
 
+# ------------------------------------------------------------------------------------------------- dlq
+@main.group()
+def dlq() -> None:
+    """Dead-letter queues: why messages are there, and sending them back after a fix."""
+
+
+@dlq.command("list")
+@click.option("--queue-url", required=True, help="The dead-letter queue (stack outputs *DeadLetterQueueUrl).")
+@region_option
+@click.option("--max", "limit", default=100, show_default=True, help="Messages to look at.")
+def dlq_list(queue_url: str, region: str | None, limit: int) -> None:
+    """Every message's contact and reason, then the count per reason (messages stay in the queue)."""
+    from contact_router_cli.dlq import receive_all, release, summarize
+
+    sqs = aws.client("sqs", region)
+    messages = list(receive_all(sqs, queue_url, limit, visibility_seconds=30))
+    release(sqs, queue_url, messages)
+    for m in messages:
+        click.echo(f"{m.message_id}  contact {m.contact_id or '-'}  {m.reason}: {m.error}")
+    for reason, count in summarize(messages).most_common():
+        click.echo(f"{count:5d}  {reason}")
+    click.echo(f"{len(messages)} message(s) looked at")
+
+
+@dlq.command("redrive")
+@click.option("--queue-url", required=True, help="The dead-letter queue.")
+@click.option("--to", "to_url", required=True, help="The queue to send the messages back to (the source queue).")
+@click.option("--reason", help="Only messages dead-lettered for this reason (e.g. access_denied).")
+@region_option
+@click.option("--max", "limit", default=1000, show_default=True, help="At most this many messages.")
+def dlq_redrive(queue_url: str, to_url: str, reason: str | None, region: str | None, limit: int) -> None:
+    """Send dead-lettered messages back, unchanged, after fixing their cause (idempotency absorbs repeats)."""
+    from contact_router_cli.dlq import redrive
+
+    moved, skipped = redrive(aws.client("sqs", region), queue_url, to_url, limit, reason)
+    click.echo(
+        f"{moved} message(s) sent back to {to_url}" + (f", {skipped} skipped (other reasons)" if skipped else "")
+    )
+
+
 # -------------------------------------------------------------------------------------------- emulator
 @main.group()
 def emulator() -> None:

@@ -21,7 +21,7 @@ class Shutdown(BaseException):
     """Raised in a parked or sleeping actor when the simulation stops (unwinds its thread)."""
 
 
-class DeadlineExceeded(BaseException):  # noqa: N818 - it is how a Lambda invocation ends, not an error
+class DeadlineExceeded(BaseException):
     """An actor slept past its deadline (a Lambda invocation killed by its timeout).
 
     A ``BaseException``, like the SIGKILL it stands for: nothing in the router or in Powertools catches it,

@@ -77,7 +77,12 @@ class SimulatedQueue:
 
     # ------------------------------------------------------------------------------------------ api
     def send(
-        self, body: str, delay: float = 0.0, attributes: Mapping[str, str] | None = None, *, source_id: str | None = None
+        self,
+        body: str,
+        delay: float = 0.0,
+        attributes: Mapping[str, str] | None = None,
+        *,
+        source_id: str | None = None,
     ) -> Message:
         now = self.clock.now()
         delay = max(0.0, min(float(delay), SQS_MAX_DELAY))
@@ -178,10 +183,10 @@ class SimulatedSqsClient:
     def send_message(
         self,
         *,
-        QueueUrl: str,  # noqa: N803 - boto3's parameter names
-        MessageBody: str,  # noqa: N803
-        DelaySeconds: int = 0,  # noqa: N803
-        MessageAttributes: Mapping[str, Mapping[str, Any]] | None = None,  # noqa: N803
+        QueueUrl: str,
+        MessageBody: str,
+        DelaySeconds: int = 0,
+        MessageAttributes: Mapping[str, Mapping[str, Any]] | None = None,
         **_: Any,
     ) -> dict[str, Any]:
         queue = self._queues.get(QueueUrl)

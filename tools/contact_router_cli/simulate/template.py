@@ -152,7 +152,8 @@ def router_deployment(parameters: Mapping[str, str], path: Path = TEMPLATE) -> D
         for name, resource in resources.items()
         if resource.get("Type") == "AWS::Serverless::Function"
         for event in ((resource.get("Properties") or {}).get("Events") or {}).values()
-        if event.get("Type") == "SQS" and event.get("Properties", {}).get("Queue") == {"Fn::GetAtt": [ROUTER_QUEUE, "Arn"]}
+        if event.get("Type") == "SQS"
+        and event.get("Properties", {}).get("Queue") == {"Fn::GetAtt": [ROUTER_QUEUE, "Arn"]}
     ]
     if len(mappings) != 1:
         raise TemplateError(f"expected one function reading {ROUTER_QUEUE}, found {len(mappings)}")
