@@ -1,5 +1,5 @@
-"""Contract: the router's and the supervision's EventBridge rules in template.yaml match exactly the fixtures
-events/catalog.yaml says (``router_rule``, ``supervision_rule``).
+"""Contract: the router's, the supervision's and the affinity recorder's EventBridge rules in template.yaml
+match exactly the fixtures events/catalog.yaml says (``router_rule``, ``supervision_rule``, ``affinity_rule``).
 
 The pattern is read from the transformed template (parameters substituted) and evaluated by moto's EventBridge:
 the rule is put on moto's default bus with an SQS target, each fixture is put on the bus, and a message in the
@@ -18,7 +18,13 @@ import boto3
 import pytest
 import yaml
 from moto import mock_aws
-from tests.support.cfn import ROOT, TEST_INSTANCE_ARN, router_event_pattern, supervision_event_pattern
+from tests.support.cfn import (
+    ROOT,
+    TEST_INSTANCE_ARN,
+    affinity_event_pattern,
+    router_event_pattern,
+    supervision_event_pattern,
+)
 
 EVENTS_DIR = ROOT / "events"
 CATALOG = yaml.safe_load((EVENTS_DIR / "catalog.yaml").read_text())
@@ -82,6 +88,7 @@ def test_catalog_and_fixtures_list_the_same_events() -> None:
     for name, entry in CATALOG.items():
         assert isinstance(entry.get("router_rule"), bool), f"{name}: router_rule must be true or false"
         assert isinstance(entry.get("supervision_rule"), bool), f"{name}: supervision_rule must be true or false"
+        assert isinstance(entry.get("affinity_rule"), bool), f"{name}: affinity_rule must be true or false"
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -146,3 +153,42 @@ def test_supervision_rule_ignores_contacts_of_other_instances(matches: Matcher) 
     event["detail"]["instanceArn"] = other
     assert not matches(supervision_event_pattern(), event)
     assert matches(supervision_event_pattern(ConnectInstanceArn=other), event)
+
+
+# ---------------------------------------------------------------- affinity recorder
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_affinity_rule_matches_fixture_as_catalogued(name: str, matches: Matcher) -> None:
+    # GIVEN the deployed affinity rule (CONNECTED_TO_AGENT, every channel) and a fixture from events/
+    pattern = affinity_event_pattern(ConnectInstanceArn=TEST_INSTANCE_ARN)
+    event = load_event(name)
+    # WHEN the fixture is put on the bus THEN it reaches the affinity queue iff the catalog says so
+    assert matches(pattern, event) is CATALOG[name]["affinity_rule"], CATALOG[name]["description"]
+
+
+@pytest.mark.parametrize("channel", ["VOICE", "CHAT", "TASK", "EMAIL"])
+def test_affinity_rule_records_every_channel_whatever_is_supervised(channel: str, matches: Matcher) -> None:
+    # GIVEN a connected contact on any channel (a voice call counts for a later chat)
+    event = load_event("connected-to-agent-chat.json")
+    event["detail"]["channel"] = channel
+    # WHEN only CHAT is supervised and voice is not routed THEN the affinity rule still takes it
+    assert matches(affinity_event_pattern(SupervisedChannels="CHAT", RouteVoice="false"), event)
+    # and a QUEUED event of the same contact is not an affinity event
+    event["detail"]["eventType"] = "QUEUED"
+    assert not matches(affinity_event_pattern(), event)
+
+
+def test_every_fixture_supervision_sees_is_recorded_for_affinity() -> None:
+    # supervision takes some channels of CONNECTED_TO_AGENT; the affinity rule takes all of them
+    missing = [name for name, entry in CATALOG.items() if entry["supervision_rule"] and not entry["affinity_rule"]]
+    assert missing == []
+    assert not [name for name, entry in CATALOG.items() if entry["router_rule"] and entry["affinity_rule"]]
+
+
+def test_affinity_rule_ignores_contacts_of_other_instances(matches: Matcher) -> None:
+    event = load_event("connected-to-agent-vip-voice.json")
+    other = TEST_INSTANCE_ARN.replace("11111111-2222", "99999999-2222")
+    event["detail"]["instanceArn"] = other
+    assert not matches(affinity_event_pattern(), event)
+    assert matches(affinity_event_pattern(ConnectInstanceArn=other), event)

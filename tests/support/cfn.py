@@ -4,8 +4,11 @@
   turned into their long form (``{"Ref": ...}``, ``{"Fn::Sub": ...}``), as cfn-lint reads it.
 - ``stack(**parameters)``: the template after the SAM transform (aws-sam-translator, offline) with
   parameters and conditions applied, for one set of parameter values.
-- ``router_event_pattern(**parameters)`` / ``supervision_event_pattern(**parameters)``: the EventBridge
-  pattern of the rule feeding the router queue / the supervision queue, ready for matching.
+- ``stack_of(template, **parameters)``: the same for a template given as data (a deliberately broken copy of
+  ``load_template()``, for tests that show an assertion catches the breakage).
+- ``router_event_pattern(**parameters)`` / ``supervision_event_pattern(**parameters)`` /
+  ``affinity_event_pattern(**parameters)``: the EventBridge pattern of the rule feeding the router queue /
+  the supervision queue / the affinity queue, ready for matching.
 
 Intrinsics are resolved as far as parameters and pseudo parameters allow (``Ref``, ``Fn::Sub``,
 ``Fn::If``, ``Fn::Select``, ``Fn::Split``, ``Fn::Join``, condition functions, ``AWS::NoValue``).
@@ -248,8 +251,8 @@ class Stack:
         found = [
             resource["Properties"]
             for resource in self.of_type("AWS::CloudWatch::Alarm").values()
-            if resource["Properties"]["MetricName"] == metric
-            and [d["Value"] for d in resource["Properties"]["Dimensions"]] == [dimension_value]
+            if resource["Properties"].get("MetricName") == metric
+            and [d["Value"] for d in resource["Properties"].get("Dimensions", [])] == [dimension_value]
         ]
         assert len(found) == 1, f"expected one {metric} alarm on {dimension_value}, found {len(found)}"
         alarm: dict[str, Any] = found[0]
@@ -271,9 +274,10 @@ def actions_of(statements: list[dict[str, Any]]) -> set[str]:
     return {action for statement in statements for action in as_list(statement["Action"])}
 
 
-def packaged_template() -> dict[str, Any]:
-    """template.yaml as `sam package` hands it to CloudFormation: local CodeUri replaced by an S3 URI."""
-    template = load_template()
+def packaged_template(template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """template.yaml (or ``template``) as `sam package` hands it to CloudFormation: local CodeUri replaced by an
+    S3 URI."""
+    template = load_template() if template is None else copy.deepcopy(template)
     for resource in template["Resources"].values():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
@@ -281,7 +285,7 @@ def packaged_template() -> dict[str, Any]:
     return template
 
 
-def transform_template(parameters: Mapping[str, str]) -> dict[str, Any]:
+def transform_template(parameters: Mapping[str, str], template: dict[str, Any] | None = None) -> dict[str, Any]:
     """The SAM transform, as CloudFormation runs it, offline (no managed policies are looked up)."""
     translator = Translator(
         managed_policy_map=None,
@@ -289,16 +293,14 @@ def transform_template(parameters: Mapping[str, str]) -> dict[str, Any]:
         boto_session=boto3.session.Session(region_name=REGION),
     )
     return translator.translate(
-        packaged_template(),
+        packaged_template(template),
         parameter_values={**PSEUDO_PARAMETERS, **parameters},
         get_managed_policy_map=lambda: {},
     )
 
 
-@cache
-def _stack(frozen_overrides: frozenset[tuple[str, str]]) -> Stack:
-    parameters = parameter_values(**dict(frozen_overrides))
-    transformed = transform_template(parameters)
+def _build_stack(parameters: dict[str, str], template: dict[str, Any] | None) -> Stack:
+    transformed = transform_template(parameters, template)
     resolver = _Resolver(parameters, transformed.get("Conditions", {}), list_parameters())
     conditions = {name: resolver.condition(name) for name in transformed.get("Conditions", {})}
     resources = {
@@ -314,9 +316,19 @@ def _stack(frozen_overrides: frozenset[tuple[str, str]]) -> Stack:
     )
 
 
+@cache
+def _stack(frozen_overrides: frozenset[tuple[str, str]]) -> Stack:
+    return _build_stack(parameter_values(**dict(frozen_overrides)), None)
+
+
 def stack(**overrides: str) -> Stack:
     """The deployed shape of the stack for these parameter values (a fresh copy; the transform is cached)."""
     return copy.deepcopy(_stack(frozenset(overrides.items())))
+
+
+def stack_of(template: dict[str, Any], **overrides: str) -> Stack:
+    """The deployed shape of ``template`` (template.yaml's data, usually altered) for these parameter values."""
+    return _build_stack(parameter_values(**overrides), template)
 
 
 def event_pattern_targeting(queue: str, **overrides: str) -> dict[str, Any]:
@@ -340,3 +352,8 @@ def router_event_pattern(**overrides: str) -> dict[str, Any]:
 def supervision_event_pattern(**overrides: str) -> dict[str, Any]:
     """The EventPattern of the rule that targets the supervision queue, parameters substituted."""
     return event_pattern_targeting("SupervisionQueue", **overrides)
+
+
+def affinity_event_pattern(**overrides: str) -> dict[str, Any]:
+    """The EventPattern of the rule that targets the affinity recorder's queue, parameters substituted."""
+    return event_pattern_targeting("AffinityQueue", **overrides)

@@ -41,6 +41,9 @@ ROUTER_ENV_NAMES = {
     "IDEMPOTENCY_TABLE",
     "DEAD_LETTER_QUEUE_URL",
     "ROUTER_QUEUE_URL",
+    "AFFINITY_TABLE",
+    "CUSTOMER_KEY_SECRET_ARN",
+    "CUSTOMER_PROFILE_ATTRIBUTE",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -163,6 +166,9 @@ def test_function_environment_reflects_parameters_and_resources() -> None:
     assert env["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
     assert env["DEAD_LETTER_QUEUE_URL"] == {"Ref": "DeadLetterQueue"}  # Ref of a queue is its URL
     assert env["ROUTER_QUEUE_URL"] == {"Ref": "RouterQueue"}  # the "wait" fallback's delayed re-checks go here
+    assert env["AFFINITY_TABLE"] == {"Ref": "AffinityTable"}  # last_agent and owner candidates
+    assert env["CUSTOMER_KEY_SECRET_ARN"] == {"Ref": "CustomerKeySecret"}  # Ref of a secret is its ARN
+    assert env["CUSTOMER_PROFILE_ATTRIBUTE"] == "customerProfileId"
     assert env["POWERTOOLS_SERVICE_NAME"] == "contact-router"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ContactRouter"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
