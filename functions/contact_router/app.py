@@ -35,7 +35,7 @@ from contact_router.models.affinity import AffinityDecision, AffinityOutcome
 from contact_router.models.contact_event import ContactEvent, ContactEventDetail
 from contact_router.models.decision import Decision, Outcome
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
-from contact_router.observability import logger, record_decision
+from contact_router.observability import debug_payload, logger, record_decision
 from contact_router.routing.fallback import RECHECK_KEY, Recheck
 from contact_router.routing.ports import RecheckPort
 from contact_router.routing.router import Router, RouterOptions
@@ -80,6 +80,7 @@ class EventApp(Generic[D]):
         contact_id: str | None = None
         try:
             self._check_deadline()
+            debug_payload("sqs record", body=_json_or_text(record.body))
             detail, recheck = parse_record(record.body)
             contact_id = detail.contact_id
             logger.append_keys(contact_id=contact_id)
@@ -91,6 +92,12 @@ class EventApp(Generic[D]):
             return rejected
         except TransientError as exc:
             record_decision(self.failure(contact_id, exc.reason, exc.message, False))
+            raise
+        except Exception as exc:
+            # A bug, not a verdict on the record: log it with its traceback and give the record back; the
+            # queue's redrive policy bounds the retries and dead-letters it if the bug persists.
+            logger.exception("unexpected error while deciding a record")
+            record_decision(self.failure(contact_id, "unexpected_error", f"{type(exc).__name__}: {exc}", False))
             raise
         record_decision(decision)
         return decision
@@ -133,6 +140,13 @@ def _affinity_failure(contact_id: str | None, reason: str, message: str, permane
 def _supervision_failure(contact_id: str | None, reason: str, message: str, permanent: bool) -> SupervisionDecision:
     outcome = SupervisionOutcome.REJECTED if permanent else SupervisionOutcome.FAILED
     return SupervisionDecision(outcome=outcome, contact_id=contact_id, reason=reason, detail=message)
+
+
+def _json_or_text(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return {"unparsed_body_length": len(body)}
 
 
 def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,6 +21,49 @@ NAMESPACE = "ContactRouter"
 _service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
 logger = Logger(service=_service)
 metrics = Metrics(namespace=NAMESPACE, service=_service)
+
+
+# Anything that identifies a customer, wherever it sits in an event or an API answer: erased before logging.
+CUSTOMER_FIELDS = [
+    "$..customerEndpoint",
+    "$..CustomerEndpoint",
+    "$..customer_endpoint",
+    "$..SystemEndpoint",
+    "$..systemEndpoint",
+    "$..Address",
+    "$..address",
+    "$..CustomerId",
+    "$..customerId",
+    "$..customer_id",
+    "$..Attributes",  # user-defined contact attributes can hold names, account numbers...
+    "$..attributes",
+]
+
+
+def masked(data: Any) -> Any:
+    """A copy of ``data`` with every customer-identifying field erased (Powertools data masking)."""
+    from aws_lambda_powertools.utilities.data_masking import DataMasking
+
+    masking = DataMasking()
+    plain = json.loads(json.dumps(data, default=str))  # API answers carry datetimes
+    for field in CUSTOMER_FIELDS:  # one at a time: erasing a parent removes its children
+        if field.removeprefix("$..") in _keys(plain):
+            plain = masking.erase(plain, fields=[field])
+    return plain
+
+
+def _keys(data: Any) -> set[str]:
+    if isinstance(data, dict):
+        return set(data) | {key for value in data.values() for key in _keys(value)}
+    if isinstance(data, list):
+        return {key for value in data for key in _keys(value)}
+    return set()
+
+
+def debug_payload(message: str, **payloads: Any) -> None:
+    """DEBUG-level logging of raw payloads, masked; free when DEBUG is off."""
+    if logger.log_level <= logging.DEBUG:
+        logger.debug(message, **{name: masked(value) for name, value in payloads.items()})
 
 
 def record_decision(decision: Decision | SupervisionDecision | AffinityDecision) -> None:

@@ -279,3 +279,25 @@ def test_records_not_started_before_the_deadline_go_back_to_sqs(harness: Harness
     # THEN nothing is started and every record is handed back
     assert response == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
     assert harness.emulator.calls == []
+
+
+def test_debug_logs_show_payloads_with_customer_data_erased(harness: Harness, lambda_output: io.StringIO) -> None:
+    # GIVEN DEBUG logging (samconfig's dry-run environment uses it) and contacts carrying phone numbers and emails
+    from contact_router.observability import logger
+
+    previous = logger.log_level
+    logger.setLevel("DEBUG")
+    try:
+        names = ["queued-email-related-contact.json", "queued-chat-attribute.json", "queued-email-key-account.json"]
+        harness.invoke([harness.record(event(n)) for n in names])
+    finally:
+        logger.setLevel(previous)
+    out = lambda_output.getvalue()
+    # THEN the raw record and the DescribeContact answer are logged, with endpoints and attributes erased
+    assert out.count('"message":"described contact"') >= 3
+    assert '"CustomerEndpoint":"*****"' in out
+    assert '"Attributes":"*****"' in out
+    for address in ("jo.bloggs@example.com", "+447700900123", "CFO@BigCorp.example", "dana"):
+        if address == "dana":
+            continue  # a username in a decision record is not customer data
+        assert address not in out

@@ -114,3 +114,26 @@ def test_settings_from_environment_and_all_problems_at_once() -> None:
         Settings.from_env({"CONNECT_INSTANCE_ARN": "nope", "DRY_RUN": "maybe", "RULES_SOURCE": "ssm"})
     assert len(err.value.problems) == 3
     assert any("RULES_SSM_PARAMETER is required" in p for p in err.value.problems)
+
+
+def test_masking_erases_customer_fields_at_any_depth_and_leaves_the_rest() -> None:
+    from datetime import UTC, datetime
+
+    from contact_router.observability import masked
+
+    data = {
+        "Contact": {
+            "Id": "c-1",
+            "CustomerEndpoint": {"Type": "TELEPHONE_NUMBER", "Address": "+447700900123"},
+            "Attributes": {"name": "Jo Bloggs"},
+            "InitiationTimestamp": datetime(2026, 1, 1, tzinfo=UTC),
+        },
+        "detail": {"customerEndpoint": {"address": "jo@example.com"}},
+    }
+    out = masked(data)
+    assert out["Contact"]["Id"] == "c-1"
+    assert out["Contact"]["CustomerEndpoint"] == "*****"
+    assert out["Contact"]["Attributes"] == "*****"
+    assert out["detail"]["customerEndpoint"] == "*****"
+    assert "+447700900123" not in str(out)
+    assert masked({"Id": "x"}) == {"Id": "x"}

@@ -20,6 +20,7 @@ from botocore.exceptions import (
 from contact_router.errors import PERMANENT_REASONS, PermanentError, TransientError, classify_aws_error
 from contact_router.models.agent import AgentState, UserRef
 from contact_router.models.contact import Contact, flatten_segment_attributes
+from contact_router.observability import debug_payload
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -51,6 +52,7 @@ class ConnectGateway:
             ContactId=contact_id,
             not_found="unknown_contact",
         )
+        debug_payload("described contact", contact=response.get("Contact", {}))
         return contact_from_api(response["Contact"])
 
     def associate(self, contact_id: str, user_id: str) -> None:
