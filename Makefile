@@ -3,11 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+SECURITY_VENV := .venv-security
 BIN := $(VENV)/bin
 # sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv provides it on these machines.
 PY313_BIN ?= $(shell pyenv prefix 3.13.0 2>/dev/null || echo /root/.pyenv/versions/3.13.0)/bin
 
-.PHONY: run test lint types validate build ci bench clean venv sam-venv lock-check
+.PHONY: run test lint types validate build ci bench clean venv sam-venv lock-check security security-venv
 
 $(VENV)/.done: requirements/lambda.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,17 @@ $(SAM_VENV)/.done: requirements/sam.txt
 	touch $@
 
 sam-venv: $(SAM_VENV)/.done
+
+# checkov and cfn-lint-serverless pin their own boto3 and packaging: a third environment, apart from both.
+# It ignores itself in git (a .gitignore of its own), as virtualenv does.
+$(SECURITY_VENV)/.done: requirements/security.txt
+	$(PYTHON) -m venv $(SECURITY_VENV)
+	echo '*' > $(SECURITY_VENV)/.gitignore
+	$(SECURITY_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(SECURITY_VENV)/bin/pip install --quiet -r requirements/security.txt
+	touch $@
+
+security-venv: $(SECURITY_VENV)/.done
 
 ## make run: the local pipeline on the embedded Connect emulator with the sample world, rules and events/
 run: venv
@@ -50,10 +62,21 @@ validate: sam-venv
 build: sam-venv
 	PATH="$(PY313_BIN):$$PATH" $(SAM_VENV)/bin/sam build --parallel
 
+## make security: cfn-lint with the serverless rules and checkov on template.yaml, zero findings allowed.
+## checkov drops resources whose Condition is false with the defaults, so it also scans a copy with every
+## optional part switched on (tests/support/template_variants.py). Suppressions live in template.yaml.
+security: security-venv
+	$(SECURITY_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-2 us-east-1 -- template.yaml
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(SECURITY_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(SECURITY_VENV)/bin/python tests/support/template_variants.py template.yaml "$$tmp/template.yaml" && \
+	  echo "checkov, every optional part on:" && \
+	  CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(SECURITY_VENV)/bin/checkov --config-file .checkov.yaml --file "$$tmp/template.yaml"
+
 bench: venv
 	$(BIN)/python bench/run.py
 
-ci: test lint types validate build
+ci: test lint types validate security build
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
