@@ -312,7 +312,13 @@ def _build_stack(parameters: dict[str, str], template: dict[str, Any] | None) ->
         parameters=parameters,
         conditions=conditions,
         resources=resources,
-        outputs=resolver.resolve(transformed.get("Outputs", {})),
+        outputs=resolver.resolve(
+            {
+                name: output
+                for name, output in transformed.get("Outputs", {}).items()
+                if "Condition" not in output or conditions[output["Condition"]]
+            }
+        ),
     )
 
 
