@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from contact_router.app import AffinityApp, build_affinity_app
+from contact_router.config import Settings
 from contact_router.handlers._sqs import SqsFunction
 from contact_router.observability import logger, metrics
 
-function = SqsFunction[AffinityApp](build_affinity_app)
+if TYPE_CHECKING:
+    from contact_router.app import AffinityApp
+
+
+def _build(settings: Settings) -> AffinityApp:
+    from contact_router.app import build_affinity_app  # at the first invocation, not in the init phase
+
+    return build_affinity_app(settings)
+
+
+function = SqsFunction["AffinityApp"](_build)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from contact_router.app import SupervisionApp, build_supervision_app
+from contact_router.config import Settings
 from contact_router.handlers._sqs import SqsFunction
 from contact_router.observability import logger, metrics
 
-function = SqsFunction[SupervisionApp](build_supervision_app)
+if TYPE_CHECKING:
+    from contact_router.app import SupervisionApp
+
+
+def _build(settings: Settings) -> SupervisionApp:
+    from contact_router.app import build_supervision_app  # at the first invocation, not in the init phase
+
+    return build_supervision_app(settings)
+
+
+function = SqsFunction["SupervisionApp"](_build)
 
 
 @logger.inject_lambda_context(clear_state=True)
