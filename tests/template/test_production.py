@@ -73,7 +73,7 @@ SUPERVISION_OUTCOMES = {
     "Rejected",
     "Failed",
 }
-AFFINITY_OUTCOMES = {"Recorded", "Stale", "NoCustomerKey", "Ignored", "Rejected", "Failed"}
+AFFINITY_OUTCOMES = {"Recorded", "Stale", "NoCustomerKey", "NotConnected", "Ignored", "Rejected", "Failed"}
 
 
 # ---------------------------------------------------------------- the guarantees hold
@@ -524,6 +524,17 @@ def test_dashboard_shows_every_outcome_of_every_function(service: str, outcomes:
         if isinstance(metric[0], str) and metric[0] == "ContactRouter" and metric[2:4] == ["service", service]
     }
     assert shown == outcomes
+
+
+def test_the_dashboard_and_alarm_know_every_outcome_the_code_emits() -> None:
+    # a new outcome in the code must be added to the dashboard (and considered for the failure-share alarm)
+    from contact_router.models.affinity import AffinityOutcome
+    from contact_router.models.decision import Outcome
+    from contact_router.models.supervision import SupervisionOutcome
+
+    assert {o.value for o in Outcome} == ROUTING_OUTCOMES
+    assert {o.value for o in SupervisionOutcome} == SUPERVISION_OUTCOMES
+    assert {o.value for o in AffinityOutcome} == AFFINITY_OUTCOMES
 
 
 def test_dashboard_shows_dead_letter_queues_queue_ages_and_function_health() -> None:
