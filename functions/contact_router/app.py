@@ -30,7 +30,7 @@ from contact_router.adapters.secrets import secret_loader
 from contact_router.config import Settings
 from contact_router.customers.affinity import AffinityRecorder
 from contact_router.customers.history import HistoryLookup
-from contact_router.errors import ConfigurationError, PermanentError, TransientError
+from contact_router.errors import ConfigurationError, ContactRouterError, PermanentError, TransientError
 from contact_router.models.affinity import AffinityDecision, AffinityOutcome
 from contact_router.models.contact_event import ContactEvent, ContactEventDetail
 from contact_router.models.decision import Decision, Outcome
@@ -57,11 +57,33 @@ class EventApp(Generic[D]):
     of a failed record (rejected when permanent, failed when transient).
     """
 
-    decide: Callable[[ContactEventDetail, Recheck | None], D]
+    decide: Callable[[ContactEventDetail, Recheck | None, Any], D]
     failure: Callable[[str | None, str, str, bool], D]
     dead_letters: DeadLetterQueue | None
     idempotency: DynamoDBIdempotency | None = None
     context: LambdaContext | None = None
+    # Optional read-only first pass over a whole batch (the router shares one GetCurrentUserData).
+    plan: Callable[[list[tuple[ContactEventDetail, Recheck | None]]], Any] | None = None
+    batch_plan: Any = None
+
+    def prepare_batch(self, records: list[dict[str, Any]]) -> None:
+        """Plan the batch before its records are decided one by one; a record that cannot be parsed here
+        is simply left to the per-record path (which rejects it with its reason)."""
+        self.batch_plan = None
+        if self.plan is None:
+            return
+        if self.context is not None and self.context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS:
+            return  # no time to plan: each record meets the deadline check on its own path
+        items = []
+        for record in records:
+            try:
+                items.append(parse_record(str(record.get("body", ""))))
+            except ContactRouterError:
+                continue
+        self.batch_plan = self.plan(items)
+
+    def end_batch(self) -> None:
+        self.batch_plan = None
 
     def register_lambda_context(self, context: LambdaContext | None) -> None:
         self.context = context
@@ -84,7 +106,7 @@ class EventApp(Generic[D]):
             detail, recheck = parse_record(record.body)
             contact_id = detail.contact_id
             logger.append_keys(contact_id=contact_id)
-            decision = self.decide(detail, recheck)
+            decision = self.decide(detail, recheck, self.batch_plan)
         except PermanentError as exc:
             rejected = self.failure(contact_id, exc.reason, exc.message, True)
             record_decision(rejected)
@@ -277,7 +299,13 @@ def build_router_app(
         idempotency=bool(idempotency),
         dead_letter_queue=bool(dead_letters),
     )
-    return RouterApp(decide=router.route, failure=_routing_failure, dead_letters=dead_letters, idempotency=idempotency)
+    return RouterApp(
+        decide=router.route,
+        plan=router.plan_batch,
+        failure=_routing_failure,
+        dead_letters=dead_letters,
+        idempotency=idempotency,
+    )
 
 
 def _affinity_store(settings: Settings, clients: dict[str, Any]) -> AffinityStore | None:
@@ -335,7 +363,9 @@ def build_affinity_app(
         else None
     )
     return AffinityApp(
-        decide=lambda detail, _recheck: recorder.record(detail), failure=_affinity_failure, dead_letters=dead_letters
+        decide=lambda detail, _recheck, _plan: recorder.record(detail),
+        failure=_affinity_failure,
+        dead_letters=dead_letters,
     )
 
 
@@ -368,7 +398,7 @@ def build_supervision_app(
         idempotency=wiring.idempotency,
     )
     return SupervisionApp(
-        decide=lambda detail, _recheck: supervisor.supervise(detail),
+        decide=lambda detail, _recheck, _plan: supervisor.supervise(detail),
         failure=_supervision_failure,
         dead_letters=wiring.dead_letters,
         idempotency=wiring.idempotency,

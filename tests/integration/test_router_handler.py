@@ -301,3 +301,62 @@ def test_debug_logs_show_payloads_with_customer_data_erased(harness: Harness, la
         if address == "dana":
             continue  # a username in a decision record is not customer data
         assert address not in out
+
+
+def _chats(harness: Harness, preferred: list[str]) -> list[dict[str, Any]]:
+    records = []
+    for agent in preferred:
+        contact = harness.emulator.add_contact(
+            channel="CHAT", state="QUEUED", queue="Support", attributes={"preferredAgent": agent}
+        )
+        body = event(CHAT_BY_ATTRIBUTE)
+        body["detail"]["contactId"] = contact.id
+        records.append(harness.record(body))
+    return records
+
+
+def test_a_batch_shares_one_get_current_user_data(harness: Harness, tmp_path: Path) -> None:
+    # GIVEN 10 chats naming 5 agents by id, each agent with room for at least two more chats
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nrouting:\n  - name: named\n    candidates: [{attribute: preferredAgent}]\n")
+    ids = [u.id for u in harness.emulator.world.users if u.username in ("dana", "sam", "omar", "priya", "lead.one")]
+    for user_id in ids:
+        harness.emulator.set_busy(user_id, "CHAT", 0)
+    records = _chats(harness, ids * 2)
+    harness.emulator.reset_calls()
+    # WHEN they arrive in one SQS batch
+    assert harness.invoke(records, harness.app(RULES_FILE=str(rules))) == {"batchItemFailures": []}
+    # THEN 10 DescribeContact, 1 GetCurrentUserData, 10 AssociateContactWithUser: 2.1 calls per association
+    assert dict(harness.emulator.call_counts()) == {
+        "DescribeContact": 10,
+        "GetCurrentUserData": 1,
+        "AssociateContactWithUser": 10,
+    }
+    assert len(harness.emulator.associations) == 10
+
+
+def test_two_contacts_of_a_batch_never_both_get_the_last_slot(
+    harness: Harness, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nrouting:\n  - name: named\n    candidates: [{attribute: preferredAgent}]\n")
+    harness.emulator.set_busy("dana", "CHAT", 2)  # one chat slot left
+    caplog.set_level("INFO")
+    records = _chats(harness, [DANA, DANA])
+    assert harness.invoke(records, harness.app(RULES_FILE=str(rules))) == {"batchItemFailures": []}
+    outcomes = [(d["outcome"], d.get("reason")) for d in decisions(caplog)]
+    assert outcomes == [("Associated", "attribute:preferredAgent"), ("NoEligibleAgent", "no_capacity")]
+    assert [a.user_id for a in harness.emulator.associations] == [DANA]
+
+
+def test_a_batch_with_bad_and_failing_records_still_shares_and_reports_each(harness: Harness) -> None:
+    # GIVEN a malformed record and a DescribeContact throttled during the first pass, among good ones
+    harness.emulator.faults.fail_next("DescribeContact", "ThrottlingException", times=3)
+    records = [harness.record("{not json"), *_chats(harness, [DANA, SAM])]
+    response = harness.invoke(records)
+    # THEN the malformed record is dead-lettered, the throttled one goes back to SQS (not retried within the
+    # same invocation), and the other chat is associated from the shared GetCurrentUserData
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
+    assert [a.user_id for a in harness.emulator.associations] == [SAM]
+    assert [letter["reason"] for letter in harness.dead_letters()] == ["malformed_event"]
+    assert harness.emulator.call_counts()["DescribeContact"] == 4, "3 throttled attempts + 1, never repeated"

@@ -50,8 +50,12 @@ class SqsFunction(Generic[A]):
 
         app = app or self.app()
         app.register_lambda_context(context)
-        return dict(
-            process_partial_response(
-                event=event, record_handler=app.handle_record, processor=self.processor, context=context
+        app.prepare_batch(event.get("Records", []))
+        try:
+            return dict(
+                process_partial_response(
+                    event=event, record_handler=app.handle_record, processor=self.processor, context=context
+                )
             )
-        )
+        finally:
+            app.end_batch()

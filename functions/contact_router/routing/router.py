@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from contact_router.customers.history import CustomerHistory
-from contact_router.errors import PermanentError
+from contact_router.errors import ContactRouterError, PermanentError
 from contact_router.models.agent import UserRef
 from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict
+from contact_router.routing.batch import MAX_AGENTS, BatchPlan, Prepared, SharedAgentStates
 from contact_router.routing.eligibility import judge
 from contact_router.routing.fallback import (
     LeaveToQueue,
@@ -78,7 +79,9 @@ class Router:
         self.history = history
 
     # ----------------------------------------------------------------------------------------- entry
-    def route(self, detail: ContactEventDetail, recheck: Recheck | None = None) -> Decision:
+    def route(
+        self, detail: ContactEventDetail, recheck: Recheck | None = None, plan: BatchPlan | None = None
+    ) -> Decision:
         base = Decision(
             outcome=Outcome.IGNORED,
             contact_id=detail.contact_id,
@@ -107,10 +110,60 @@ class Router:
                 f"event for instance {detail.instance_arn}; this deployment serves {self.options.instance_arn}",
             )
 
-        contact = self.connect.describe_contact(detail.contact_id)
-        return self.decide(contact, base, recheck)
+        prepared = plan.take(detail.contact_id) if plan is not None else None
+        contact = prepared.contact if prepared else self.connect.describe_contact(detail.contact_id)
+        return self.decide(contact, base, recheck, prepared=prepared, agents=plan.agents if plan else None)
 
-    def decide(self, contact: Contact, base: Decision | None = None, recheck: Recheck | None = None) -> Decision:
+    def plan_batch(self, items: Sequence[tuple[ContactEventDetail, Recheck | None]]) -> BatchPlan:
+        """Read-only first pass over a batch, then one GetCurrentUserData for every candidate in it.
+
+        Anything that cannot be prepared here (ignored events, hops, errors) is simply left out: those
+        records take the ordinary per-record path, with its own error handling.
+        """
+        plan = BatchPlan()
+        for detail, recheck in items:
+            if detail.contact_id in plan.prepared or screen_event(detail, self.options.route_voice):
+                continue
+            if recheck is not None and hop(recheck, self.clock()) is not None:
+                continue
+            if detail.instance_arn.lower() != self.options.instance_arn.lower():
+                continue
+            try:
+                contact = self.connect.describe_contact(detail.contact_id)
+                if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
+                    plan.prepared[contact.id] = Prepared(contact, None)
+                    continue
+                rule = match_rule(self.rules.current().routing, contact).rule
+                candidates = tuple(self._collect_candidates(rule, contact)) if rule else ()
+            except ContactRouterError as exc:
+                plan.failed[detail.contact_id] = exc  # raised on the record's own path, with its policy
+                continue
+            plan.prepared[contact.id] = Prepared(contact, rule, candidates)
+        wanted = list(
+            dict.fromkeys(
+                c.user_id
+                for p in plan.prepared.values()
+                for c in p.candidates
+                if c.verdict is Verdict.ELIGIBLE and c.user_id
+            )
+        )[:MAX_AGENTS]
+        if wanted:
+            try:
+                plan.agents.states.update(self.connect.current_user_data(wanted))
+                plan.agents.covered.update(wanted)
+            except ContactRouterError as exc:
+                plan.agents.error = exc
+        return plan
+
+    def decide(
+        self,
+        contact: Contact,
+        base: Decision | None = None,
+        recheck: Recheck | None = None,
+        *,
+        prepared: Prepared | None = None,
+        agents: SharedAgentStates | None = None,
+    ) -> Decision:
         """Everything after DescribeContact: screening, waiting check, rules, candidates, association."""
         base = replace(
             base or Decision(outcome=Outcome.IGNORED, contact_id=contact.id, event_type="QUEUED"),
@@ -125,16 +178,16 @@ class Router:
         if not_waiting:
             return replace(base, outcome=Outcome.NOT_WAITING, reason=not_waiting.value, detail=_why(contact))
 
-        match = match_rule(self.rules.current().routing, contact)
-        if match.rule is None:
+        rule = prepared.rule if prepared else match_rule(self.rules.current().routing, contact).rule
+        if rule is None:
             return replace(
                 base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"
             )
-        rule = match.rule
+        candidates = prepared.candidates if prepared else None
         base = replace(base, rule=rule.name)
 
         if self.idempotency is None:
-            return self._decide_and_act(base, contact, rule, recheck)
+            return self._decide_and_act(base, contact, rule, recheck, candidates, agents)
         key = {
             "contact_id": contact.id,
             "queue_id": contact.queue_id,
@@ -144,7 +197,7 @@ class Router:
             "recheck": [recheck.step, recheck.attempt] if recheck else None,
         }
         record, replayed = self.idempotency.run(
-            key, lambda: self._decide_and_act(base, contact, rule, recheck).to_record()
+            key, lambda: self._decide_and_act(base, contact, rule, recheck, candidates, agents).to_record()
         )
         decision = Decision.from_record(record)
         if replayed:
@@ -159,11 +212,24 @@ class Router:
 
     # -------------------------------------------------------------------------------- decide and act
     def _decide_and_act(
-        self, base: Decision, contact: Contact, rule: RoutingRule, recheck: Recheck | None = None
+        self,
+        base: Decision,
+        contact: Contact,
+        rule: RoutingRule,
+        recheck: Recheck | None = None,
+        prepared_candidates: tuple[CandidateVerdict, ...] | None = None,
+        agents: SharedAgentStates | None = None,
     ) -> Decision:
-        candidates = self._collect_candidates(rule, contact)
+        candidates = (
+            list(prepared_candidates) if prepared_candidates is not None else self._collect_candidates(rule, contact)
+        )
         to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
-        states = self.connect.current_user_data(to_check) if to_check else {}
+        if agents is not None and agents.error is not None and to_check:
+            raise agents.error
+        if agents is not None and agents.covers(to_check):
+            states = agents.view(to_check)  # the batch's shared GetCurrentUserData
+        else:
+            states = self.connect.current_user_data(to_check) if to_check else {}
         judged = judge(candidates, states, rule, contact.channel)
         base = replace(base, candidates=tuple(judged))
         chosen = next((c for c in judged if c.verdict is Verdict.CHOSEN), None)
@@ -177,6 +243,8 @@ class Router:
             return replace(chosen_base, outcome=Outcome.WOULD_ASSOCIATE, reason="dry_run", detail=chosen.detail)
         try:
             self.connect.associate(contact.id, chosen.user_id)
+            if agents is not None:
+                agents.take_slot(chosen.user_id, contact.channel)
         except PermanentError as exc:
             if exc.reason != "invalid_request":
                 raise
