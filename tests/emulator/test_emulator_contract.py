@@ -79,6 +79,11 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
     client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"Queues": [SUPPORT_QUEUE]}, MaxResults=1)
     client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"UserHierarchyGroups": [NEW_HIRES]})
     client.search_users(InstanceId=INSTANCE_ID)
+    client.search_contacts(
+        InstanceId=INSTANCE_ID,
+        TimeRange={"Type": "INITIATION_TIMESTAMP", "StartTime": 0, "EndTime": emulator.now()},
+        SearchCriteria={"QueueIds": [SUPPORT_QUEUE], "Channels": ["CHAT", "TASK", "EMAIL"]},
+    )
     client.search_users(
         InstanceId=INSTANCE_ID,
         MaxResults=1,

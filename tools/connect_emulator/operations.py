@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from connect_emulator.state import (
     RoutingStep,
     UserState,
 )
-from connect_emulator.world import ASSOCIATED, CONNECTED, OFFLINE, stable_id
+from connect_emulator.world import ASSOCIATED, CONNECTED, DISCONNECTED, OFFLINE, stable_id
 
 Handler = Callable[[InstanceState, Mapping[str, Any]], dict[str, Any]]
 
@@ -566,6 +567,136 @@ def _agents_condition(
     return {"ComparisonOperator": MATCH, "MatchCriteria": {"AgentsCriteria": {"AgentIds": ids}}}
 
 
+# ------------------------------------------------------------------------------ SearchContacts
+
+# The contact timestamps a TimeRange (SearchContactsTimeRangeType) or a Sort can name.
+_CONTACT_TIMES: Mapping[str, Callable[[ContactState], float | None]] = {
+    "INITIATION_TIMESTAMP": lambda contact: contact.initiated_at,
+    "ENQUEUE_TIMESTAMP": lambda contact: contact.enqueued_at,
+    "CONNECTED_TO_AGENT_TIMESTAMP": lambda contact: contact.connected_at,
+    "DISCONNECT_TIMESTAMP": lambda contact: contact.disconnected_at,
+    "SCHEDULED_TIMESTAMP": lambda contact: None,  # scheduled tasks are not emulated: nothing matches
+}
+_SORT_TEXT: Mapping[str, Callable[[ContactState], str]] = {
+    "CHANNEL": lambda contact: contact.channel,
+    "INITIATION_METHOD": lambda contact: contact.initiation_method,
+}
+# SearchCriteria members the emulator filters on; any other member given answers 501.
+_CONTACT_FILTERS: Mapping[str, Callable[[ContactState], str | None]] = {
+    "Channels": lambda contact: contact.channel,
+    "QueueIds": lambda contact: contact.queue_id,
+    "InitiationMethods": lambda contact: contact.initiation_method,
+    "AgentIds": lambda contact: contact.agent_id,
+}
+# The admin guide: "The search results for a given query are limited to the first 10K results returned."
+MAX_SEARCH_RESULTS = 10_000
+# ContactSearchSummarySegmentAttributeValue has only these members of SegmentAttributeValue.
+_SUMMARY_SEGMENT_MEMBERS = ("ValueString", "ValueMap")
+
+
+def search_contacts(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Contacts whose TimeRange timestamp is within [StartTime, EndTime], filtered by SearchCriteria.
+
+    Filters: Channels, QueueIds, InitiationMethods, AgentIds (any value of a list matches; lists ANDed; an
+    empty list filters nothing). Searchable: chats, tasks and emails at once; voice contacts only once
+    connected to an agent or disconnected (the admin guide's contact search rules). Results are the live
+    state (no indexing delay), in initiation order unless `Sort` says otherwise.
+    """
+    _require_instance(state, params)
+    time_range = params["TimeRange"]
+    start, end = _epoch(time_range["StartTime"]), _epoch(time_range["EndTime"])
+    if start > end:
+        raise ServiceError(INVALID_PARAMETER, "TimeRange.StartTime must not be after TimeRange.EndTime")
+    criteria = params.get("SearchCriteria") or {}
+    not_emulated = sorted(name for name, value in criteria.items() if value and name not in _CONTACT_FILTERS)
+    if not_emulated:
+        raise ServiceError(NOT_IMPLEMENTED, f"SearchContacts: SearchCriteria.{', '.join(not_emulated)} not emulated")
+    timestamp_of = _CONTACT_TIMES[time_range["Type"]]
+    found = []
+    for contact in state.contacts.values():
+        moment = timestamp_of(contact)
+        if moment is None or not start <= moment <= end or not _searchable(contact):
+            continue
+        if all(_CONTACT_FILTERS[name](contact) in wanted for name, wanted in criteria.items() if wanted):
+            found.append(contact)
+    found = _sorted_contacts(found, params.get("Sort"))[:MAX_SEARCH_RESULTS]
+    page, token = _page(found, params)
+    return {
+        "Contacts": [_contact_summary(state, contact) for contact in page],
+        "NextToken": token,
+        "TotalCount": len(found),
+    }
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ServiceError(INVALID_PARAMETER, f"{value!r} is not a timestamp") from exc
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+    return float(value)
+
+
+def _searchable(contact: ContactState) -> bool:
+    """Voice: once connected to an agent or disconnected; chat, task, email: from initiation."""
+    return contact.channel != "VOICE" or contact.connected_at is not None or contact.state == DISCONNECTED
+
+
+def _sorted_contacts(contacts: list[ContactState], sort: Mapping[str, Any] | None) -> list[ContactState]:
+    if sort is None:
+        return sorted(contacts, key=lambda contact: (contact.initiated_at, contact.id))
+    field, descending = sort["FieldName"], sort["Order"] == "DESCENDING"
+    if field in _SORT_TEXT:
+        text = _SORT_TEXT[field]
+        return sorted(contacts, key=lambda contact: (text(contact), contact.id), reverse=descending)
+    if field not in _CONTACT_TIMES:
+        raise ServiceError(NOT_IMPLEMENTED, f"SearchContacts: Sort.FieldName {field} is not emulated")
+    moment = _CONTACT_TIMES[field]
+    # Contacts without that timestamp come last whatever the order.
+    timed = sorted(
+        (c for c in contacts if moment(c) is not None), key=lambda c: (moment(c) or 0.0, c.id), reverse=descending
+    )
+    return timed + [c for c in contacts if moment(c) is None]
+
+
+def _contact_summary(state: InstanceState, contact: ContactState) -> dict[str, Any]:
+    queue_info = agent_info = None
+    if contact.queue_id is not None:
+        queue_info = _compact({"Id": contact.queue_id, "EnqueueTimestamp": contact.enqueued_at})
+    if contact.agent_id is not None:
+        agent_info = _compact({"Id": contact.agent_id, "ConnectedToAgentTimestamp": contact.connected_at})
+    return _compact(
+        {
+            "Arn": state.arn("contact", contact.id),
+            "Id": contact.id,
+            "InitialContactId": contact.initial_contact_id,
+            "PreviousContactId": contact.previous_contact_id,
+            "InitiationMethod": contact.initiation_method,
+            "Channel": contact.channel,
+            "QueueInfo": queue_info,
+            "AgentInfo": agent_info,
+            "InitiationTimestamp": contact.initiated_at,
+            "DisconnectTimestamp": contact.disconnected_at,
+            "SegmentAttributes": _summary_segment_attributes(contact.segment_attributes),
+            "Tags": contact.tags,
+            "RoutingCriteria": _routing_criteria(state.routing_snapshot(contact)),
+        }
+    )
+
+
+def _summary_segment_attributes(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary's segment attribute values carry only ValueString and ValueMap; others are left out."""
+    kept = {}
+    for name, value in raw.items():
+        members = {key: value[key] for key in _SUMMARY_SEGMENT_MEMBERS if isinstance(value, Mapping) and key in value}
+        if members:
+            kept[name] = members
+    return kept
+
+
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
     "AssociateContactWithUser": associate_contact_with_user,
@@ -574,4 +705,5 @@ HANDLERS: Mapping[str, Handler] = {
     "DescribeUser": describe_user,
     "MonitorContact": monitor_contact,
     "UpdateContactRoutingData": update_contact_routing_data,
+    "SearchContacts": search_contacts,
 }
