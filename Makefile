@@ -79,4 +79,4 @@ bench: venv
 ci: test lint types validate security build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(SECURITY_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache out

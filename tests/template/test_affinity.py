@@ -304,7 +304,6 @@ def test_affinity_role_has_exact_actions_on_its_own_resources() -> None:
         "connect:DescribeContact",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
         "secretsmanager:GetSecretValue",
     }
     assert statement_with(statements, "sqs:SendMessage")["Resource"] == GETATT_DLQ
@@ -314,7 +313,7 @@ def test_affinity_role_has_exact_actions_on_its_own_resources() -> None:
     ]
     table = statement_with(statements, "dynamodb:PutItem")
     assert table["Resource"] == GETATT_TABLE
-    assert set(as_list(table["Action"])) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert set(as_list(table["Action"])) == {"dynamodb:GetItem", "dynamodb:PutItem"}  # conditional puts only
     secret = statement_with(statements, "secretsmanager:GetSecretValue")
     assert (as_list(secret["Action"]), secret["Resource"]) == (["secretsmanager:GetSecretValue"], REF_SECRET)
     assert statement_with(statements, "logs:PutLogEvents")["Resource"] == {"Fn::GetAtt": ["AffinityLogGroup", "Arn"]}
