@@ -181,6 +181,37 @@ class ConnectGateway:
             # Parameter validation and similar client-side failures will not improve with retries.
             raise PermanentError("invalid_request", f"{operation} failed: {exc}") from exc
 
+    # -------------------------------------------------------------------------------------- search
+    def search_contacts(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        queue_ids: Sequence[str],
+        channels: Sequence[str],
+        timestamp: str = "INITIATION_TIMESTAMP",
+        next_token: str | None = None,
+        max_results: int = 100,
+    ) -> tuple[list[Contact], str | None]:
+        """One page of SearchContacts: the contacts whose ``timestamp`` lies in [start, end], in these queues
+        and channels, and the token of the next page (None on the last one).
+
+        A ContactSearchSummary has what the waiting check needs (QueueInfo, AgentInfo, DisconnectTimestamp),
+        but neither user-defined attributes nor the customer endpoint: the router reads those itself.
+        """
+        kwargs: dict[str, Any] = {
+            "InstanceId": self.instance_id,
+            "TimeRange": {"Type": timestamp, "StartTime": start, "EndTime": end},
+            "SearchCriteria": {"QueueIds": list(queue_ids), "Channels": list(channels)},
+            "MaxResults": max_results,
+        }
+        if next_token:
+            kwargs["NextToken"] = next_token
+        page = self._call("SearchContacts", self._client.search_contacts, **kwargs)
+        summaries = page.get("Contacts", [])
+        debug_payload("searched contacts", contacts=summaries)
+        return [contact_from_api(raw) for raw in summaries], page.get("NextToken") or None
+
 
 def contact_from_api(raw: Mapping[str, Any]) -> Contact:
     queue = raw.get("QueueInfo") or {}
