@@ -149,6 +149,15 @@ def test_a_lost_queued_event_is_reinjected_and_routed(
     (decision,) = routing_decisions(caplog)
     assert (decision["outcome"], decision["agent_id"]) == ("Associated", DANA)
     assert [(a.contact_id, a.user_id) for a in harness.emulator.associations] == [(lost, DANA)]
+    # AND the whole recovery cost one search plus the router's usual calls (the candidate dana and the rule's
+    # exclusion lee are usernames: SearchUsers, cached per environment after this cold start)
+    assert connect_calls(harness) == {
+        "SearchContacts": 1,
+        "DescribeContact": 1,
+        "SearchUsers": 2,
+        "GetCurrentUserData": 1,
+        "AssociateContactWithUser": 1,
+    }
 
 
 def test_a_contact_already_routed_is_not_associated_twice(

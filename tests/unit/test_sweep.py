@@ -23,8 +23,14 @@ from contact_router.sweep.selection import (
     skip_reason,
     synthetic_queued_event,
 )
-from contact_router.sweep.settings import SweepSettings
-from contact_router.sweep.sweeper import Sweeper, SweepFailed, SweepOptions
+from contact_router.sweep.settings import (
+    DEFAULT_MIN_WAIT_SECONDS,
+    MIN_WAIT_BOUNDS,
+    SWEEP_INTERVAL_SECONDS,
+    SweepSettings,
+)
+from contact_router.sweep.sweeper import DEADLINE_MARGIN_MS, Sweeper, SweepFailed, SweepOptions
+from tests.support.cfn import load_template
 
 INSTANCE_ARN = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
 SUPPORT, VIP, OTHER = "q-support", "q-vip", "q-other"
@@ -177,7 +183,7 @@ def test_settings_report_every_problem_at_once() -> None:
     assert len(problems) == 4
     assert any(p.startswith("CONNECT_INSTANCE_ARN") for p in problems)
     assert any("not ARNs" in p for p in problems)
-    assert any("between 30 and 86400" in p for p in problems)
+    assert any("between 60 and 3600" in p for p in problems)
     assert any(p.startswith("ROUTER_QUEUE_URL") for p in problems)
 
 
@@ -421,3 +427,27 @@ def test_a_refused_send_is_transient(sqs: FakeSqs) -> None:
     with pytest.raises(TransientError) as caught:
         RouterQueue("url", sqs).send([{"n": 1}])
     assert caught.value.reason == "router_queue_unavailable"
+
+
+# ------------------------------------------------------------------------------ what template.yaml deploys
+
+
+def test_the_deployed_schedule_environment_and_bounds_match_the_code() -> None:
+    # GIVEN the sweep resources of template.yaml
+    resources = load_template()["Resources"]
+    parameters = load_template()["Parameters"]
+    function = resources["SweepFunction"]["Properties"]
+
+    # THEN the schedule's rate is the interval the windows are cut to (else contacts fall between sweeps)
+    assert resources["SweepScheduleRule"]["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert SWEEP_INTERVAL_SECONDS == 300
+    # AND the handler and the variables are the ones the code reads
+    assert function["Handler"] == "contact_router.handlers.sweep.lambda_handler"
+    variables = set(function["Environment"]["Variables"])
+    assert {"CONNECT_INSTANCE_ARN", "SWEEP_QUEUE_IDS", "SWEEP_MIN_WAIT_SECONDS", "ROUTER_QUEUE_URL"} <= variables
+    assert function["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "contact-router-sweep"
+    # AND the parameter's bounds are the settings' bounds
+    wait = parameters["SweepMinWaitSeconds"]
+    assert (wait["MinValue"], wait["MaxValue"], wait["Default"]) == (*MIN_WAIT_BOUNDS, DEFAULT_MIN_WAIT_SECONDS)
+    # AND the timeout leaves room for at least one page after the deadline margin
+    assert function["Timeout"] * 1000 > DEADLINE_MARGIN_MS

@@ -17,7 +17,7 @@ from contact_router.errors import ConfigurationError
 # the threshold during the last period, so this must equal the schedule's rate.
 SWEEP_INTERVAL_SECONDS = 300
 DEFAULT_MIN_WAIT_SECONDS = 120
-MIN_WAIT_BOUNDS = (30, 86_400)
+MIN_WAIT_BOUNDS = (60, 3600)  # as template.yaml's SweepMinWaitSeconds allows
 MAX_QUEUE_IDS = 100  # SearchContacts SearchCriteria.QueueIds: at most 100
 QUEUE_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 
