@@ -180,16 +180,19 @@ def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
     if isinstance(raw, dict) and RECHECK_KEY in raw:
         try:
             recheck = Recheck.from_message(raw)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PermanentError("malformed_event", f"not a valid re-check message: {exc!r}") from exc
-        detail = ContactEventDetail.model_validate(
-            {
-                "eventType": "QUEUED",
-                "contactId": recheck.contact_id,
-                "channel": recheck.channel,
-                "instanceArn": recheck.instance_arn,
-            }
-        )
+            detail = ContactEventDetail.model_validate(
+                {
+                    "eventType": "QUEUED",
+                    "contactId": recheck.contact_id,
+                    "channel": recheck.channel,
+                    "instanceArn": recheck.instance_arn,
+                }
+            )
+        except ValidationError as exc:  # a ValueError too: caught first for its field-level message
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors(include_input=False))
+            raise PermanentError("malformed_event", f"not a valid re-check message: invalid {fields}") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PermanentError("malformed_event", f"not a valid re-check message: {type(exc).__name__}") from exc
         return detail, recheck
     return parse_contact_event(body).detail, None
 

@@ -105,3 +105,39 @@ def test_every_fixture_parses_or_is_rejected_as_the_catalog_says() -> None:
                 parse_contact_event(body)
         else:
             assert parse_contact_event(body).detail.contact_id, path.name
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {
+            "contact_id": "",
+            "instance_arn": "a",
+            "channel": "CHAT",
+            "rule": "r",
+            "step": 0,
+            "step_started_at": 0,
+            "attempt": 1,
+            "not_before": 0,
+        },
+        {
+            "contact_id": "c",
+            "instance_arn": "a",
+            "channel": "CHAT",
+            "rule": "r",
+            "step": "x",
+            "step_started_at": 0,
+            "attempt": 1,
+            "not_before": 0,
+        },
+        {"contact_id": "c"},
+        "not a mapping",
+    ],
+)
+def test_malformed_recheck_messages_are_rejected_with_a_reason(state: object) -> None:
+    from contact_router.app import parse_record
+
+    with pytest.raises(PermanentError) as err:
+        parse_record(json.dumps({"contact-router-recheck": state}))
+    assert err.value.reason == "malformed_event"
+    assert err.value.message.startswith("not a valid re-check message")
