@@ -368,6 +368,49 @@ def dlq_redrive(queue_url: str, to_url: str, reason: str | None, region: str | N
     )
 
 
+# -------------------------------------------------------------------------------------------- simulate
+@main.command()
+@click.option("--contacts", default=2000, show_default=True, help="Contacts queued in the burst.")
+@click.option("--agents", default=100, show_default=True, help="Agents of the emulated instance.")
+@click.option("--workers", type=int, help="Concurrent router workers (default: template.yaml's MaxConcurrency).")
+@click.option("--duplicates", default=3, show_default=True, help="Each event is delivered 1..N times.")
+@click.option("--arrival-seconds", default=60.0, show_default=True, help="The contacts queue within this window.")
+@click.option("--throttle-rate", default=0.0, show_default=True, help="Extra ThrottlingException rate per call.")
+@click.option("--error-rate", default=0.0, show_default=True, help="InternalServiceException (5xx) rate per call.")
+@click.option("--crash-rate", default=0.0, show_default=True, help="A worker dies after this share of associations.")
+@click.option("--stale-rate", default=0.05, show_default=True, help="Extra events for contacts already gone.")
+@click.option("--malformed-rate", default=0.02, show_default=True, help="Extra malformed bodies.")
+@click.option("--latency-ms", nargs=2, type=float, default=(20.0, 80.0), show_default=True, help="Per call, uniform.")
+@click.option("--quota-scale", type=float, default=1.0, show_default=True, help="Documented quotas x N (0: none).")
+@click.option("--batching-window", type=float, help="Seconds (default: template.yaml's).")
+@click.option("--mix", type=click.Choice(["mixed", "attribute"]), default="mixed", show_default=True)
+@click.option("--inject-bug", type=click.Choice(["no-idempotency", "skip-waiting-check"]), help="Break the router.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=REPO_ROOT / "out" / "simulate.png")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures.")
+@click.option(
+    "--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=REPO_ROOT / "out" / "simulate.jsonl"
+)
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+def simulate(**kwargs: Any) -> None:
+    """The whole pipeline under load, faults and bad input, in virtual time; exits 1 if an invariant breaks.
+
+    EventBridge rule and SQS settings of template.yaml, concurrent workers running the router's handler
+    path, the emulated instance with Connect's quotas. See docs/simulation.md.
+    """
+    from contact_router_cli.simulate.command import Options, run
+
+    scale = kwargs.pop("quota_scale")
+    progress = kwargs.pop("progress")
+    options = Options(
+        **{k: v for k, v in kwargs.items() if k != "log_path"},
+        quota_scale=scale or None,
+        log=kwargs["log_path"],
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    raise SystemExit(run(options))
+
+
 # -------------------------------------------------------------------------------------------- emulator
 @main.group()
 def emulator() -> None:

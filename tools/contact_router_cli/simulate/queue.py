@@ -134,6 +134,16 @@ class SimulatedQueue:
         self.stats.deleted += 1
         return True
 
+    def change_visibility(self, receipt: str | None, seconds: float) -> bool:
+        """ChangeMessageVisibility: an in-flight message becomes visible ``seconds`` from now."""
+        if not receipt:
+            return False
+        message = self._messages.get(receipt.split("#", 1)[0])
+        if message is None or message.receipt != receipt:
+            return False
+        self._hide_until(message, self.clock.now() + max(0.0, min(float(seconds), 43_200.0)))
+        return True
+
     # ----------------------------------------------------------------------------------- inspection
     def __len__(self) -> int:
         """Messages not deleted yet: visible, delayed or in flight."""
@@ -175,10 +185,28 @@ class SimulatedQueue:
 
 
 class SimulatedSqsClient:
-    """The slice of a boto3 ``sqs`` client the router's adapters use (SendMessage), over simulated queues."""
+    """The slice of a boto3 ``sqs`` client the router's adapters use (SendMessage, ChangeMessageVisibility),
+    over simulated queues (found by the last part of a queue URL or ARN, i.e. the queue's name)."""
 
     def __init__(self, *queues: SimulatedQueue) -> None:
-        self._queues = {q.url: q for q in queues}
+        self._queues = {q.name: q for q in queues}
+
+    def _queue(self, url: str) -> SimulatedQueue:
+        queue = self._queues.get(url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
+        if queue is None:
+            raise KeyError(f"no simulated queue at {url}")
+        return queue
+
+    def change_message_visibility(
+        self,
+        *,
+        QueueUrl: str,
+        ReceiptHandle: str,
+        VisibilityTimeout: int,
+        **_: Any,
+    ) -> dict[str, Any]:
+        self._queue(QueueUrl).change_visibility(ReceiptHandle, VisibilityTimeout)
+        return {}
 
     def send_message(
         self,
@@ -189,9 +217,7 @@ class SimulatedSqsClient:
         MessageAttributes: Mapping[str, Mapping[str, Any]] | None = None,
         **_: Any,
     ) -> dict[str, Any]:
-        queue = self._queues.get(QueueUrl)
-        if queue is None:
-            raise KeyError(f"no simulated queue at {QueueUrl}")
+        queue = self._queue(QueueUrl)
         attributes = {name: str(value.get("StringValue", "")) for name, value in (MessageAttributes or {}).items()}
         message = queue.send(MessageBody, DelaySeconds, attributes)
         return {"MessageId": message.id}

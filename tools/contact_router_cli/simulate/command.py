@@ -1,0 +1,108 @@
+"""``contact-router simulate``: run the simulation with a progress bar, print the summary, write the chart,
+and exit non-zero when an invariant breaks."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from contact_router_cli.simulate import invariants, report
+from contact_router_cli.simulate.pipeline import Bug, SimulationConfig, SimulationResult, run_simulation
+from contact_router_cli.simulate.workload import Mix, WorkloadSpec
+
+
+@dataclass(frozen=True)
+class Options:
+    contacts: int
+    agents: int
+    workers: int | None
+    duplicates: int
+    arrival_seconds: float
+    throttle_rate: float
+    error_rate: float
+    crash_rate: float
+    stale_rate: float
+    malformed_rate: float
+    latency_ms: tuple[float, float]
+    quota_scale: float | None
+    batching_window: float | None
+    mix: Mix
+    inject_bug: Bug | None
+    seed: int
+    plot: Path | None
+    json_path: Path | None
+    log: Path
+    progress: bool
+
+
+def config_of(options: Options) -> SimulationConfig:
+    spec = WorkloadSpec(
+        contacts=options.contacts,
+        agents=options.agents,
+        arrival_seconds=options.arrival_seconds,
+        duplicates=options.duplicates,
+        stale_rate=options.stale_rate,
+        malformed_rate=options.malformed_rate,
+        mix=options.mix,
+        seed=options.seed,
+    )
+    low, high = options.latency_ms
+    return SimulationConfig(
+        workload=spec,
+        workers=options.workers,
+        batching_window=options.batching_window,
+        quota_scale=options.quota_scale,
+        throttle_rate=options.throttle_rate,
+        error_rate=options.error_rate,
+        latency=(low / 1000, high / 1000),
+        crash_rate=options.crash_rate,
+        inject_bug=options.inject_bug,
+        seed=options.seed,
+    )
+
+
+def run(options: Options, out: Console | None = None) -> int:
+    """Returns the exit code: 0 when every invariant held, 1 otherwise."""
+    out = out or Console()
+    config = config_of(options)
+    options.log.parent.mkdir(parents=True, exist_ok=True)
+    with options.log.open("w", encoding="utf-8") as log:
+        result = _run(config, log, options.progress)
+    checked = invariants.check(result)
+    report.print_summary(out, result, checked)
+    if options.plot is not None:
+        out.print(f"chart: {report.chart(result, options.plot)}")
+    if options.json_path is not None:
+        out.print(f"figures: {report.write_json(options.json_path, report.figures(result, checked))}")
+    out.print(f"Lambda logs and metrics: {options.log}")
+    broken = [inv.name for inv in checked if not inv.ok]
+    if broken:
+        out.print(f"[red]{len(broken)} invariant(s) broken: {', '.join(broken)}[/red]")
+        return 1
+    out.print("[green]every invariant held[/green]")
+    return 0
+
+
+def _run(config: SimulationConfig, stream: IO[str], show: bool) -> SimulationResult:
+    if not show:
+        return run_simulation(config, log_stream=stream)
+    console = Console(file=sys.stderr)
+    columns = (
+        TextColumn("[bold]simulating[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("contacts settled, {task.fields[associated]} associated, {task.fields[virtual]} simulated"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("simulate", total=config.workload.contacts, associated=0, virtual="0 s")
+
+        def progress(virtual: float, settled: int, total: int, associated: int) -> None:
+            bar.update(task, completed=settled, total=total, associated=associated, virtual=f"{virtual:,.0f} s")
+
+        return run_simulation(config, log_stream=stream, progress=progress)
