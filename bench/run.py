@@ -1,121 +1,541 @@
-"""make bench: figures measured in one run (a benchmark, not a test; nothing here asserts).
+"""make bench: every figure of the router's performance, measured in one run, next to its target.
 
-1. cold start: importing the router handler module in a fresh interpreter, next to `import boto3`
-   (median of N fresh processes each);
-2. per-contact time of the real handler on the in-process Connect emulator, with the idempotency table
-   and dead-letter queue on moto, in SQS batches of 10 -- and the same without the idempotency table, to
-   show what moto's DynamoDB costs locally.
+1. own cost per contact: the real handler (decorators, batch processing, parsing, rules, decision, the
+   decision record, metrics, Powertools idempotency) over in-memory fakes of the Connect and DynamoDB
+   clients, in batches of 10 -- everything but AWS;
+2. Connect calls per associated contact, by operation, in the simulated pipeline without quotas: single
+   events (batches of 1) and batches of 10, on the 3-call path (an attribute naming an available agent);
+3. cold start: a fresh interpreter importing the router handler and building what it builds before its
+   first record (clients, rules), next to `import boto3` + a Connect client (median of fresh processes);
+4. quota efficiency: a 2,000-contact burst through the simulated pipeline (template.yaml's queue and
+   concurrency, documented Connect quotas, 20-80 ms per call): associations per second / the
+   AssociateContactWithUser quota;
+5. latency from event to association at half the quota, p50 and p99, next to the ideal (the three
+   sequential round trips a contact cannot avoid), with template.yaml's batching window and without.
+
+A target that is missed gets the evidence of why (a profile, an import-time breakdown, a timeline).
+Nothing here asserts: it is a benchmark, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
+import contextlib
+import cProfile
+import io
 import json
+import logging
+import os
+import pstats
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-IMPORT_PROBES = {
-    "import boto3": "import boto3",
-    "import boto3 + connect client": "import boto3; boto3.client('connect', region_name='eu-west-2')",
-    "import router handler": "import contact_router.handlers.router",
-    "import router handler + app (clients, rules)": (
-        "import os; os.environ.update(CONNECT_INSTANCE_ARN='arn:aws:connect:eu-west-2:123456789012:instance/"
-        "11111111-2222-4333-8444-555555555555', AWS_DEFAULT_REGION='eu-west-2');"
-        "import contact_router.handlers.router as h; h.default_app()"
-    ),
-}
+INSTANCE_ARN = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
+QUEUE_ID = "22222222-0000-4000-8000-000000000001"
+AGENT = "33333333-0000-4000-8000-000000000000"  # contact i prefers agent ...(i % 50)
 
 
-def cold_start(repeats: int) -> dict[str, float]:
-    results = {}
-    for label, code in IMPORT_PROBES.items():
-        timer = f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"
-        samples = [
-            float(subprocess.run([sys.executable, "-c", timer], check=True, capture_output=True, text=True).stdout)
-            for _ in range(repeats)
-        ]
-        results[label] = statistics.median(samples) * 1000
-    return results
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    target: float
+    higher_is_better: bool = False
+    note: str = ""
+    evidence: list[str] = field(default_factory=list)
 
+    @property
+    def met(self) -> bool:
+        return self.value >= self.target if self.higher_is_better else self.value <= self.target
 
-def per_contact(contacts: int, with_idempotency: bool) -> float:
-    import io
-
-    import boto3
-    import yaml
-    from moto import mock_aws
-    from tests.integration.conftest import Harness, LambdaContext, create_idempotency_table
-
-    from connect_emulator import ConnectEmulator, World
-    from contact_router.handlers import router as router_handler
-    from contact_router_cli.local import lambda_output_to
-
-    world = yaml.safe_load((ROOT / "samples" / "world.yaml").read_text())
-    for profile in world["routing_profiles"]:
-        profile["concurrency"]["CHAT"] = 10  # Connect's maximum: a whole batch of chats fits one agent
-    emulator = ConnectEmulator(World.from_dict(world))
-    emulator.set_busy("dana", "CHAT", 0)
-    template = json.loads((ROOT / "events" / "queued-chat-attribute.json").read_text())
-    dana = "33333333-0000-4000-8000-000000000001"
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="eu-west-2")
-        sqs = boto3.client("sqs", region_name="eu-west-2")
-        create_idempotency_table(dynamodb, "idem")
-        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
-        env = {"CONNECT_INSTANCE_ARN": emulator.instance_arn, "DEAD_LETTER_QUEUE_URL": dlq}
-        if with_idempotency:
-            env["IDEMPOTENCY_TABLE"] = "idem"
-        harness = Harness(emulator=emulator, sqs=sqs, dynamodb=dynamodb, dlq_url=dlq, env=env)
-        app = harness.app()
-        bodies = []
-        for _ in range(contacts):
-            contact = emulator.add_contact(
-                channel="CHAT", state="QUEUED", queue="Support", attributes={"preferredAgent": dana}
-            )
-            body = json.loads(json.dumps(template))
-            body["detail"]["contactId"] = contact.id
-            bodies.append(body)
-        batches = [[harness.record(b) for b in bodies[i : i + 10]] for i in range(0, len(bodies), 10)]
-        with lambda_output_to(io.StringIO()):
-            start = time.perf_counter()
-            for batch in batches:
-                router_handler.lambda_handler({"Records": batch}, LambdaContext(), app=app)
-                # the chats end, so dana has room for the next batch (capacity is not what is measured)
-                paused = time.perf_counter()
-                for record in batch:
-                    emulator.disconnect_contact(json.loads(record["body"])["detail"]["contactId"])
-                start += time.perf_counter() - paused
-            elapsed = time.perf_counter() - start
-        associated = len(emulator.associations)
-    if associated != contacts:
-        raise SystemExit(f"benchmark broken: {associated} of {contacts} contacts associated")
-    return elapsed / contacts * 1e6
+    def target_text(self) -> str:
+        return f"{'>=' if self.higher_is_better else '<='} {self.target:g}{self.unit}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7, help="fresh interpreters per import probe")
-    parser.add_argument("--contacts", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=7, help="fresh interpreters per cold-start probe")
+    parser.add_argument("--own-contacts", type=int, default=2000, help="contacts per own-cost run")
+    parser.add_argument("--burst", type=int, default=2000, help="contacts in the quota-efficiency burst")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
 
-    print(f"python {sys.version.split()[0]}, {args.repeats} fresh interpreters per probe, {args.contacts} contacts")
-    print("\ncold start (median import time)")
-    imports = cold_start(args.repeats)
-    for label, ms in imports.items():
-        print(f"  {label:<46} {ms:8.1f} ms")
-    ratio = imports["import router handler"] / imports["import boto3"]
-    print(f"  {'router handler / boto3':<46} {ratio:8.2f} x")
-    print("\nper-contact time of the real handler, in-process emulator, batches of 10, all associated")
-    full = per_contact(args.contacts, with_idempotency=True)
-    bare = per_contact(args.contacts, with_idempotency=False)
-    print(f"  {'with idempotency table (moto DynamoDB)':<46} {full:8.0f} us/contact")
-    print(f"  {'without idempotency table':<46} {bare:8.0f} us/contact")
+    started = time.perf_counter()
+    print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs; every figure measured in this run\n")
+    figures = [
+        *own_cost(args.own_contacts),
+        *calls_per_contact(),
+        cold_start(args.repeats),
+        quota_efficiency(args.burst),
+        *latency(),
+    ]
+    print_targets(figures)
+    print(f"\nbench took {time.perf_counter() - started:.0f} s")
+    if args.json:
+        args.json.write_text(
+            json.dumps([{**f.__dict__, "met": f.met} for f in figures], indent=2, default=str) + "\n", encoding="utf-8"
+        )
+
+
+# --------------------------------------------------------------------------------------- 1. own cost
+RULES = """\
+version: 1
+routing:
+  - name: preferred-agent-attribute
+    when: {attributes: {preferredAgent: {present: true}}}
+    candidates: [{attribute: preferredAgent}]
+    fallback:
+      - wait: {interval_seconds: 10, max_seconds: 60}
+      - queue
+"""
+
+
+class _Events:
+    def register(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+class _Meta:
+    events = _Events()
+
+
+class FakeConnectClient:
+    """Answers the Connect calls of the 3-call path from memory: every contact waits for one of 50 agents, who
+    all have free slots."""
+
+    meta = _Meta()
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.enqueued = datetime(2030, 1, 7, 9, tzinfo=UTC)
+
+    def describe_contact(self, *, InstanceId: str, ContactId: str) -> dict[str, Any]:
+        self.calls["DescribeContact"] += 1
+        return {
+            "Contact": {
+                "Id": ContactId,
+                "Arn": f"{INSTANCE_ARN}/contact/{ContactId}",
+                "Channel": "CHAT",
+                "InitiationMethod": "API",
+                "QueueInfo": {"Id": QUEUE_ID, "EnqueueTimestamp": self.enqueued},
+                "Attributes": {"preferredAgent": f"{AGENT[:24]}{int(ContactId[-12:]) % 50:012d}"},
+                "Tags": {"aws:connect:instanceId": INSTANCE_ARN.rsplit("/", 1)[1]},
+            }
+        }
+
+    def get_current_user_data(self, *, InstanceId: str, Filters: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.calls["GetCurrentUserData"] += 1
+        return {
+            "UserDataList": [
+                {
+                    "User": {"Id": agent, "Arn": f"{INSTANCE_ARN}/agent/{agent}"},
+                    "Status": {"StatusName": "Available"},
+                    "AvailableSlotsByChannel": {"CHAT": 3, "TASK": 1, "EMAIL": 1, "VOICE": 1},
+                    "MaxSlotsByChannel": {"CHAT": 3, "TASK": 1, "EMAIL": 1, "VOICE": 1},
+                    "Contacts": [],
+                }
+                for agent in Filters["Agents"]
+            ]
+        }
+
+    def associate_contact_with_user(self, **_: Any) -> dict[str, Any]:
+        self.calls["AssociateContactWithUser"] += 1
+        return {}
+
+
+class FakeDynamoDBClient:
+    """The four calls Powertools idempotency makes, on a dict (every key is new in this benchmark)."""
+
+    meta = _Meta()
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def put_item(self, *, Item: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.items[Item["id"]["S"]] = Item
+        return {}
+
+    def update_item(self, *, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {}
+
+    def get_item(self, *, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"Item": self.items[Key["id"]["S"]]}
+
+    def delete_item(self, *, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.items.pop(Key["id"]["S"], None)
+        return {}
+
+
+@contextlib.contextmanager
+def lambda_output_discarded() -> Iterator[None]:
+    """The Lambda's JSON log lines and EMF metrics are still formatted, then dropped."""
+    from contact_router.observability import logger
+
+    sink = io.StringIO()
+    handlers = [h for h in logging.getLogger(logger.name).handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.setStream(sink) for h in handlers]
+    try:
+        with contextlib.redirect_stdout(sink):
+            yield
+    finally:
+        for handler, old in zip(handlers, previous, strict=True):
+            if old is not None:
+                handler.setStream(old)
+
+
+def _own_cost_run(contacts: int, *, idempotency: bool, profile: cProfile.Profile | None = None) -> float:
+    from contact_router.app import build_router_app
+    from contact_router.config import Settings
+    from contact_router.handlers import router as handler
+    from contact_router_cli.simulate.clock import VirtualClock
+    from contact_router_cli.simulate.pipeline import SimulatedLambdaContext
+
+    template = json.loads((ROOT / "events" / "queued-chat-attribute.json").read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(RULES, encoding="utf-8")
+        env = {"CONNECT_INSTANCE_ARN": INSTANCE_ARN, "RULES_SOURCE": "file", "RULES_FILE": str(rules)}
+        if idempotency:
+            env["IDEMPOTENCY_TABLE"] = "idempotency"
+        connect = FakeConnectClient()
+        app = build_router_app(Settings.from_env(env), connect_client=connect, dynamodb_client=FakeDynamoDBClient())
+    batches = []
+    for start in range(0, contacts, 10):
+        records = []
+        for i in range(start, min(start + 10, contacts)):
+            body = json.loads(json.dumps(template))
+            body["detail"]["contactId"] = f"44444444-0000-4000-8000-{i:012d}"
+            records.append(
+                {
+                    "messageId": f"m-{i}",
+                    "receiptHandle": f"r-{i}",
+                    "body": json.dumps(body),
+                    "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1894006800000"},
+                    "messageAttributes": {},
+                    "md5OfBody": "",
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:eu-west-2:123456789012:contact-router-events",
+                    "awsRegion": "eu-west-2",
+                }
+            )
+        batches.append({"Records": records})
+    clock = VirtualClock(time.time())
+    with lambda_output_discarded():
+        start = time.perf_counter()
+        if profile is not None:
+            profile.enable()
+        for event in batches:
+            response = handler.lambda_handler(event, SimulatedLambdaContext(clock, clock.now() + 30, "bench"), app=app)
+            if response.get("batchItemFailures"):
+                raise SystemExit(f"own-cost benchmark broken: failures {response}")
+        if profile is not None:
+            profile.disable()
+        elapsed = time.perf_counter() - start
+    if connect.calls["AssociateContactWithUser"] != contacts:
+        raise SystemExit(f"own-cost benchmark broken: {connect.calls} for {contacts} contacts")
+    return elapsed / contacts * 1e6
+
+
+def own_cost(contacts: int) -> list[Figure]:
+    print("1. own cost per contact: the real handler over in-memory Connect and DynamoDB clients, batches of 10")
+    _own_cost_run(200, idempotency=True)  # warm-up: first-call imports, caches
+    with_idem = statistics.median(_own_cost_run(contacts, idempotency=True) for _ in range(3))
+    without = statistics.median(_own_cost_run(contacts, idempotency=False) for _ in range(3))
+    print(f"   with Powertools idempotency           {with_idem:8.0f} us/contact")
+    print(f"   without idempotency (no table)        {without:8.0f} us/contact")
+    figure = Figure("own cost per contact", with_idem, " us", 100.0, note=f"{without:.0f} us without idempotency")
+    if not figure.met:
+        figure.evidence = _own_cost_profile(contacts)
+    return [figure]
+
+
+OWN_COST_FUNCTIONS = {
+    "record_decision",
+    "info",
+    "to_record",
+    "from_record",
+    "asdict",
+    "replace",
+    "run",
+    "parse_record",
+    "parse_contact_event",
+    "prepare_batch",
+    "plan_batch",
+    "route",
+    "decide",
+    "_decide_and_act",
+    "loads",
+    "dumps",
+    "add_metric",
+    "process_partial_response",
+}
+
+
+def _own_cost_profile(contacts: int) -> list[str]:
+    """Inclusive time per contact of the functions that matter, with how often each runs per contact."""
+    profile = cProfile.Profile()
+    per_contact = _own_cost_run(contacts, idempotency=True, profile=profile)
+    stats: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    rows = []
+    for (filename, line, name), (_, calls, _, cumulative, _) in stats.items():
+        ours = "contact_router" in filename or "powertools" in filename
+        stdlib = name in ("asdict", "replace", "loads", "dumps") and "lib/python3" in filename
+        if name in OWN_COST_FUNCTIONS and (ours or stdlib):
+            where = "/".join(filename.split("/")[-2:])
+            rows.append(
+                (
+                    cumulative,
+                    f"{cumulative / contacts * 1e6:7.1f} us  x{calls / contacts:4.1f}  {name} ({where}:{line})",
+                )
+            )
+    lines = [
+        f"cProfile, {per_contact:.0f} us per contact under the profiler; inclusive time per contact, calls per contact:"
+    ]
+    return lines + ["  " + text for _, text in sorted(rows, reverse=True)[:16]]
+
+
+# ------------------------------------------------------------------------------------ 2. calls per contact
+def _simulate(**overrides: Any) -> Any:
+    from contact_router_cli.simulate.pipeline import SimulationConfig, run_simulation
+    from contact_router_cli.simulate.workload import WorkloadSpec
+
+    spec_fields = {
+        "contacts": 2000,
+        "agents": 200,
+        "arrival_seconds": 10.0,
+        "duplicates": 1,
+        "stale_rate": 0.0,
+        "malformed_rate": 0.0,
+        "filtered_rate": 0.0,
+        "mix": "attribute",
+        "agent_changes": False,
+        "handle_seconds": (30.0, 90.0),
+        "patience_seconds": (1e9, 1e9),  # nobody gives up: throughput alone is measured
+    }
+    spec_fields.update(overrides.pop("spec", {}))
+    return run_simulation(SimulationConfig(workload=WorkloadSpec(**spec_fields), **overrides))
+
+
+def calls_per_contact() -> list[Figure]:
+    from contact_router_cli.simulate import metrics
+
+    print("\n2. Connect calls per associated contact (simulated pipeline, no quotas, 400 contacts, one worker)")
+    figures = []
+    for label, batch, target in (("single events", 1, 3.0), ("batches of 10", 10, 2.2)):
+        result = _simulate(
+            spec={"contacts": 400}, workers=1, batch_size=batch, batching_window=0.0, quota_scale=None, latency=(0, 0)
+        )
+        per = metrics.successful_calls_per_association(result)
+        total = sum(per.values())
+        detail = ", ".join(f"{op} {n:.2f}" for op, n in per.items())
+        print(f"   {label:<14} {total:5.2f} calls  ({detail}; {len(result.associations)} associated)")
+        figure = Figure(f"Connect calls per contact, {label}", total, "", target, note=detail)
+        if not figure.met:
+            figure.evidence = [f"{op}: {n:.2f} per associated contact" for op, n in per.items()] + [
+                "GetCurrentUserData is asked once per contact: nothing shares it across the records of a batch"
+            ]
+        figures.append(figure)
+    return figures
+
+
+# ------------------------------------------------------------------------------------------ 3. cold start
+DEPLOYED_ENV = {
+    "CONNECT_INSTANCE_ARN": INSTANCE_ARN,
+    "AWS_DEFAULT_REGION": "eu-west-2",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "IDEMPOTENCY_TABLE": "contact-router-idempotency",
+    "DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/123456789012/contact-router-dlq",
+    "ROUTER_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/123456789012/contact-router-events",
+    "POWERTOOLS_SERVICE_NAME": "contact-router",
+    "POWERTOOLS_METRICS_NAMESPACE": "ContactRouter",
+}
+PROBES = {
+    "import boto3 + Connect client": "import boto3; boto3.client('connect', region_name='eu-west-2')",
+    "import router handler": "import contact_router.handlers.router",
+    "import router handler + app (clients, rules)": "import contact_router.handlers.router as h; h.default_app()",
+}
+
+
+def _probe(code: str, extra: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    timer = f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"
+    env = {**os.environ, **DEPLOYED_ENV}
+    return subprocess.run(
+        [sys.executable, *(extra or []), "-c", timer], check=True, capture_output=True, text=True, env=env
+    )
+
+
+def cold_start(repeats: int) -> Figure:
+    print(f"\n3. cold start: {repeats} rounds of fresh interpreters, probes interleaved (environment as deployed)")
+    samples: dict[str, list[float]] = {label: [] for label in PROBES}
+    ratios = []
+    for _ in range(repeats):  # interleaved, so a busy moment of the machine hits every probe alike
+        for label, code in PROBES.items():
+            samples[label].append(float(_probe(code).stdout.strip().splitlines()[-1]) * 1000)
+        ratios.append(samples[FULL][-1] / samples[BASELINE][-1])
+    for label, values in samples.items():
+        print(f"   {label:<46} {statistics.median(values):7.1f} ms   (min {min(values):.1f})")
+    ratio = statistics.median(ratios)
+    print(f"   {'router (import + app) / (boto3 + client)':<46} {ratio:7.2f} x   (median of paired ratios)")
+    handler_only = statistics.median(samples["import router handler"]) / statistics.median(samples[BASELINE])
+    figure = Figure(
+        "cold start ratio",
+        ratio,
+        "x",
+        1.3,
+        note=f"{statistics.median(samples[FULL]):.0f} ms vs {statistics.median(samples[BASELINE]):.0f} ms; "
+        f"the handler import alone is {handler_only:.2f}x",
+    )
+    if not figure.met:
+        figure.evidence = _cold_start_phases() + _import_profile(PROBES[FULL])
+    return figure
+
+
+BASELINE = "import boto3 + Connect client"
+FULL = "import router handler + app (clients, rules)"
+PHASES = """
+import time
+marks = [('start', time.perf_counter())]
+def mark(name): marks.append((name, time.perf_counter()))
+import contact_router.handlers.router as h; mark('import the handler module')
+import contact_router.app; mark('import contact_router.app (what the first invocation imports)')
+from contact_router.adapters import aws
+aws.client('connect', 'eu-west-2', aws.CONNECT_CONFIG); mark('first client (botocore session + connect)')
+aws.client('dynamodb', 'eu-west-2'); mark('dynamodb client')
+aws.client('sqs', 'eu-west-2'); mark('sqs client')
+from contact_router.rules.loader import load_bundled_rules
+load_bundled_rules(); mark('load and validate the bundled rules')
+h.default_app(); mark('default_app() with all of the above done (wiring)')
+for (_, a), (name, b) in zip(marks, marks[1:]): print(f'{(b - a) * 1000:7.1f} ms  {name}')
+print(f'{(marks[-1][1] - marks[0][1]) * 1000:7.1f} ms  total')
+"""
+
+
+def _cold_start_phases() -> list[str]:
+    env = {**os.environ, **DEPLOYED_ENV}
+    result = subprocess.run([sys.executable, "-c", PHASES], check=True, capture_output=True, text=True, env=env)
+    lines = result.stdout.strip().splitlines()
+    return ["where the router's cold start goes (one fresh interpreter):", *("  " + line for line in lines)]
+
+
+def _import_profile(code: str) -> list[str]:
+    """-X importtime of the probe: self time by top-level package, and the slowest modules."""
+    stderr = _probe(code, ["-X", "importtime"]).stderr
+    by_package: Counter[str] = Counter()
+    modules: list[tuple[int, str]] = []
+    for line in stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if not match:
+            continue
+        self_us, name = int(match[1]), match[4]
+        by_package[name.split(".")[0]] += self_us
+        modules.append((self_us, name))
+    total = sum(by_package.values())
+    lines = [f"-X importtime: {total / 1000:.0f} ms of imports; self time by top-level package:"]
+    lines += [f"  {us / 1000:6.1f} ms  {name}" for name, us in by_package.most_common(8)]
+    lines.append("slowest modules (self time):")
+    lines += [f"  {us / 1000:6.1f} ms  {name}" for us, name in sorted(modules, reverse=True)[:10]]
+    return lines
+
+
+# ------------------------------------------------------------------------------------ 4. quota efficiency
+def quota_efficiency(contacts: int) -> Figure:
+    from contact_router_cli.simulate import metrics
+
+    print(f"\n4. quota efficiency: a {contacts}-contact burst (10 s), template.yaml's pipeline, documented quotas")
+    started = time.perf_counter()
+    result = _simulate(spec={"contacts": contacts}, latency=(0.02, 0.08))
+    t = metrics.throughput(result)
+    failed = Counter(r.transient for r in result.records if r.transient)
+    print(
+        f"   {t.associations} associated in {t.seconds:,.0f} simulated s: {t.per_second:.2f}/s, quota {t.quota:g}/s "
+        f"-> {t.efficiency:.3f}   ({time.perf_counter() - started:.0f} s of wall time)"
+    )
+    times = sorted(a.time - result.first_event_at for a in result.associations)
+    steady = _rate(times, 0.05, 0.85)
+    note = f"steady state {steady:.2f}/s; records sent back to SQS: {dict(failed) or 'none'}"
+    print(f"   {note}")
+    figure = Figure("quota efficiency", t.efficiency or 0.0, "", 0.95, higher_is_better=True, note=note)
+    if not figure.met:
+        per_100 = [
+            bisect.bisect(times, lo + 100) - bisect.bisect(times, lo) for lo in range(0, int(times[-1]) + 1, 100)
+        ]
+        tail = times[-1] - times[int(len(times) * 0.95)]
+        figure.evidence = [
+            f"associations per 100 s: {per_100}",
+            f"steady state {steady:.2f}/s = {steady / (t.quota or 1):.2f} of the quota; the last 5% of contacts "
+            f"took {tail:.0f} s",
+            f"{sum(failed.values())} records failed with {dict(failed)} after botocore's 3 attempts and went back "
+            f"to SQS for the visibility timeout ({result.deployment.visibility_timeout:g} s): the burst ends with "
+            "a tail of them",
+        ]
+    return figure
+
+
+def _rate(times: list[float], low: float, high: float) -> float:
+    a, b = times[int(len(times) * low)], times[int(len(times) * high)]
+    return (int(len(times) * high) - int(len(times) * low)) / max(b - a, 1e-9)
+
+
+# --------------------------------------------------------------------------------------------- 5. latency
+def latency() -> list[Figure]:
+    from contact_router_cli.simulate import metrics
+
+    print("\n5. event -> association, 300 contacts at 0.5/s (a quarter of the quota), 20-80 ms per call")
+    figures = []
+    runs: list[tuple[str, float | None]] = [("template's batching window", None), ("no batching window", 0.0)]
+    for label, window in runs:
+        result = _simulate(
+            spec={"contacts": 300, "arrival_seconds": 600.0}, latency=(0.02, 0.08), batching_window=window
+        )
+        lat = metrics.latency(result)
+        used = result.deployment.batching_window if window is None else window
+        print(
+            f"   {label} ({used:g} s): p50 {lat.p50 * 1000:6.0f} ms = {lat.p50 / lat.ideal:4.2f}x ideal, "
+            f"p99 {lat.p99 * 1000:6.0f} ms = {lat.p99 / lat.ideal:4.2f}x   (ideal {lat.ideal * 1000:.0f} ms)"
+        )
+        if window is None:
+            p50 = Figure("latency p50 / ideal", lat.p50 / lat.ideal, "x", 1.1, note=f"window {used:g} s")
+            p99 = Figure("latency p99 / ideal", lat.p99 / lat.ideal, "x", 1.5, note=f"window {used:g} s")
+            figures += [p50, p99]
+        else:
+            for figure in figures:
+                if not figure.met:
+                    figure.evidence.append(
+                        f"without the batching window: p50 {lat.p50 / lat.ideal:.2f}x, p99 {lat.p99 / lat.ideal:.2f}x "
+                        f"ideal -- the event source mapping waits up to {result.deployment.batching_window:g} s to "
+                        "fill a batch before invoking the function (MaximumBatchingWindowInSeconds)"
+                    )
+    return figures
+
+
+# ------------------------------------------------------------------------------------------------ summary
+def print_targets(figures: list[Figure]) -> None:
+    print("\ntargets")
+    width = max(len(f.name) for f in figures)
+    for f in figures:
+        status = "met" if f.met else "MISSED"
+        print(f"  {f.name:<{width}}  {f.value:9.2f}{f.unit:<4} target {f.target_text():<10} {status:<7} {f.note}")
+    missed = [f for f in figures if not f.met]
+    for f in missed:
+        print(f"\nwhy '{f.name}' is missed:")
+        for line in f.evidence:
+            print(f"  {line}")
 
 
 if __name__ == "__main__":
