@@ -164,19 +164,27 @@ def _supervision_failure(contact_id: str | None, reason: str, message: str, perm
     return SupervisionDecision(outcome=outcome, contact_id=contact_id, reason=reason, detail=message)
 
 
+def _load_json(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise PermanentError("malformed_event", f"SQS body is not JSON: {exc.msg} at position {exc.pos}") from exc
+    except TypeError as exc:
+        raise PermanentError("malformed_event", "SQS body is not text") from exc
+    except RecursionError as exc:
+        raise PermanentError("malformed_event", "SQS body is JSON nested too deeply to be an event") from exc
+
+
 def _json_or_text(body: str) -> Any:
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"unparsed_body_length": len(body)}
 
 
 def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
     """An SQS body: an EventBridge contact event, or a re-check the router scheduled for itself."""
-    try:
-        raw = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise PermanentError("malformed_event", f"SQS body is not JSON: {exc.msg} at position {exc.pos}") from exc
+    raw = _load_json(body)
     if isinstance(raw, dict) and RECHECK_KEY in raw:
         try:
             recheck = Recheck.from_message(raw)
@@ -191,7 +199,7 @@ def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
         except ValidationError as exc:  # a ValueError too: caught first for its field-level message
             fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors(include_input=False))
             raise PermanentError("malformed_event", f"not a valid re-check message: invalid {fields}") from exc
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise PermanentError("malformed_event", f"not a valid re-check message: {type(exc).__name__}") from exc
         return detail, recheck
     return parse_contact_event(body).detail, None
@@ -199,12 +207,7 @@ def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
 
 def parse_contact_event(body: str) -> ContactEvent:
     """SQS body (the EventBridge event as JSON) -> ContactEvent, or PermanentError("malformed_event")."""
-    try:
-        raw = json.loads(body)
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise PermanentError(
-            "malformed_event", f"SQS body is not JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
-        ) from exc
+    raw = _load_json(body)
     if not isinstance(raw, dict):
         raise PermanentError("malformed_event", f"SQS body is a JSON {type(raw).__name__}, not an event object")
     try:

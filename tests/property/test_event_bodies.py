@@ -79,7 +79,6 @@ def test_malformed_recheck_messages_are_rejected_with_a_reason(body: str) -> Non
         pytest.param(recheck(attempt=float("-inf")), id="re-check with an infinite attempt (OverflowError)"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason="known bug, change request to the lead: parse_record lets it escape")
 def test_known_malformed_bodies_are_rejected_with_a_reason(body: str) -> None:
     with pytest.raises(PermanentError) as caught:
         parse_record(body)

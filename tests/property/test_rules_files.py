@@ -126,7 +126,6 @@ def test_a_problem_in_a_rule_names_the_rule(raw: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("text", ["{[1, 2]: 3}", "? [a]\n: b\n", "version: 1\nrouting:\n  - {? {a: 1} : x}\n"])
-@pytest.mark.xfail(strict=True, reason="known bug, change request: rules/loader.py _construct_mapping hashes the key")
 def test_an_unhashable_key_is_a_rules_error(text: str) -> None:
     with pytest.raises(RulesError):
         parse_rules(text, "rules.yaml")

@@ -173,7 +173,6 @@ def test_a_batch_never_raises_and_reports_only_its_own_records(records: list[dic
         pytest.param(RECHECK.replace('"step": 0', '"step": Infinity'), id="re-check with an infinite step"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason="known bug, change request: prepare_batch lets parse_record's error escape")
 def test_a_batch_with_a_broken_message_does_not_raise(body: str) -> None:
     # Given a batch with a good event and a body parse_record fails on with something else than PermanentError
     r = router()
