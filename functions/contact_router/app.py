@@ -24,6 +24,7 @@ from contact_router.adapters.affinity_store import AffinityStore
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.adapters.dead_letter import DeadLetterQueue
 from contact_router.adapters.idempotency import DynamoDBIdempotency
+from contact_router.adapters.pacing import Pacer
 from contact_router.adapters.rechecks import SqsRechecks
 from contact_router.adapters.rules_store import RulesProvider, remote_fetcher
 from contact_router.adapters.secrets import secret_loader
@@ -80,7 +81,13 @@ class EventApp(Generic[D]):
                 items.append(parse_record(str(record.get("body", ""))))
             except ContactRouterError:
                 continue
-        self.batch_plan = self.plan(items)
+        try:
+            self.batch_plan = self.plan(items)
+        except Exception:  # noqa: BLE001 - planning is optional; the traceback is logged
+            # Planning only saves calls: a bug in it must not fail the batch. Every record still takes its
+            # own path, with the usual error policy.
+            logger.exception("batch planning failed; deciding each record on its own")
+            self.batch_plan = None
 
     def end_batch(self) -> None:
         self.batch_plan = None
@@ -228,11 +235,21 @@ class _Wiring:
     dead_letters: DeadLetterQueue | None
 
 
-def _wire(settings: Settings, clients: dict[str, Any], idempotency_prefix: str, *, supervision: bool) -> _Wiring:
+def _wire(
+    settings: Settings,
+    clients: dict[str, Any],
+    idempotency_prefix: str,
+    *,
+    supervision: bool,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> _Wiring:
+    rates = settings.pacing_rates
     connect = ConnectGateway(
         clients.get("connect") or aws.client("connect", settings.region, aws.CONNECT_CONFIG),
         instance_id=settings.instance_id,
         user_cache_seconds=settings.user_cache_seconds,
+        pacer=Pacer(rates, clock=clock, sleep=sleep) if rates else None,
     )
     fetch = remote_fetcher(settings.rules, clients.get("ssm"), clients.get("appconfig"))
     # Only the supervision function knows (and enforces) whether the deployment allows BARGE.
@@ -267,6 +284,7 @@ def build_router_app(
     secretsmanager_client: Any = None,
     clock: Callable[[], float] = time.time,
     rechecks: RecheckPort | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RouterApp:
     clients = {
         "connect": connect_client,
@@ -276,7 +294,7 @@ def build_router_app(
         "appconfig": appconfig_client,
         "secretsmanager": secretsmanager_client,
     }
-    wiring = _wire(settings, clients, "route", supervision=False)
+    wiring = _wire(settings, clients, "route", supervision=False, clock=clock, sleep=sleep)
     connect, rules, idempotency, dead_letters = wiring.connect, wiring.rules, wiring.idempotency, wiring.dead_letters
     router = Router(
         RouterOptions(

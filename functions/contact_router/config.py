@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from contact_router.adapters.pacing import parse_quotas
 from contact_router.errors import ConfigurationError
 
 INSTANCE_ARN_RE = re.compile(
@@ -68,8 +69,15 @@ class Settings:
     customer_key_secret_arn: str | None = None
     customer_profile_attribute: str | None = "customerProfileId"
     affinity_retention_days: int = 90
+    connect_quotas: Mapping[str, float] = field(default_factory=dict)  # account quotas to pace by
+    max_concurrency: int = 1  # concurrent executions sharing those quotas
     allow_barge: bool = False
     supervised_channels: frozenset[str] = frozenset({"VOICE", "CHAT"})
+
+    @property
+    def pacing_rates(self) -> dict[str, float]:
+        """Each execution's share of the account's quotas."""
+        return {op: quota / self.max_concurrency for op, quota in self.connect_quotas.items()}
 
     @property
     def agent_arn_prefix(self) -> str:
@@ -150,6 +158,11 @@ class Settings:
             if not optional(name)
         )
 
+        quotas: dict[str, float] = {}
+        try:
+            quotas = parse_quotas(env.get("CONNECT_API_QUOTAS", ""))
+        except ValueError as exc:
+            problems.append(f"CONNECT_API_QUOTAS: {exc}")
         if optional("AFFINITY_TABLE") and not optional("CUSTOMER_KEY_SECRET_ARN"):
             problems.append("CUSTOMER_KEY_SECRET_ARN is required with AFFINITY_TABLE (customer keys are keyed hashes)")
         channels = frozenset(
@@ -178,6 +191,8 @@ class Settings:
             customer_key_secret_arn=optional("CUSTOMER_KEY_SECRET_ARN"),
             customer_profile_attribute=env.get("CUSTOMER_PROFILE_ATTRIBUTE", "customerProfileId").strip() or None,
             affinity_retention_days=number("AFFINITY_RETENTION_DAYS", 90, 1),
+            connect_quotas=quotas,
+            max_concurrency=number("MAX_CONCURRENCY", 1, 1),
             allow_barge=flag("ALLOW_BARGE", False),
             supervised_channels=channels,
         )

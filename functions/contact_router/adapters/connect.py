@@ -17,6 +17,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from contact_router.adapters.pacing import Pacer
 from contact_router.errors import PERMANENT_REASONS, PermanentError, TransientError, classify_aws_error
 from contact_router.models.agent import AgentState, UserRef
 from contact_router.models.contact import Contact, flatten_segment_attributes
@@ -37,9 +38,11 @@ class ConnectGateway:
         instance_id: str,
         user_cache_seconds: int = 300,
         clock: Callable[[], float] = time.monotonic,
+        pacer: Pacer | None = None,
     ) -> None:
         self._client = client
         self.instance_id = instance_id
+        self._pacer = pacer
         self._users = TtlCache[str, UserRef | None](user_cache_seconds, clock)
         self._groups = TtlCache[str, str | None](user_cache_seconds, clock)
 
@@ -163,6 +166,8 @@ class ConnectGateway:
 
     # ---------------------------------------------------------------------------------------- errors
     def _call(self, operation: str, method: Callable[..., Any], not_found: str = "not_found", **kwargs: Any) -> Any:
+        if self._pacer is not None:
+            self._pacer.acquire(operation)
         try:
             return method(**kwargs)
         except ClientError as exc:

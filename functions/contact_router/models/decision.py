@@ -6,7 +6,7 @@ and the tests read the same record.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -115,14 +115,28 @@ class Decision:
 
 
 def to_record(decision: Any) -> dict[str, Any]:
-    """A decision dataclass as a JSON-ready dict without empty fields."""
-    record = asdict(decision)
-    record["outcome"] = decision.outcome.value
-    record["candidates"] = [
-        {k: (v.value if isinstance(v, Verdict) else v) for k, v in asdict(c).items() if v is not None}
-        for c in decision.candidates
-    ]
-    return {k: _plain(v) for k, v in record.items() if v not in (None, (), [])}
+    """A decision dataclass as a JSON-ready dict without empty fields (a shallow walk of the fields:
+    ``dataclasses.asdict`` deep-copies and was a third of the router's own cost per contact)."""
+    record: dict[str, Any] = {}
+    for f in fields(decision):
+        value = getattr(decision, f.name)
+        if value is None or value in ((), []):
+            continue
+        if f.name == "candidates":
+            value = [_candidate(c) for c in value]
+        elif isinstance(value, StrEnum):
+            value = value.value
+        record[f.name] = _plain(value)
+    return record
+
+
+def _candidate(candidate: CandidateVerdict) -> dict[str, Any]:
+    out: dict[str, Any] = {"source": candidate.source, "verdict": candidate.verdict.value}
+    for name in ("user_id", "username", "reference", "detail"):
+        value = getattr(candidate, name)
+        if value is not None:
+            out[name] = value
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -255,6 +255,9 @@ class _Simulation:
             "RULES_FILE": str(rules_file),
             "DEAD_LETTER_QUEUE_URL": self.dlq.url,
             "ROUTER_QUEUE_URL": self.queue.url,
+            # Pace as deployed: the template's quotas (scaled like the emulator's), shared by the workers.
+            "CONNECT_API_QUOTAS": _scaled_quotas(self.deployment.connect_api_quotas, self.config.quota_scale),
+            "MAX_CONCURRENCY": str(self.workers_count),
         }
         if self.config.inject_bug != "no-idempotency":
             env["IDEMPOTENCY_TABLE"] = IDEMPOTENCY_TABLE
@@ -501,7 +504,12 @@ class _Worker:
         client.meta.events.register("before-parameter-build.connect.AssociateContactWithUser", remember)
         client.meta.events.register("after-call.connect.AssociateContactWithUser", after)
         app = build_router_app(
-            self.settings, connect_client=client, dynamodb_client=self.dynamodb, sqs_client=sim.sqs, clock=sim.clock.now
+            self.settings,
+            connect_client=client,
+            dynamodb_client=self.dynamodb,
+            sqs_client=sim.sqs,
+            clock=sim.clock.now,
+            sleep=sim.clock.sleep,
         )
         # Record what the router decides for each record (the function calls app.handle_record).
         setattr(app, "handle_record", self._recording(app.handle_record))  # noqa: B010 - shadows the method
@@ -674,3 +682,11 @@ def _origin_from_body(body: str) -> Origin:
         if isinstance(raw, dict) and isinstance(raw.get(RECHECK_KEY), dict):
             return Origin("recheck", str(raw[RECHECK_KEY].get("contact_id")))
     return Origin("junk", None, "unknown body")
+
+
+def _scaled_quotas(quotas: str, scale: float | None) -> str:
+    """The template's CONNECT_API_QUOTAS with each rate scaled like the emulator's quotas; none without quotas."""
+    if scale is None or not quotas:
+        return ""
+    pairs = (item.split("=", 1) for item in quotas.split(",") if "=" in item)
+    return ",".join(f"{name}={float(rate) * scale:g}" for name, rate in pairs)

@@ -130,6 +130,7 @@ class Deployment:
     batch_size: int
     batching_window: float
     max_concurrency: int
+    connect_api_quotas: str  # the router's CONNECT_API_QUOTAS (client-side pacing)
     timeout: float
     idempotency_key: str
     idempotency_ttl_attribute: str
@@ -171,6 +172,9 @@ def router_deployment(parameters: Mapping[str, str], path: Path = TEMPLATE) -> D
         batch_size=int(mapping.get("BatchSize", 10)),
         batching_window=float(mapping.get("MaximumBatchingWindowInSeconds", 0)),
         max_concurrency=int((mapping.get("ScalingConfig") or {}).get("MaximumConcurrency", 1000)),
+        connect_api_quotas=str(
+            ((function.get("Environment") or {}).get("Variables") or {}).get("CONNECT_API_QUOTAS", "")
+        ),
         timeout=float(function.get("Timeout", globals_.get("Timeout", 3))),
         idempotency_key=str(key),
         idempotency_ttl_attribute=str(table["TimeToLiveSpecification"]["AttributeName"]),
