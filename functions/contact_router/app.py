@@ -244,13 +244,7 @@ def _wire(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> _Wiring:
-    rates = settings.pacing_rates
-    connect = ConnectGateway(
-        clients.get("connect") or aws.client("connect", settings.region, aws.CONNECT_CONFIG),
-        instance_id=settings.instance_id,
-        user_cache_seconds=settings.user_cache_seconds,
-        pacer=Pacer(rates, clock=clock, sleep=sleep) if rates else None,
-    )
+    connect = _connect_gateway(settings, clients, clock, sleep)
     fetch = remote_fetcher(settings.rules, clients.get("ssm"), clients.get("appconfig"))
     # Only the supervision function knows (and enforces) whether the deployment allows BARGE.
     rules = RulesProvider(settings.rules, fetch, allow_barge=settings.allow_barge if supervision else None)
@@ -265,12 +259,28 @@ def _wire(
         if settings.idempotency_table
         else None
     )
-    dead_letters = (
-        DeadLetterQueue(settings.dead_letter_queue_url, clients.get("sqs") or aws.client("sqs", settings.region))
-        if settings.dead_letter_queue_url
-        else None
+    return _Wiring(connect, rules, idempotency, _dead_letters(settings, clients))
+
+
+def _connect_gateway(
+    settings: Settings,
+    clients: dict[str, Any],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ConnectGateway:
+    rates = settings.pacing_rates
+    return ConnectGateway(
+        clients.get("connect") or aws.client("connect", settings.region, aws.CONNECT_CONFIG),
+        instance_id=settings.instance_id,
+        user_cache_seconds=settings.user_cache_seconds,
+        pacer=Pacer(rates, clock=clock, sleep=sleep) if rates else None,
     )
-    return _Wiring(connect, rules, idempotency, dead_letters)
+
+
+def _dead_letters(settings: Settings, clients: dict[str, Any]) -> DeadLetterQueue | None:
+    if not settings.dead_letter_queue_url:
+        return None
+    return DeadLetterQueue(settings.dead_letter_queue_url, clients.get("sqs") or aws.client("sqs", settings.region))
 
 
 def build_router_app(
@@ -375,21 +385,17 @@ def build_affinity_app(
     store = _affinity_store(settings, clients)
     if store is None:
         raise ConfigurationError(["AFFINITY_TABLE is required by the affinity recorder"])
-    connect = ConnectGateway(
-        connect_client or aws.client("connect", settings.region, aws.CONNECT_CONFIG), instance_id=settings.instance_id
-    )
     recorder = AffinityRecorder(
-        settings.instance_arn, connect, store, _secret(settings, clients), settings.customer_profile_attribute
-    )
-    dead_letters = (
-        DeadLetterQueue(settings.dead_letter_queue_url, sqs_client or aws.client("sqs", settings.region))
-        if settings.dead_letter_queue_url
-        else None
+        settings.instance_arn,
+        _connect_gateway(settings, clients),
+        store,
+        _secret(settings, clients),
+        settings.customer_profile_attribute,
     )
     return AffinityApp(
         decide=lambda detail, _recheck, _plan: recorder.record(detail),
         failure=_affinity_failure,
-        dead_letters=dead_letters,
+        dead_letters=_dead_letters(settings, clients),
     )
 
 
