@@ -37,7 +37,6 @@ AFFINITY_ENV = {
 }
 GETATT_TABLE = {"Fn::GetAtt": ["AffinityTable", "Arn"]}
 REF_SECRET = {"Ref": "CustomerKeySecret"}
-GETATT_RULE = {"Fn::GetAtt": ["AffinityRule", "Arn"]}
 GETATT_QUEUE = {"Fn::GetAtt": ["AffinityQueue", "Arn"]}
 GETATT_DLQ = {"Fn::GetAtt": ["AffinityDeadLetterQueue", "Arn"]}
 DYNAMODB_WRITES = {
@@ -201,42 +200,6 @@ def test_affinity_rule_selects_connected_contacts_of_the_instance_on_every_chann
 def test_affinity_rule_does_not_follow_the_supervised_or_routed_channels() -> None:
     narrow = affinity_event_pattern(SupervisedChannels="CHAT", RouteVoice="false")
     assert sorted(narrow["detail"]["channel"]) == ["CHAT", "EMAIL", "TASK", "VOICE"]
-
-
-def test_affinity_rule_targets_its_queue_with_retries_and_its_dead_letter_queue() -> None:
-    rule = stack().properties("AffinityRule")
-    assert rule["EventBusName"] == "default"
-    (target,) = rule["Targets"]
-    assert target["Arn"] == GETATT_QUEUE
-    assert target["DeadLetterConfig"] == {"Arn": GETATT_DLQ}
-    assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
-    assert 60 <= int(target["RetryPolicy"]["MaximumEventAgeInSeconds"]) <= 86400
-
-
-@pytest.mark.parametrize("queue", ["AffinityQueue", "AffinityDeadLetterQueue"])
-def test_affinity_queues_are_encrypted(queue: str) -> None:
-    props = stack().properties(queue)
-    assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
-
-
-def test_affinity_queue_redrives_to_its_own_dead_letter_queue() -> None:
-    redrive = stack().properties("AffinityQueue")["RedrivePolicy"]
-    assert redrive["deadLetterTargetArn"] == GETATT_DLQ
-    assert 3 <= int(redrive["maxReceiveCount"]) <= 10
-
-
-@pytest.mark.parametrize("queue", ["AffinityQueue", "AffinityDeadLetterQueue"])
-def test_affinity_queue_policy_lets_only_the_affinity_rule_send_over_tls(queue: str) -> None:
-    statements = stack().queue_policy(queue)["Statement"]
-    allows = [s for s in statements if s["Effect"] == "Allow"]
-    assert allows, "no Allow statement"
-    for statement in allows:
-        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-        assert as_list(statement["Action"]) == ["sqs:SendMessage"]
-        assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
-        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": GETATT_RULE}}
-    denies = [s for s in statements if s["Effect"] == "Deny"]
-    assert [s["Condition"] for s in denies] == [{"Bool": {"aws:SecureTransport": "false"}}]
 
 
 # ---------------------------------------------------------------- alarms

@@ -41,7 +41,6 @@ SUPERVISION_ENV_NAMES = {
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
 }
-GETATT_RULE = {"Fn::GetAtt": ["SupervisionRule", "Arn"]}
 GETATT_QUEUE = {"Fn::GetAtt": ["SupervisionQueue", "Arn"]}
 GETATT_DLQ = {"Fn::GetAtt": ["SupervisionDeadLetterQueue", "Arn"]}
 APPCONFIG_IDS = {
@@ -233,42 +232,6 @@ def test_supervised_channels_parameter_is_a_list_of_connect_channels() -> None:
     assert spec["Type"] == "CommaDelimitedList"
     assert spec["Default"] == "VOICE,CHAT"
     assert sorted(spec["AllowedValues"]) == ["CHAT", "EMAIL", "TASK", "VOICE"]
-
-
-def test_supervision_rule_targets_its_queue_with_retries_and_its_dead_letter_queue() -> None:
-    rule = stack().properties("SupervisionRule")
-    assert rule["EventBusName"] == "default"
-    (target,) = rule["Targets"]
-    assert target["Arn"] == GETATT_QUEUE
-    assert target["DeadLetterConfig"] == {"Arn": GETATT_DLQ}
-    assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
-    assert 60 <= int(target["RetryPolicy"]["MaximumEventAgeInSeconds"]) <= 86400
-
-
-@pytest.mark.parametrize("queue", ["SupervisionQueue", "SupervisionDeadLetterQueue"])
-def test_supervision_queues_are_encrypted(queue: str) -> None:
-    props = stack().properties(queue)
-    assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
-
-
-def test_supervision_queue_redrives_to_its_own_dead_letter_queue() -> None:
-    redrive = stack().properties("SupervisionQueue")["RedrivePolicy"]
-    assert redrive["deadLetterTargetArn"] == GETATT_DLQ
-    assert 3 <= int(redrive["maxReceiveCount"]) <= 10
-
-
-@pytest.mark.parametrize("queue", ["SupervisionQueue", "SupervisionDeadLetterQueue"])
-def test_supervision_queue_policy_lets_only_the_supervision_rule_send_over_tls(queue: str) -> None:
-    statements = stack().queue_policy(queue)["Statement"]
-    allows = [s for s in statements if s["Effect"] == "Allow"]
-    assert allows, "no Allow statement"
-    for statement in allows:
-        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-        assert as_list(statement["Action"]) == ["sqs:SendMessage"]
-        assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
-        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": GETATT_RULE}}
-    denies = [s for s in statements if s["Effect"] == "Deny"]
-    assert [s["Condition"] for s in denies] == [{"Bool": {"aws:SecureTransport": "false"}}]
 
 
 # ---------------------------------------------------------------- alarms

@@ -51,7 +51,6 @@ ROUTER_ENV_NAMES = {
     "POWERTOOLS_LOG_LEVEL",
 }
 ROUTER_HANDLER = "contact_router.handlers.router.lambda_handler"
-GETATT_RULE = {"Fn::GetAtt": ["RouterRule", "Arn"]}
 GETATT_QUEUE = {"Fn::GetAtt": ["RouterQueue", "Arn"]}
 GETATT_DLQ = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
 APPCONFIG_IDS = {
@@ -187,29 +186,6 @@ def test_function_environment_reflects_parameters_and_resources() -> None:
 # ---------------------------------------------------------------- queues and the rule
 
 
-@pytest.mark.parametrize("queue", ["RouterQueue", "DeadLetterQueue"])
-def test_queues_are_encrypted(queue: str) -> None:
-    props = stack().properties(queue)
-    assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
-
-
-def test_router_queue_redrives_to_the_dead_letter_queue() -> None:
-    redrive = stack().properties("RouterQueue")["RedrivePolicy"]
-    assert redrive["deadLetterTargetArn"] == GETATT_DLQ
-    assert 3 <= int(redrive["maxReceiveCount"]) <= 10
-
-
-@pytest.mark.parametrize("queue", ["RouterQueue", "DeadLetterQueue"])
-def test_queue_policy_lets_only_the_router_rule_send(queue: str) -> None:
-    policy = stack().queue_policy(queue)
-    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
-    assert allows, "no Allow statement"
-    for statement in allows:
-        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-        assert as_list(statement["Action"]) == ["sqs:SendMessage"]
-        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": GETATT_RULE}}
-
-
 ROUTER_ROLE_ARN = {"Fn::GetAtt": ["RouterFunctionRole", "Arn"]}
 
 
@@ -255,16 +231,6 @@ def test_router_queue_policy_denies_nothing_the_router_role_sends_over_tls(actio
     assert [s["Sid"] for s in denies if deny_applies(s, action, GETATT_QUEUE, {"aws:SecureTransport": "false"})]
     allow = [s for s in router_role_statements(stack()) if s["Resource"] == GETATT_QUEUE and action in s["Action"]]
     assert allow, "the router role itself must be allowed to send to its queue"
-
-
-def test_rule_targets_the_queue_with_retries_and_a_dead_letter_queue() -> None:
-    rule = stack().properties("RouterRule")
-    assert rule["EventBusName"] == "default"
-    (target,) = rule["Targets"]
-    assert target["Arn"] == GETATT_QUEUE
-    assert target["DeadLetterConfig"] == {"Arn": GETATT_DLQ}
-    assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
-    assert 60 <= int(target["RetryPolicy"]["MaximumEventAgeInSeconds"]) <= 86400
 
 
 def test_rule_selects_queued_contacts_of_the_instance_on_routed_channels() -> None:
