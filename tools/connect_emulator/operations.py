@@ -697,6 +697,44 @@ def _summary_segment_attributes(raw: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
+# ------------------------------------------------------------------------ DescribeInstance / DescribeQueue
+# Read by `contact-router preflight` (does the instance exist in this Region, does each queue of the rules exist).
+# The emulated instance is ACTIVE from the start, in INBOUND and OUTBOUND call mode, with Connect-managed users.
+
+
+def describe_instance(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    _require_instance(state, params)
+    instance = state.instance
+    return {
+        "Instance": {
+            "Id": instance.id,
+            "Arn": instance.arn,
+            "IdentityManagementType": "CONNECT_MANAGED",
+            "InstanceAlias": f"emulated-{instance.id[:8]}",
+            "CreatedTime": state.started_at,
+            "InstanceStatus": "ACTIVE",
+            "InboundCallsEnabled": True,
+            "OutboundCallsEnabled": True,
+        }
+    }
+
+
+def describe_queue(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """A queue of the world by id (Connect takes the id here, not the name nor the ARN)."""
+    _require_instance(state, params)
+    queue = state.queues.get(params["QueueId"])
+    if queue is None:
+        raise ServiceError(NOT_FOUND, f"Queue not found: {params['QueueId']}")
+    return {
+        "Queue": {
+            "Name": queue.name,
+            "QueueArn": state.arn("queue", queue.id),
+            "QueueId": queue.id,
+            "Status": "ENABLED",
+        }
+    }
+
+
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
     "AssociateContactWithUser": associate_contact_with_user,
@@ -706,4 +744,6 @@ HANDLERS: Mapping[str, Handler] = {
     "MonitorContact": monitor_contact,
     "UpdateContactRoutingData": update_contact_routing_data,
     "SearchContacts": search_contacts,
+    "DescribeInstance": describe_instance,
+    "DescribeQueue": describe_queue,
 }
