@@ -431,6 +431,12 @@ def emulator_serve(world: Path, host: str, port: int) -> None:
     emu.serve_forever(host, port)
 
 
+# ------------------------------------------------------------------------------------------- preflight
+from contact_router_cli.preflight import preflight  # noqa: E402 - registered here, defined in its own module
+
+main.add_command(preflight)
+
+
 def _env(name: str) -> str | None:
     return os.environ.get(name)
 
