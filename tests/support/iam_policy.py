@@ -49,7 +49,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _document(raw: Any) -> dict[str, Any]:
+def policy_document(raw: Any) -> dict[str, Any]:
     """A policy document as IAM hands it back; moto gives CloudFormation-made inline policies as a Python repr."""
     if isinstance(raw, dict):
         return raw
@@ -81,7 +81,7 @@ class LocalPolicySimulator:
 
     def _statements(self, role_name: str) -> list[dict[str, Any]]:
         documents = [
-            _document(self._iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
+            policy_document(self._iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
             for name in self._iam.list_role_policies(RoleName=role_name)["PolicyNames"]
         ]
         for attached in self._iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
@@ -89,7 +89,7 @@ class LocalPolicySimulator:
             version = self._iam.get_policy_version(
                 PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
             )
-            documents.append(_document(version["PolicyVersion"]["Document"]))
+            documents.append(policy_document(version["PolicyVersion"]["Document"]))
         # CloudFormation's AWS::NoValue leaves None in moto's copy of a statement list.
         return [s for d in documents for s in _as_list(d.get("Statement", [])) if isinstance(s, dict)]
 

@@ -36,7 +36,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 WORLD = os.path.join(ROOT, "samples", "world.yaml")
 RULES = os.path.join(ROOT, "samples", "rules.yaml")
 STACK_NAME = "contact-router"
-RULES_PARAMETER = "/contact-router/rules"
+
+
+def rules_parameter(stack_name: str) -> str:
+    return f"/{stack_name}/rules"
+
+
 ARTIFACTS_BUCKET = "artifacts-bucket"  # where tests/support/cfn.packaged_template puts the code
 
 
@@ -46,6 +51,7 @@ class Account:
     clients: Clients
     simulator: LocalPolicySimulator
     parameters: dict[str, str]
+    stack_name: str = STACK_NAME
 
     def factory(self, region: str | None, profile: str | None) -> Clients:
         """The `ClientsFactory` the CLI is given (ctx.obj[CLIENTS_KEY]): --region and --profile are the test's."""
@@ -67,24 +73,27 @@ def break_associate_permission(template: dict[str, Any]) -> dict[str, Any]:
 
 def deploy(
     *,
+    stack_name: str = STACK_NAME,
     template: dict[str, Any] | None = None,
     rules_text: str | None = None,
     emulator: ConnectEmulator | None = None,
     **overrides: str,
 ) -> Account:
-    """Deploy template.yaml (or ``template``) into moto's CloudFormation; call inside ``mock_aws()``."""
+    """Deploy template.yaml (or ``template``) into moto's CloudFormation; call inside ``mock_aws()``. Several
+    stacks can live side by side in one account (their names, rules parameters and secrets differ)."""
     emulator = emulator or ConnectEmulator(World.from_file(WORLD))
     parameters = parameter_values(
         **{
             "ConnectInstanceArn": emulator.instance_arn,
             "RulesSource": "ssm",
-            "RulesSsmParameterName": RULES_PARAMETER,
+            "RulesSsmParameterName": rules_parameter(stack_name),
             "AllowBarge": "true",  # samples/rules.yaml lets one supervision rule barge in
             **overrides,
         }
     )
     s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=ARTIFACTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    if not any(b["Name"] == ARTIFACTS_BUCKET for b in s3.list_buckets()["Buckets"]):
+        s3.create_bucket(Bucket=ARTIFACTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("contact_router/__init__.py", "")
@@ -98,13 +107,13 @@ def deploy(
     warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
     logging.getLogger("moto").addFilter(_NoUnsupportedResourceNotes())
     secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="contact-router-customer-key", SecretString="k" * 64
+        Name=f"{stack_name}-customer-key", SecretString="k" * 64
     )["ARN"]
     transformed = transform_template(parameters, template)
     del transformed["Resources"]["CustomerKeySecret"]
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     cloudformation.create_stack(
-        StackName=STACK_NAME,
+        StackName=stack_name,
         TemplateBody=json.dumps(_replace_ref(transformed, "CustomerKeySecret", secret)),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
@@ -122,7 +131,7 @@ def deploy(
         appconfigdata=None,
         simulator=simulator,
     )
-    return Account(emulator, clients, simulator, parameters)
+    return Account(emulator, clients, simulator, parameters, stack_name)
 
 
 class _NoUnsupportedResourceNotes(logging.Filter):
@@ -155,7 +164,14 @@ def main(argv: list[str]) -> int:
     with mock_aws():
         template = None if "--fixed" in argv else break_associate_permission(load_template())
         account = deploy(template=template)
-        args = ["preflight", "--stack-name", STACK_NAME, "--region", REGION, *(a for a in argv if a == "--json")]
+        args = [
+            "preflight",
+            "--stack-name",
+            account.stack_name,
+            "--region",
+            REGION,
+            *(a for a in argv if a == "--json"),
+        ]
         result: int = cli.main(args=args, prog_name="contact-router", obj=account.obj, standalone_mode=False) or 0
         return result
 
