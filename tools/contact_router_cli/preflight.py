@@ -398,9 +398,7 @@ def _check_functions(ctx: Context) -> None:
                 "deploy the stack from an unmodified template.yaml (the environment is the template's)",
             )
             continue
-        ctx.add(
-            "function", short, Status.PASS, f"{physical}, role {function.role_arn.rsplit('/', 1)[-1]}, settings valid"
-        )
+        ctx.add("function", short, Status.PASS, f"{physical}: settings valid")
 
 
 def _check_dry_run(ctx: Context) -> None:
@@ -752,7 +750,7 @@ def _simulate(
     name = f"{function.short}: {need.action}"
     denied = {kind: r for kind, r in results.items() if not r.allowed}
     if not denied:
-        ctx.add("iam", name, Status.PASS, f"allowed on {', '.join(resources)}{keys}")
+        ctx.add("iam", name, Status.PASS, f"allowed on {', '.join(_short(kind) for kind in resources)}{keys}")
         return
     detail = "; ".join(
         f"{r.decision} on {kind} {r.resource}"
@@ -761,6 +759,11 @@ def _simulate(
         for kind, r in denied.items()
     )
     ctx.add("iam", name, Status.FAIL, detail + keys, _permission_fix(function, need, denied))
+
+
+def _short(resource: str) -> str:
+    """A resource type as it is, an ARN by its resource part (queue name, parameter/..., log-group:...)."""
+    return resource.split(":", 5)[5] if resource.startswith("arn:") and resource.count(":") >= 5 else resource
 
 
 def _permission_fix(function: Function, need: Need, denied: Mapping[str, Simulation]) -> str:
@@ -907,7 +910,7 @@ def _check_event_source_mappings(ctx: Context) -> None:
         function = str(mapping.get("FunctionArn", "")).rsplit(":", 1)[-1]
         name = f"mapping {logical_id}"
         if state == "Enabled":
-            ctx.add("lambda", name, Status.PASS, f"Enabled: {source} -> {function}")
+            ctx.add("lambda", name, Status.PASS, f"Enabled: reads {_short(source)} for {function}")
         elif state == "Disabled":
             ctx.add(
                 "lambda",
