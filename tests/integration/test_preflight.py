@@ -345,6 +345,21 @@ def test_an_instance_missing_from_the_region_fails(account: Account) -> None:
     assert by_name(data)["agents and queues"]["status"] == "WARN"
 
 
+def test_the_optional_sweep_is_checked_when_deployed(account: Account) -> None:
+    # GIVEN a stack deployed with the sweep on, searching one queue of the instance
+    sweep = deploy(stack_name="sweep", SweepEnabled="true", SweepQueueIds="22222222-0000-4000-8000-000000000001")
+    code, data = report(sweep)
+
+    # THEN its function, its SearchContacts permission on the instance, its schedule and its queue pass
+    assert code == 0, [c for c in data["checks"] if c["status"] != "PASS"]
+    checks = by_name(data)
+    assert checks["sweep"]["status"] == "PASS"
+    assert checks["sweep: connect:SearchContacts"]["detail"] == "allowed on instance"
+    assert checks["rule SweepScheduleRule"]["detail"] == "ENABLED, delivers to SweepFunction"
+    assert checks["dead letters: sweep"]["status"] == "PASS"
+    assert checks["queues"]["detail"] == "3 queue(s) named exist"  # the rules' two and the sweep's one
+
+
 # ----------------------------------------------------------------------------------------------- --json
 def test_json_is_one_object_with_counts_and_every_check(account: Account) -> None:
     code, out = invoke(account, "--json")

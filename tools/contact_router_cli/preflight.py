@@ -339,6 +339,14 @@ def _check_stack(ctx: Context) -> None:
     stack = ctx.stack
     if stack.status in HEALTHY_STACK:
         ctx.add("stack", stack.name, Status.PASS, f"{stack.status}, {len(stack.resources)} resources")
+    elif stack.status == "UPDATE_ROLLBACK_COMPLETE":
+        ctx.add(
+            "stack",
+            stack.name,
+            Status.WARN,
+            f"{stack.status}: the last update was rolled back, the version before it runs",
+            "see the stack's events (aws cloudformation describe-stack-events) for why, and deploy again",
+        )
     elif stack.status.endswith("_IN_PROGRESS"):
         ctx.add(
             "stack", stack.name, Status.WARN, f"{stack.status}: checked while it changes", "run again when it is done"
@@ -801,9 +809,10 @@ def _check_extra_permissions(ctx: Context, function: Function) -> None:
     queue_url = ctx.stack.physical(DEAD_LETTER_QUEUES[function.short])
     if queue_url:
         arn = _queue_arn(ctx, queue_url)
-        _simulate(
-            ctx, function, Need("sqs:SendMessage", (arn,), "SendPermanentFailuresToDeadLetterQueue"), {arn: arn}, []
+        sid = (
+            "SendFailedRunsToDeadLetterQueue" if function.short == "sweep" else "SendPermanentFailuresToDeadLetterQueue"
         )
+        _simulate(ctx, function, Need("sqs:SendMessage", (arn,), sid), {arn: arn}, [])
 
 
 def _check_barge_held_back(ctx: Context, function: Function, supervisor: str) -> None:
