@@ -260,12 +260,14 @@ class Iam:
                 f"connect emulator IAM mode: no authorization model for {operation} "
                 "(add its resource types to connect_emulator/iam.py)",
             )
+        account = instance_arn.split(":")[4]
         for resource in request.resources:
             if not self.allows(role, request, resource):
                 raise ServiceError(
                     ACCESS_DENIED,
-                    f"User: arn:aws:sts::assumed-role/{role} is not authorized to perform: {request.action} "
-                    f"on resource: {resource} because no identity-based policy allows the {request.action} action",
+                    f"User: arn:aws:sts::{account}:assumed-role/{role}/emulated is not authorized to perform: "
+                    f"{request.action} on resource: {resource} because no identity-based policy allows the "
+                    f"{request.action} action",
                 )
 
     def allows(self, role: str, request: AuthorizationRequest, resource: str) -> bool:
