@@ -272,6 +272,7 @@ def _connect_gateway(
     return ConnectGateway(
         clients.get("connect") or aws.client("connect", settings.region, aws.CONNECT_CONFIG),
         instance_id=settings.instance_id,
+        instance_arn=settings.instance_arn,
         user_cache_seconds=settings.user_cache_seconds,
         pacer=Pacer(rates, clock=clock, sleep=sleep) if rates else None,
     )

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from connect_emulator import ConnectEmulator, World
+from connect_emulator import ConnectEmulator, Iam, World
 from contact_router.app import (
     AffinityApp,
     RouterApp,
@@ -29,6 +29,7 @@ from contact_router.app import (
 from contact_router.config import Settings
 from contact_router.handlers import router as router_handler
 from contact_router_cli.local import LocalLambdaContext, lambda_output_to
+from contact_router_cli.roles import function_role_policies
 from tests.conftest import EVENTS_DIR, SAMPLES_DIR
 from tests.support.cfn import load_template
 
@@ -38,6 +39,11 @@ SECRET = "integration-test-customer-key-secret-0123456789"
 
 
 LambdaContext = LocalLambdaContext
+
+# The deployment the harness mirrors: its supervision settings allow barge, and the sweep is on. With these
+# parameters each function's Connect requests are authorized against its role in template.yaml (the
+# emulator's IAM mode), so a policy that would be denied in production fails the tests.
+DEPLOYMENT = {"AllowBarge": "true", "SweepEnabled": "true"}
 
 
 @dataclass
@@ -55,7 +61,7 @@ class Harness:
         settings = Settings.from_env({**self.env, **env})
         app = build_router_app(
             settings,
-            connect_client=self.emulator.client(),
+            connect_client=self.emulator.client(role="RouterFunction"),
             dynamodb_client=self.dynamodb,
             sqs_client=self.sqs,
             secretsmanager_client=self.secrets,
@@ -66,13 +72,16 @@ class Harness:
     def supervision_app(self, **env: str) -> SupervisionApp:
         settings = Settings.from_env({**self.env, "ALLOW_BARGE": "true", **env})
         return build_supervision_app(
-            settings, connect_client=self.emulator.client(), dynamodb_client=self.dynamodb, sqs_client=self.sqs
+            settings,
+            connect_client=self.emulator.client(role="SupervisionFunction"),
+            dynamodb_client=self.dynamodb,
+            sqs_client=self.sqs,
         )
 
     def affinity_app(self, **env: str) -> AffinityApp:
         return build_affinity_app(
             Settings.from_env({**self.env, **env}),
-            connect_client=self.emulator.client(),
+            connect_client=self.emulator.client(role="AffinityFunction"),
             dynamodb_client=self.dynamodb,
             sqs_client=self.sqs,
             secretsmanager_client=self.secrets,
@@ -169,6 +178,7 @@ def world_path() -> Path:
 @pytest.fixture
 def harness(world_path: Path) -> Iterator[Harness]:
     emulator = ConnectEmulator(World.from_file(world_path))
+    emulator.use_iam(Iam(function_role_policies(emulator.instance_arn, DEPLOYMENT)))
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-west-2")
         sqs = boto3.client("sqs", region_name="eu-west-2")

@@ -85,7 +85,7 @@ def test_affinity_older_than_the_rule_allows_is_ignored_and_said(
     body["detail"]["contactId"] = sms.id
     app = build_router_app(
         Settings.from_env(harness.env),
-        connect_client=emulator.client(),
+        connect_client=emulator.client(role="RouterFunction"),
         dynamodb_client=harness.dynamodb,
         sqs_client=harness.sqs,
         secretsmanager_client=harness.secrets,

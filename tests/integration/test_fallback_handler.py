@@ -42,7 +42,7 @@ def waiting(harness: Harness, tmp_path: Path) -> tuple[Harness, RouterApp, FakeR
     settings = Settings.from_env({**harness.env, "RULES_FILE": str(rules)})
     app = build_router_app(
         settings,
-        connect_client=emulator.client(),
+        connect_client=emulator.client(role="RouterFunction"),
         dynamodb_client=harness.dynamodb,
         sqs_client=harness.sqs,
         clock=emulator.now,

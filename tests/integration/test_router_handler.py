@@ -42,7 +42,7 @@ def test_every_fixture_gets_the_outcome_the_catalog_promises(
     rechecks = VirtualTimeRechecks(harness.emulator)
     app = build_router_app(
         Settings.from_env(harness.env),
-        connect_client=harness.emulator.client(),
+        connect_client=harness.emulator.client(role="RouterFunction"),
         dynamodb_client=harness.dynamodb,
         sqs_client=harness.sqs,
         clock=harness.emulator.now,

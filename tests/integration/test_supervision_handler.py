@@ -70,7 +70,9 @@ def test_quota_exceeded_on_the_first_supervisor_uses_the_second(
     assert "ServiceQuotaExceededException" in decision["candidates"][0]["detail"]
     assert decision["capabilities"] == ["SILENT_MONITOR", "BARGE"]
     calls = [c for c in harness.emulator.calls if c.operation == "MonitorContact"]
-    assert [(c.params["UserId"], c.status) for c in calls] == [(LEAD2, 402), (LEAD1, 200)]
+    # the supervisors are named by ARN (what connect:PreferredUserArn-style IAM keys and the reference expect)
+    arn = harness.emulator.user_arn
+    assert [(c.params["UserId"], c.status) for c in calls] == [(arn(LEAD2), 402), (arn(LEAD1), 200)]
 
 
 def test_barge_rules_refused_at_start_when_the_deployment_forbids_barge(harness: Harness) -> None:

@@ -54,7 +54,7 @@ class Sweep:
         )
         self.app: SweepApp = build_sweep(
             settings,
-            connect_client=harness.emulator.client(),
+            connect_client=harness.emulator.client(role="SweepFunction"),
             sqs_client=harness.sqs,
             clock=harness.emulator.now,
             sleep=self.slept.append,

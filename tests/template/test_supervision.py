@@ -287,10 +287,12 @@ def test_supervision_connect_permissions_are_exact_actions_on_the_instance_only(
         for resource in as_list(statement["Resource"]):
             assert resource == TEST_INSTANCE_ARN or resource.startswith(f"{TEST_INSTANCE_ARN}/"), resource
     assert as_list(statement_with(connect, "connect:DescribeContact")["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
-    assert sorted(as_list(statement_with(connect, "connect:SearchUsers")["Resource"])) == [
-        TEST_INSTANCE_ARN,
-        f"{TEST_INSTANCE_ARN}/*",
-    ]
+    # each on the resources the Service Authorization Reference gives it (tests/template/test_iam_reference.py)
+    assert as_list(statement_with(connect, "connect:SearchUsers")["Resource"]) == [TEST_INSTANCE_ARN]
+    assert as_list(statement_with(connect, "connect:DescribeUser")["Resource"]) == [f"{TEST_INSTANCE_ARN}/agent/*"]
+    assert sorted(as_list(statement_with(connect, "connect:GetCurrentUserData")["Resource"])) == sorted(
+        f"{TEST_INSTANCE_ARN}/{kind}/*" for kind in ("agent", "agent-group", "queue", "routing-profile")
+    )
 
 
 @pytest.mark.parametrize(
@@ -304,7 +306,11 @@ def test_monitor_contact_is_conditioned_on_capabilities_that_follow_allow_barge(
     monitor = statement_with(supervision_statements(deployed), "connect:MonitorContact")
     assert monitor["Sid"]
     assert as_list(monitor["Action"]) == ["connect:MonitorContact"]
-    assert sorted(as_list(monitor["Resource"])) == [f"{TEST_INSTANCE_ARN}/agent/*", f"{TEST_INSTANCE_ARN}/contact/*"]
+    assert sorted(as_list(monitor["Resource"])) == [
+        TEST_INSTANCE_ARN,
+        f"{TEST_INSTANCE_ARN}/agent/*",
+        f"{TEST_INSTANCE_ARN}/contact/*",
+    ]
     assert monitor["Condition"] == {"ForAllValues:StringEquals": {"connect:MonitorCapabilities": capabilities}}
     # the function is told the same thing IAM enforces
     assert supervision_env(deployed)["ALLOW_BARGE"] == allow_barge

@@ -329,6 +329,7 @@ def test_association_is_conditioned_on_the_allowed_agent_pattern(pattern: str) -
     # the function enforces the same pattern it is held to by IAM
     assert router_env(deployed)["ALLOWED_AGENT_ARN_PATTERN"] == expected
     assert sorted(as_list(associate["Resource"])) == [
+        TEST_INSTANCE_ARN,
         f"{TEST_INSTANCE_ARN}/agent/*",
         f"{TEST_INSTANCE_ARN}/contact/*",
     ]

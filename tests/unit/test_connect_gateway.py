@@ -45,3 +45,35 @@ def test_errors_are_classified_once(exc: Exception, kind: type[Exception], reaso
         ConnectGateway(RaisingClient(exc), "i-1").describe_contact("c-1")
     assert err.value.reason == reason  # type: ignore[attr-defined]
     assert "DescribeContact failed" in err.value.message  # type: ignore[attr-defined]
+
+
+class RecordingClient:
+    """Answers AssociateContactWithUser and MonitorContact, keeping the parameters it was called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def associate_contact_with_user(self, **params: Any) -> Any:
+        self.calls.append(("AssociateContactWithUser", params))
+        return {}
+
+    def monitor_contact(self, **params: Any) -> Any:
+        self.calls.append(("MonitorContact", params))
+        return {"ContactId": "m-1"}
+
+
+INSTANCE_ARN = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
+
+
+@pytest.mark.parametrize(
+    "user", ["33333333-0000-4000-8000-000000000001", f"{INSTANCE_ARN}/agent/33333333-0000-4000-8000-000000000001"]
+)
+def test_association_and_monitoring_name_the_user_by_arn(user: str) -> None:
+    # GIVEN a gateway for an instance ARN WHEN it associates and monitors with a user id or ARN
+    client = RecordingClient()
+    gateway = ConnectGateway(client, "11111111-2222-4333-8444-555555555555", instance_arn=INSTANCE_ARN)
+    gateway.associate("c-1", user)
+    gateway.monitor_contact("c-1", user, ["SILENT_MONITOR"], "token")
+    # THEN Connect gets the user's ARN as UserId both times (connect:PreferredUserArn is then certain)
+    expected = f"{INSTANCE_ARN}/agent/33333333-0000-4000-8000-000000000001"
+    assert [params["UserId"] for _, params in client.calls] == [expected, expected]

@@ -56,6 +56,16 @@ def test_pascal_case_and_lower_case_channel_are_accepted() -> None:
     assert (event.detail.queue_info.queue_id, event.detail.queue_info.queue_type) == ("q-1", "STANDARD")
 
 
+@pytest.mark.parametrize("key", ["instanceArn", "instanceARN", "InstanceArn", "InstanceARN"])
+def test_every_spelling_of_the_instance_arn_seen_in_samples_is_accepted(key: str) -> None:
+    # GIVEN a QUEUED event whose instance ARN uses one of the spellings found in AWS samples
+    # WHEN parsed THEN the instance ARN is read, whatever its spelling
+    event = ContactEvent.model_validate(
+        envelope({"contactId": "c-1", "eventType": "QUEUED", "channel": "CHAT", key: INSTANCE})
+    )
+    assert event.detail.instance_arn == INSTANCE
+
+
 def test_unknown_fields_are_ignored() -> None:
     event = ContactEvent.model_validate(
         envelope({"contactId": "c", "eventType": "NEW_TYPE", "channel": "CHAT", "instanceArn": INSTANCE, "x": {"y": 1}})

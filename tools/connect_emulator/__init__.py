@@ -8,6 +8,7 @@ serve it over HTTP (`with emulator.serve() as url:`). See docs/emulator.md.
 from connect_emulator.emulator import CallRecord, ConnectEmulator
 from connect_emulator.errors import EmulatorStateError, ServiceError, WorldError
 from connect_emulator.faults import DOCUMENTED_QUOTAS, Faults, Latency, RateQuota, documented_quotas
+from connect_emulator.iam import Iam, IamPolicyError, IamSwitches
 from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse
 from connect_emulator.state import (
     Association,
@@ -31,6 +32,9 @@ __all__ = [
     "Faults",
     "HttpRequest",
     "HttpResponse",
+    "Iam",
+    "IamPolicyError",
+    "IamSwitches",
     "Latency",
     "MonitoringSession",
     "RateQuota",

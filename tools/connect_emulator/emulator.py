@@ -21,6 +21,7 @@ from botocore.config import Config
 from connect_emulator import transport
 from connect_emulator.errors import NOT_IMPLEMENTED, EmulatorStateError, ServiceError, WorldError
 from connect_emulator.faults import Faults
+from connect_emulator.iam import Iam
 from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse, default_model
 from connect_emulator.operations import HANDLERS, Handler
 from connect_emulator.state import (
@@ -90,6 +91,7 @@ class ConnectEmulator:
             error_codes=self.model.error_codes,
         )
         self.faults.apply(world.faults)
+        self.iam: Iam | None = None  # IAM mode, off until use_iam()
 
     # ------------------------------------------------------------------ identity
 
@@ -225,6 +227,8 @@ class ConnectEmulator:
         params: dict[str, Any] = {}
         try:
             params = self.model.parse_input(operation, request, labels)
+            if self.iam is not None:
+                self.iam.authorize(request.headers, operation.name, params, self.instance_arn)
             output = self._invoke(operation, params)
         except ServiceError as error:
             return self._answer_error(operation.name, params, error, request_id)
@@ -257,6 +261,12 @@ class ConnectEmulator:
         with self._lock:
             self._calls.append(CallRecord(operation, params, status, code, self._clock()))
 
+    def use_iam(self, iam: Iam | None) -> None:
+        """Turn the IAM mode on (each request authorized against its caller's role; see `connect_emulator.iam`)
+        or off (None)."""
+        with self._lock:
+            self.iam = iam
+
     # ------------------------------------------------------------------ attaching clients
 
     def attach(self, client: Any) -> Any:
@@ -271,15 +281,17 @@ class ConnectEmulator:
     def _hook_id(self) -> str:
         return f"connect-emulator-{id(self)}"
 
-    def client(self, **kwargs: Any) -> Any:
+    def client(self, *, role: str | None = None, **kwargs: Any) -> Any:
         """A boto3 `connect` client for the world's Region, fake credentials, attached to this emulator.
 
-        `kwargs` go to `boto3.client`; a `config` is merged over 3 attempts in standard retry mode.
+        `role` signs its requests as that role (the access key id is the role's name), which the IAM mode
+        authorizes against the role's policy. `kwargs` go to `boto3.client`; a `config` is merged over
+        3 attempts in standard retry mode.
         """
         config = DEFAULT_CLIENT_CONFIG.merge(kwargs.pop("config")) if "config" in kwargs else DEFAULT_CLIENT_CONFIG
         options: dict[str, Any] = {
             "region_name": self.region,
-            "aws_access_key_id": "testing",
+            "aws_access_key_id": role or "testing",
             "aws_secret_access_key": "testing",
             **kwargs,
             "config": config,

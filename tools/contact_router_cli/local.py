@@ -22,7 +22,7 @@ from typing import IO, Any, TypeVar
 import boto3
 from moto import mock_aws
 
-from connect_emulator import ConnectEmulator, World
+from connect_emulator import ConnectEmulator, Iam, World
 from contact_router.adapters.affinity_store import AffinityStore
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.app import build_affinity_app, build_router_app, build_supervision_app
@@ -36,6 +36,7 @@ from contact_router.models.supervision import SupervisionDecision
 from contact_router.observability import logger as powertools_logger
 from contact_router.routing.fallback import RECHECK_KEY
 from contact_router_cli.owners import ImportReport, OwnerResolver, import_owners
+from contact_router_cli.roles import function_role_policies
 
 IDEMPOTENCY_TABLE = "contact-router-idempotency"
 AFFINITY_TABLE = "contact-router-affinity"
@@ -156,6 +157,15 @@ def run_pipeline(
     owners_path: Path | None = None,
 ) -> LocalRunResult:
     emulator = ConnectEmulator(World.from_file(world_path))
+    # IAM mode: each function's Connect requests are authorized against its role in template.yaml, deployed with
+    # the parameters this run mirrors (barge allowed, as ALLOW_BARGE below), so a wrong policy fails the run.
+    emulator.use_iam(
+        Iam(
+            function_role_policies(
+                emulator.instance_arn, {"AllowBarge": "true", "RouteVoice": str(route_voice).lower()}
+            )
+        )
+    )
     region = emulator.region
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=region)
@@ -179,7 +189,6 @@ def run_pipeline(
             "CUSTOMER_KEY_SECRET_ARN": secret_arn,
         }
         clients = {
-            "connect_client": emulator.client(),
             "dynamodb_client": dynamodb,
             "sqs_client": sqs,
             "secretsmanager_client": secrets,
@@ -188,14 +197,21 @@ def run_pipeline(
         router_app = build_router_app(
             Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": dlq_url}),
             **clients,
+            connect_client=emulator.client(role="RouterFunction"),
             clock=emulator.now,
             rechecks=rechecks,
         )
         no_secrets = {k: v for k, v in clients.items() if k != "secretsmanager_client"}
         supervision_app = build_supervision_app(
-            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": supervision_dlq}), **no_secrets
+            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": supervision_dlq}),
+            **no_secrets,
+            connect_client=emulator.client(role="SupervisionFunction"),
         )
-        affinity_app = build_affinity_app(Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": affinity_dlq}), **clients)
+        affinity_app = build_affinity_app(
+            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": affinity_dlq}),
+            **clients,
+            connect_client=emulator.client(role="AffinityFunction"),
+        )
         owners = (
             import_owners(
                 owners_path,

@@ -51,7 +51,7 @@ def start_monitoring(
     settings = Settings.for_instance(instance_arn or "")
     if world is None:
         client = aws.client("connect", settings.region, aws.CONNECT_CONFIG)
-    gateway = ConnectGateway(client, settings.instance_id)
+    gateway = ConnectGateway(client, settings.instance_id, instance_arn=settings.instance_arn)
     try:
         if reference.kind is ReferenceKind.USERNAME:
             user = gateway.find_by_username(reference.value)

@@ -39,9 +39,11 @@ class ConnectGateway:
         user_cache_seconds: int = 300,
         clock: Callable[[], float] = time.monotonic,
         pacer: Pacer | None = None,
+        instance_arn: str = "",
     ) -> None:
         self._client = client
         self.instance_id = instance_id
+        self.instance_arn = instance_arn
         self._pacer = pacer
         self._users = TtlCache[str, UserRef | None](user_cache_seconds, clock)
         self._groups = TtlCache[str, str | None](user_cache_seconds, clock)
@@ -64,8 +66,16 @@ class ConnectGateway:
             self._client.associate_contact_with_user,
             InstanceId=self.instance_id,
             ContactId=contact_id,
-            UserId=user_id,
+            UserId=self.user_arn(user_id),
         )
+
+    def user_arn(self, user_id: str) -> str:
+        """The user's ARN (``<instance ARN>/agent/<id>``), what AssociateContactWithUser and MonitorContact get as
+        ``UserId``: IAM's ``connect:PreferredUserArn`` is the user's ARN, and whether Connect fills it when
+        ``UserId`` is a plain id is undocumented. An ARN is kept; without an instance ARN the id is kept."""
+        if user_id.startswith("arn:") or not self.instance_arn:
+            return user_id
+        return f"{self.instance_arn}/agent/{user_id}"
 
     def update_routing_criteria(self, contact_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
         """Connect's native preferred-agent routing: offer to these agents while each step lasts."""
@@ -158,7 +168,7 @@ class ConnectGateway:
             self._client.monitor_contact,
             InstanceId=self.instance_id,
             ContactId=contact_id,
-            UserId=user_id,
+            UserId=self.user_arn(user_id),
             AllowedMonitorCapabilities=list(capabilities),
             ClientToken=client_token,
         )

@@ -1,9 +1,9 @@
 """The EventBridge "Amazon Connect Contact Event", parsed tolerantly.
 
 Real events use camelCase keys; some AWS documentation samples use PascalCase (``EventType``,
-``InstanceARN``, ``"Channel": "Voice"``). Both are accepted, channel and enum-like values are compared
-case-insensitively, unknown fields are ignored and only ``contactId``, ``eventType``, ``channel`` and
-``instanceArn`` are required, because real captured QUEUED events can be that small.
+``InstanceARN``, ``"Channel": "Voice"``) and some ``instanceARN``. All are accepted, channel and enum-like
+values are compared case-insensitively, unknown fields are ignored and only ``contactId``, ``eventType``,
+``channel`` and ``instanceArn`` are required, because real captured QUEUED events can be that small.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ContactEventDetail(_Tolerant):
     event_type: Upper = Field(validation_alias=AliasChoices("eventType", "EventType"))
     contact_id: Id = Field(validation_alias=AliasChoices("contactId", "ContactId"))
     channel: Upper = Field(validation_alias=AliasChoices("channel", "Channel"))
-    instance_arn: Id = Field(validation_alias=AliasChoices("instanceArn", "InstanceArn", "InstanceARN"))
+    instance_arn: Id = Field(validation_alias=AliasChoices("instanceArn", "instanceARN", "InstanceArn", "InstanceARN"))
     initial_contact_id: Id | None = _alias("initialContactId", "InitialContactId")
     previous_contact_id: Id | None = _alias("previousContactId", "PreviousContactId")
     related_contact_id: Id | None = _alias("relatedContactId", "RelatedContactId")

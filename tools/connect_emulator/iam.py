@@ -1,0 +1,280 @@
+"""IAM mode: each request is authorized against the calling role's policy, as Amazon Connect does.
+
+Off unless `ConnectEmulator.use_iam(Iam(...))` turns it on. The caller is the access key id the request is
+signed with (SigV4 `Authorization: ... Credential=<key>/...`): `emulator.client(role="RouterFunction")` signs
+with the key `RouterFunction`, and `Iam({"RouterFunction": statements})` holds that role's identity-policy
+statements (plain JSON, intrinsics resolved; `contact_router_cli.roles` reads them from template.yaml).
+Requests signed with a key that names no role (an operator's CLI, a test's own client) are not evaluated.
+
+What a request is authorized on comes from the Service Authorization Reference ("Actions, resources, and
+condition keys for Amazon Connect", transcribed in docs/iam-reference.yaml): the ARN of every resource type
+the action lists as required, built from the request (`InstanceId`, `ContactId`, `UserId` ...), and the
+condition keys it lists that the request fills (`connect:InstanceId`, `connect:PreferredUserArn`,
+`connect:MonitorCapabilities`). Each resource must be allowed by some Allow statement (action, resource and
+every condition match) and denied by no Deny statement; otherwise the answer is AccessDeniedException (403)
+naming the action and the resource, as Connect answers.
+
+One behaviour the documents leave open is a named switch (`IamSwitches`), listed in docs/emulator.md:
+`preferred_user_arn_from_id` -- whether Connect fills `connect:PreferredUserArn` when `UserId` is a plain
+user id (undocumented; off: the key is absent, so an `ArnLike` condition on it fails).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connect_emulator.errors import ServiceError
+
+ACCESS_DENIED = "AccessDeniedException"
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+_INSTANCE_ARN = re.compile(r"^arn:(?P<partition>[^:]+):connect:(?P<region>[^:]+):(?P<account>\d{12}):instance/[^/]+$")
+
+# Condition operators the emulator evaluates; a policy using another one is refused when loaded.
+_STRING_OPERATORS = {"StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"}
+_LIKE_OPERATORS = {"StringLike", "StringNotLike", "ArnLike", "ArnNotLike", "ArnEquals", "ArnNotEquals"}
+_OPERATORS = _STRING_OPERATORS | _LIKE_OPERATORS | {"Bool", "Null"}
+
+
+class IamPolicyError(ValueError):
+    """A policy the IAM mode cannot evaluate (an operator or element it does not implement)."""
+
+
+@dataclass(frozen=True)
+class IamSwitches:
+    """Behaviours of Connect's authorization the documents leave open (docs/emulator.md lists each source)."""
+
+    # Undocumented: does Connect put the user's ARN in connect:PreferredUserArn when UserId is a plain id?
+    # The API reference only says the key is honored. Off: the key is absent for a plain id.
+    preferred_user_arn_from_id: bool = False
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """What one Connect request is authorized on: the IAM action, the resource ARNs, the condition keys."""
+
+    action: str
+    resources: tuple[str, ...]
+    context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Instance:
+    arn_prefix: str  # arn:<partition>:connect:<region>:<account>:
+
+    def instance_arn(self, instance_id: str) -> str:
+        return instance_id if instance_id.startswith("arn:") else f"{self.arn_prefix}instance/{instance_id}"
+
+    def child(self, instance_id: str, kind: str, value: str) -> str:
+        return value if value.startswith("arn:") else f"{self.instance_arn(instance_id)}/{kind}/{value}"
+
+
+def _text(params: Mapping[str, Any], name: str) -> str:
+    value = params.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _texts(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def authorization_request(
+    operation: str, params: Mapping[str, Any], instance_arn: str, switches: IamSwitches = IamSwitches()
+) -> AuthorizationRequest | None:
+    """The resources and condition keys Connect authorizes `operation` on (None: not modelled here).
+
+    Resource types per action are the reference's required ones; `instance_arn` gives partition, Region and
+    account for ARNs built from plain ids.
+    """
+    match = _INSTANCE_ARN.match(instance_arn)
+    if match is None:
+        raise ValueError(f"not a Connect instance ARN: {instance_arn!r}")
+    where = _Instance(f"arn:{match['partition']}:connect:{match['region']}:{match['account']}:")
+    instance_id = _text(params, "InstanceId")
+    instance = where.instance_arn(instance_id)
+    context: dict[str, tuple[str, ...]] = {"connect:InstanceId": (instance.rsplit("/", 1)[-1],)}
+    action = f"connect:{operation}"
+
+    def contact(name: str = "ContactId") -> str:
+        return where.child(instance_id, "contact", _text(params, name))
+
+    def user() -> str:
+        return where.child(instance_id, "agent", _text(params, "UserId"))
+
+    if operation in ("DescribeContact", "UpdateContactRoutingData"):
+        return AuthorizationRequest(action, (contact(),), context)
+    if operation == "GetContactAttributes":
+        return AuthorizationRequest(action, (contact("InitialContactId"),), context)
+    if operation == "DescribeUser":
+        return AuthorizationRequest(action, (user(),), context)
+    if operation in ("SearchUsers", "SearchContacts"):
+        return AuthorizationRequest(action, (instance,), context)
+    if operation == "ListRoutingProfileQueues":
+        routing_profile = where.child(instance_id, "routing-profile", _text(params, "RoutingProfileId"))
+        return AuthorizationRequest(action, (routing_profile,), context)
+    if operation == "AssociateContactWithUser":
+        user_id = _text(params, "UserId")
+        if user_id.startswith("arn:") or switches.preferred_user_arn_from_id:
+            context["connect:PreferredUserArn"] = (user(),)
+        return AuthorizationRequest(action, (contact(), instance, user()), context)
+    if operation == "MonitorContact":
+        capabilities = _texts(params.get("AllowedMonitorCapabilities"))
+        if capabilities:
+            context["connect:MonitorCapabilities"] = tuple(capabilities)
+        return AuthorizationRequest(action, (contact(), instance, user()), context)
+    if operation == "GetCurrentUserData":
+        raw_filters = params.get("Filters")
+        filters: Mapping[str, Any] = raw_filters if isinstance(raw_filters, Mapping) else {}
+        kinds = {"Agents": "agent", "Queues": "queue", "RoutingProfiles": "routing-profile"}
+        resources = [
+            where.child(instance_id, kind, value) for key, kind in kinds.items() for value in _texts(filters.get(key))
+        ]
+        resources += [where.child(instance_id, "agent-group", v) for v in _texts(filters.get("UserHierarchyGroups"))]
+        return AuthorizationRequest(action, tuple(resources), context)
+    return None
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _split_operator(name: str) -> tuple[str, str, bool]:
+    """(set qualifier, base operator, IfExists) of a condition operator."""
+    qualifier, _, rest = name.rpartition(":")
+    if_exists = rest.endswith("IfExists")
+    base = rest.removesuffix("IfExists")
+    if qualifier not in ("", "ForAllValues", "ForAnyValue") or base not in _OPERATORS:
+        raise IamPolicyError(f"condition operator {name!r} is not evaluated by the emulator's IAM mode")
+    return qualifier, base, if_exists
+
+
+def _arn_like(pattern: str, value: str) -> bool:
+    # IAM matches each of an ARN's six colon-separated parts on its own: a wildcard never spans a colon.
+    pattern_parts, value_parts = pattern.split(":", 5), value.split(":", 5)
+    return len(pattern_parts) == len(value_parts) and all(
+        fnmatch.fnmatchcase(v, p) for p, v in zip(pattern_parts, value_parts, strict=True)
+    )
+
+
+def _matcher(base: str) -> Callable[[str, str], bool]:
+    if base in ("StringEquals", "StringNotEquals"):
+        return lambda policy, value: policy == value
+    if base in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
+        return lambda policy, value: policy.lower() == value.lower()
+    if base in ("StringLike", "StringNotLike"):
+        return lambda policy, value: fnmatch.fnmatchcase(value, policy)
+    if base == "Bool":
+        return lambda policy, value: policy.lower() == value.lower()
+    return _arn_like  # ArnLike, ArnEquals and their negations (IAM treats ArnEquals like ArnLike)
+
+
+def _condition_holds(operator: str, key: str, policy_values: list[str], context: Mapping[str, Any]) -> bool:
+    qualifier, base, if_exists = _split_operator(operator)
+    values: tuple[str, ...] | None = context.get(key)
+    if base == "Null":
+        return (values is None) == (str(policy_values[0]).lower() == "true")
+    negated = "Not" in base
+    if values is None:
+        if qualifier == "ForAllValues":
+            return True
+        if qualifier == "ForAnyValue":
+            return False
+        return if_exists or negated
+    matches = _matcher(base)
+
+    def hit(value: str) -> bool:
+        return any(matches(str(policy), value) for policy in policy_values)
+
+    if qualifier == "ForAllValues":
+        return all(hit(v) != negated for v in values)
+    if qualifier == "ForAnyValue":
+        return any(hit(v) != negated for v in values)
+    return all(not hit(v) for v in values) if negated else any(hit(v) for v in values)
+
+
+def _statement_applies(statement: Mapping[str, Any], action: str, resource: str, context: Mapping[str, Any]) -> bool:
+    actions = [str(a) for a in _as_list(statement["Action"])]
+    if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in actions):
+        return False
+    if not any(fnmatch.fnmatchcase(resource, str(pattern)) for pattern in _as_list(statement["Resource"])):
+        return False
+    conditions: Mapping[str, Mapping[str, Any]] = statement.get("Condition", {})
+    return all(
+        _condition_holds(operator, key, [str(v) for v in _as_list(values)], context)
+        for operator, keys in conditions.items()
+        for key, values in keys.items()
+    )
+
+
+def _check_statement(statement: Mapping[str, Any], where: str) -> None:
+    unknown = set(statement) - {"Sid", "Effect", "Action", "Resource", "Condition"}
+    if unknown:
+        raise IamPolicyError(f"{where}: {sorted(unknown)} not evaluated by the emulator's IAM mode")
+    if statement.get("Effect") not in ("Allow", "Deny") or "Action" not in statement or "Resource" not in statement:
+        raise IamPolicyError(f"{where}: a statement needs Effect Allow/Deny, Action and Resource")
+    for operator, keys in statement.get("Condition", {}).items():
+        _split_operator(operator)
+        if not isinstance(keys, Mapping):
+            raise IamPolicyError(f"{where}: condition {operator} must map keys to values")
+    for value in [*_as_list(statement["Action"]), *_as_list(statement["Resource"])]:
+        if not isinstance(value, str):
+            raise IamPolicyError(f"{where}: {value!r} is not resolved to a string")
+
+
+class Iam:
+    """The roles' identity policies, by the access key id a role's requests are signed with."""
+
+    def __init__(self, roles: Mapping[str, Sequence[Mapping[str, Any]]], switches: IamSwitches | None = None) -> None:
+        for role, statements in roles.items():
+            for index, statement in enumerate(statements):
+                _check_statement(statement, f"role {role} statement {statement.get('Sid') or index}")
+        self.roles: dict[str, tuple[Mapping[str, Any], ...]] = {k: tuple(v) for k, v in roles.items()}
+        self.switches = switches or IamSwitches()
+
+    @staticmethod
+    def caller(headers: Mapping[str, str]) -> str | None:
+        """The access key id a request is signed with (None when unsigned)."""
+        for name, value in headers.items():
+            if name.lower() == "authorization":
+                found = _CREDENTIAL.search(value)
+                return found.group(1) if found else None
+        return None
+
+    def authorize(
+        self, headers: Mapping[str, str], operation: str, params: Mapping[str, Any], instance_arn: str
+    ) -> None:
+        """Raise AccessDeniedException unless the caller's role may make this request."""
+        role = self.caller(headers)
+        if role is None or role not in self.roles:
+            return
+        request = authorization_request(operation, params, instance_arn, self.switches)
+        if request is None:
+            raise ServiceError(
+                ACCESS_DENIED,
+                f"connect emulator IAM mode: no authorization model for {operation} "
+                "(add its resource types to connect_emulator/iam.py)",
+            )
+        account = instance_arn.split(":")[4]
+        for resource in request.resources:
+            if not self.allows(role, request, resource):
+                raise ServiceError(
+                    ACCESS_DENIED,
+                    f"User: arn:aws:sts::{account}:assumed-role/{role}/emulated is not authorized to perform: "
+                    f"{request.action} on resource: {resource} because no identity-based policy allows the "
+                    f"{request.action} action",
+                )
+
+    def allows(self, role: str, request: AuthorizationRequest, resource: str) -> bool:
+        allowed = False
+        for statement in self.roles[role]:
+            if _statement_applies(statement, request.action, resource, request.context):
+                if statement["Effect"] == "Deny":
+                    return False
+                allowed = True
+        return allowed
