@@ -386,7 +386,18 @@ def dlq_redrive(queue_url: str, to_url: str, reason: str | None, region: str | N
 @click.option("--mix", type=click.Choice(["mixed", "attribute"]), default="mixed", show_default=True)
 @click.option("--inject-bug", type=click.Choice(["no-idempotency", "skip-waiting-check"]), help="Break the router.")
 @click.option("--seed", default=1, show_default=True)
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=REPO_ROOT / "out" / "simulate.png")
+@click.option(
+    "--series",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=REPO_ROOT / "out" / "simulate.csv",
+    show_default=True,
+    help="Contacts queued and associated over time, and the quota line, as CSV.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw the series as an image (needs the plot extra: matplotlib).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures.")
 @click.option(
     "--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=REPO_ROOT / "out" / "simulate.jsonl"

@@ -1,5 +1,5 @@
-"""``contact-router simulate``: run the simulation with a progress bar, print the summary, write the chart,
-and exit non-zero when an invariant breaks."""
+"""``contact-router simulate``: run the simulation with a progress bar, print the summary, write the series
+(and the chart, with the plot extra), and exit non-zero when an invariant breaks."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class Options:
     mix: Mix
     inject_bug: Bug | None
     seed: int
+    series: Path | None
     plot: Path | None
     json_path: Path | None
     log: Path
@@ -67,16 +68,22 @@ def config_of(options: Options) -> SimulationConfig:
 
 
 def run(options: Options, out: Console | None = None) -> int:
-    """Returns the exit code: 0 when every invariant held, 1 otherwise."""
+    """Returns the exit code: 0 when every invariant held, 1 otherwise, 2 for --plot without matplotlib."""
     out = out or Console()
+    if options.plot is not None and not report.plotting_available():
+        out.print(report.PLOT_MISSING, markup=False, highlight=False, soft_wrap=True)
+        return 2
     config = config_of(options)
     options.log.parent.mkdir(parents=True, exist_ok=True)
     with options.log.open("w", encoding="utf-8") as log:
         result = _run(config, log, options.progress)
     checked = invariants.check(result)
     report.print_summary(out, result, checked)
+    points = report.time_series(result)
+    if options.series is not None:
+        out.print(f"series: {report.write_series(options.series, points)}")
     if options.plot is not None:
-        out.print(f"chart: {report.chart(result, options.plot)}")
+        out.print(f"chart: {report.write_chart(options.plot, points)}")
     if options.json_path is not None:
         out.print(f"figures: {report.write_json(options.json_path, report.figures(result, checked))}")
     out.print(f"Lambda logs and metrics: {options.log}")
