@@ -42,6 +42,7 @@ from contact_router.handlers._sqs import SqsFunction
 from contact_router.models.decision import Decision, Outcome
 from contact_router.observability import metrics
 from contact_router.routing.fallback import RECHECK_KEY
+from contact_router_cli.local import create_table, lambda_output_to
 from contact_router_cli.simulate import template, workload
 from contact_router_cli.simulate.clock import Actor, DeadlineExceeded, VirtualClock
 from contact_router_cli.simulate.queue import Message, QueueStats, SimulatedQueue, SimulatedSqsClient
@@ -268,15 +269,14 @@ class _Simulation:
             rules_file.write_text(self.workload.rules_text, encoding="utf-8")
             dynamodb = boto3.client("dynamodb", region_name=workload.REGION, config=aws.DEFAULT_CONFIG)
             _retry_in_virtual_time(dynamodb, self.clock)
-            _create_table(dynamodb, self.deployment)
+            d = self.deployment  # the key and TTL attribute of template.yaml's IdempotencyTable
+            create_table(dynamodb, IDEMPOTENCY_TABLE, d.idempotency_key, d.idempotency_ttl_attribute)
             _VirtualTimeTable(self.clock, self.deployment.idempotency_ttl_attribute).attach(dynamodb)
             settings = self._settings(rules_file)
             self._schedule_workload()
             for number in range(1, self.workers_count + 1):
                 worker = _Worker(self, f"worker-{number}", settings, dynamodb)
                 self.workers.append(self.clock.spawn(worker.name, worker.body))
-            from contact_router_cli.local import lambda_output_to
-
             with lambda_output_to(self.log_stream):
                 try:
                     self.clock.run(stop=self._done, on_step=self._on_step)
@@ -659,17 +659,6 @@ def _flush_metrics() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "No application metrics to publish": an invocation that crashed
         metrics.flush_metrics()
-
-
-def _create_table(dynamodb: Any, deployment: template.Deployment) -> None:
-    # The key and TTL attribute of template.yaml's IdempotencyTable.
-    key = deployment.idempotency_key
-    dynamodb.create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def _record(message: Message, queue: SimulatedQueue) -> dict[str, Any]:
