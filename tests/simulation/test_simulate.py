@@ -3,9 +3,10 @@ router as it is, and break when a bug is injected -- so the checks are real."""
 
 from __future__ import annotations
 
+import csv
 import json
 import struct
-import zlib
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -70,18 +71,50 @@ def test_a_crashed_association_is_not_repeated(faulty_run: SimulationResult) -> 
         assert all(d.outcome is not Outcome.ASSOCIATED for d in later), contact_id
 
 
-def test_summary_figures_and_chart(faulty_run: SimulationResult, tmp_path: Path) -> None:
+def test_summary_figures(faulty_run: SimulationResult) -> None:
     figures = report.figures(faulty_run, invariants.check(faulty_run))
     assert figures["associations"] == len(faulty_run.associations) > 0
     assert 0 < figures["quota_efficiency"] <= 1.05
     assert figures["calls_per_association"]["AssociateContactWithUser"] == 1.0
     assert all(v["held"] for v in figures["invariants"].values())
-    png = report.chart(faulty_run, tmp_path / "chart.png").read_bytes()
+
+
+def test_series_csv_counts_every_contact_against_the_quota(faulty_run: SimulationResult, tmp_path: Path) -> None:
+    # Given the run's time series written as CSV
+    path = report.write_series(tmp_path / "series.csv", report.time_series(faulty_run))
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    # Then it starts at zero and ends with every contact that reached the queue and every association
+    assert list(rows[0]) == ["seconds", "contacts_queued", "contacts_associated", "quota_allows"]
+    assert (rows[0]["seconds"], rows[0]["contacts_associated"]) == ("0.0", "0")
+    assert int(rows[-1]["contacts_queued"]) == len(faulty_run.first_sent)
+    assert int(rows[-1]["contacts_associated"]) == len(faulty_run.associations)
+    # And no moment has more associations than the quota allows by then
+    quota = faulty_run.emulator.faults.rate_quota("AssociateContactWithUser")
+    assert quota is not None
+    for row in rows:
+        assert float(row["quota_allows"]) == pytest.approx(quota.burst + quota.rate * float(row["seconds"]), abs=1e-3)
+        assert int(row["contacts_associated"]) <= float(row["quota_allows"])
+
+
+def test_chart_draws_the_series(faulty_run: SimulationResult, tmp_path: Path) -> None:
+    # Given the plot extra (matplotlib, pinned in requirements/dev.txt)
+    points = report.time_series(faulty_run)
+    # When the chart is drawn
+    png = report.write_chart(tmp_path / "chart.png", points).read_bytes()
+    # Then it is a PNG of the size asked for (9.6 x 5.4 inches at matplotlib's 100 dpi)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    width, height = struct.unpack(">II", png[16:24])
-    raw = zlib.decompress(png[png.index(b"IDAT") + 4 : png.index(b"IEND") - 8])
-    assert len(raw) == height * (1 + 3 * width)
-    assert len(set(raw)) > 3  # something was drawn
+    assert struct.unpack(">II", png[16:24]) == (960, 540)
+
+
+def test_plot_without_matplotlib_is_one_line_before_any_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given a machine without the plot extra
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    # When simulate is asked for a chart
+    result = CliRunner().invoke(main, ["simulate", "--no-progress", "--plot", str(tmp_path / "sim.png")])
+    # Then it says what to install, in one line, and exits 2 without simulating
+    assert result.exit_code == 2, result.output
+    assert result.output == report.PLOT_MISSING + "\n"
+    assert not (tmp_path / "sim.png").exists()
 
 
 @pytest.mark.parametrize("bug", ["no-idempotency", "skip-waiting-check"])
@@ -111,14 +144,17 @@ def test_runs_are_reproducible() -> None:
 
 
 def test_cli_exits_zero_when_invariants_hold_and_one_when_a_bug_breaks_them(tmp_path: Path) -> None:
-    common = ["--no-progress", "--log", str(tmp_path / "sim.jsonl"), "--plot", str(tmp_path / "sim.png")]
+    common = ["--no-progress", "--log", str(tmp_path / "sim.jsonl"), "--series", str(tmp_path / "sim.csv")]
+    chart = ["--plot", str(tmp_path / "sim.png")]
     runner = CliRunner()
     ok = runner.invoke(
-        main, ["simulate", "--contacts", "40", "--agents", "20", *common, "--json", str(tmp_path / "f.json")]
+        main,
+        ["simulate", "--contacts", "40", "--agents", "20", *common, "--json", str(tmp_path / "f.json"), *chart],
     )
     assert ok.exit_code == 0, ok.output
     assert "every invariant held" in ok.output
     assert json.loads((tmp_path / "f.json").read_text())["associations"] > 0
+    assert (tmp_path / "sim.csv").read_text().startswith("seconds,contacts_queued,contacts_associated,quota_allows")
     assert (tmp_path / "sim.png").read_bytes().startswith(b"\x89PNG")
 
     bad = runner.invoke(

@@ -1,9 +1,10 @@
-"""The simulator reads the router path from template.yaml with a loader of its own: it must agree with the
-SAM transform (tests/support/cfn.py) and with the EventBridge contract of events/catalog.yaml."""
+"""The simulator reads the router path from the template as written (before the SAM transform): it must agree
+with the SAM-transformed stack (tests/support/cfn.py) and with the EventBridge contract of events/catalog.yaml."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,3 +71,18 @@ def test_unsupported_filters_are_refused_not_ignored() -> None:
     assert template.matches({"detail": {"channel": [{"prefix": "CH"}]}}, {"detail": {"channel": "CHAT"}})
     assert template.matches({"detail": {"x": [{"exists": False}]}}, {"detail": {}})
     assert not template.matches({"detail": {"channel": [{"anything-but": ["CHAT"]}]}}, {"detail": {"channel": "CHAT"}})
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Resources:\n  A: [1, 2\n", "cannot read"),
+        ("Resources:\n  A: 1\n  A: 2\n", "Duplicate"),
+        ("{}\n", "no Resources"),
+    ],
+)
+def test_a_broken_template_is_one_clear_error(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(text)
+    with pytest.raises(template.TemplateError, match=problem):
+        template.load(path)

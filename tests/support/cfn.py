@@ -10,19 +10,16 @@
   ``affinity_event_pattern(**parameters)``: the EventBridge pattern of the rule feeding the router queue /
   the supervision queue / the affinity queue, ready for matching.
 
-Intrinsics are resolved as far as parameters and pseudo parameters allow (``Ref``, ``Fn::Sub``,
-``Fn::If``, ``Fn::Select``, ``Fn::Split``, ``Fn::Join``, condition functions, ``AWS::NoValue``).
-Parameters are given as strings, as on the command line; a ``Ref`` to a list parameter
-(``CommaDelimitedList``, ``List<...>``) resolves to the list CloudFormation makes of it.
-References to resources (``{"Ref": "RouterQueue"}``, ``{"Fn::GetAtt": [...]}``, ``${RouterRule.Arn}``)
-stay as they are, so tests can check what points at what.
+Loading and intrinsics are the simulator's (``contact_router_cli.simulate.template``: cfn-lint's decoder,
+one ``Resolver``), so tests and simulator evaluate the template the same way. Intrinsics are resolved as far
+as parameters and pseudo parameters allow; references to resources (``{"Ref": "RouterQueue"}``,
+``{"Fn::GetAtt": [...]}``, ``${RouterRule.Arn}``) stay as they are, so tests can check what points at what.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -30,32 +27,23 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from cfnlint.decode import cfn_yaml
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
+
+from contact_router_cli.simulate import template as cfn_template
+from contact_router_cli.simulate.template import PSEUDO_PARAMETERS, Resolver
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
-REGION = "eu-west-2"
-ACCOUNT = "123456789012"
+REGION = PSEUDO_PARAMETERS["AWS::Region"]
+ACCOUNT = PSEUDO_PARAMETERS["AWS::AccountId"]
 TEST_INSTANCE_ARN = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/11111111-2222-4333-8444-555555555555"
-PSEUDO_PARAMETERS: dict[str, str] = {
-    "AWS::Region": REGION,
-    "AWS::AccountId": ACCOUNT,
-    "AWS::Partition": "aws",
-    "AWS::StackName": "contact-router",
-    "AWS::URLSuffix": "amazonaws.com",
-}
-
-_NO_VALUE = object()
-_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
 @cache
 def _load_template_text() -> str:
-    # cfn-lint's loader knows every short-form tag; JSON round trip leaves plain dicts, lists and strings.
-    return json.dumps(cfn_yaml.load(str(TEMPLATE)))
+    return json.dumps(cfn_template.load(TEMPLATE))
 
 
 def load_template() -> dict[str, Any]:
@@ -66,119 +54,15 @@ def load_template() -> dict[str, Any]:
 
 def list_parameters() -> frozenset[str]:
     """Names of the template's list-typed parameters (CommaDelimitedList, List<...>)."""
-    return frozenset(
-        name
-        for name, spec in load_template()["Parameters"].items()
-        if spec["Type"] == "CommaDelimitedList" or spec["Type"].startswith("List<")
-    )
+    return cfn_template.list_parameters(load_template())
 
 
 def parameter_values(**overrides: str) -> dict[str, str]:
     """Every parameter's value: the template's defaults, the test instance ARN, then ``overrides``."""
     template = load_template()
-    unknown = set(overrides) - set(template["Parameters"])
-    if unknown:
-        raise KeyError(f"not parameters of template.yaml: {sorted(unknown)}")
-    values = {name: str(spec["Default"]) for name, spec in template["Parameters"].items() if "Default" in spec}
-    values["ConnectInstanceArn"] = TEST_INSTANCE_ARN
-    values.update({name: str(value) for name, value in overrides.items()})
-    return values
-
-
-class _Resolver:
-    """Resolves intrinsic functions that depend only on parameters, pseudo parameters and conditions."""
-
-    def __init__(
-        self,
-        parameters: Mapping[str, str],
-        condition_specs: Mapping[str, Any],
-        list_parameters: frozenset[str] = frozenset(),
-    ) -> None:
-        self.refs: dict[str, Any] = {**PSEUDO_PARAMETERS, **parameters}
-        # CloudFormation splits a list parameter on commas and trims each member.
-        for name in list_parameters & set(parameters):
-            self.refs[name] = [member.strip() for member in parameters[name].split(",")]
-        self._condition_specs = condition_specs
-        self._conditions: dict[str, bool] = {}
-
-    def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            self._conditions[name] = self._truth(self._condition_specs[name])
-        return self._conditions[name]
-
-    def _truth(self, node: Any) -> bool:
-        if isinstance(node, dict) and len(node) == 1:
-            ((key, args),) = node.items()
-            if key == "Condition":
-                return self.condition(args)
-            if key == "Fn::Equals":
-                left, right = (self.resolve(arg) for arg in args)
-                return str(left) == str(right)
-            if key == "Fn::Not":
-                return not self._truth(args[0])
-            if key == "Fn::And":
-                return all(self._truth(arg) for arg in args)
-            if key == "Fn::Or":
-                return any(self._truth(arg) for arg in args)
-        raise ValueError(f"not a condition: {node!r}")
-
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, list):
-            items = (self.resolve(item) for item in node)
-            return [item for item in items if item is not _NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            ((key, args),) = node.items()
-            handler = self._FUNCTIONS.get(key)
-            if handler is not None:
-                return handler(self, args)
-        resolved = {key: self.resolve(value) for key, value in node.items()}
-        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
-
-    def _ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return _NO_VALUE
-        return self.refs.get(name, {"Ref": name})
-
-    def _if(self, args: list[Any]) -> Any:
-        name, if_true, if_false = args
-        return self.resolve(if_true if self.condition(name) else if_false)
-
-    def _sub(self, args: Any) -> Any:
-        text, variables = (args, {}) if isinstance(args, str) else args
-        values = {**self.refs, **{name: self.resolve(value) for name, value in variables.items()}}
-
-        def substitute(match: re.Match[str]) -> str:
-            value = values.get(match.group(1))
-            return value if isinstance(value, str) else match.group(0)
-
-        return _SUB_VARIABLE.sub(substitute, text)
-
-    def _select(self, args: list[Any]) -> Any:
-        index, items = self.resolve(args[0]), self.resolve(args[1])
-        if isinstance(items, list) and all(isinstance(item, str) for item in items):
-            return items[int(index)]
-        return {"Fn::Select": [index, items]}
-
-    def _split(self, args: list[Any]) -> Any:
-        delimiter, text = args[0], self.resolve(args[1])
-        return text.split(delimiter) if isinstance(text, str) else {"Fn::Split": [delimiter, text]}
-
-    def _join(self, args: list[Any]) -> Any:
-        delimiter, items = args[0], self.resolve(args[1])
-        if isinstance(items, list) and all(isinstance(item, str) for item in items):
-            return delimiter.join(items)
-        return {"Fn::Join": [delimiter, items]}
-
-    _FUNCTIONS = {
-        "Ref": _ref,
-        "Fn::If": _if,
-        "Fn::Sub": _sub,
-        "Fn::Select": _select,
-        "Fn::Split": _split,
-        "Fn::Join": _join,
-    }
+    return cfn_template.parameter_values(
+        template, {"ConnectInstanceArn": TEST_INSTANCE_ARN, **{k: str(v) for k, v in overrides.items()}}
+    )
 
 
 @dataclass(frozen=True)
@@ -301,7 +185,7 @@ def transform_template(parameters: Mapping[str, str], template: dict[str, Any] |
 
 def _build_stack(parameters: dict[str, str], template: dict[str, Any] | None) -> Stack:
     transformed = transform_template(parameters, template)
-    resolver = _Resolver(parameters, transformed.get("Conditions", {}), list_parameters())
+    resolver = Resolver(parameters, transformed.get("Conditions", {}), list_parameters())
     conditions = {name: resolver.condition(name) for name in transformed.get("Conditions", {})}
     resources = {
         name: resolver.resolve(resource)

@@ -170,8 +170,9 @@ def run_pipeline(
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=region)
         sqs = boto3.client("sqs", region_name=region)
-        _create_idempotency_table(dynamodb)
-        _create_affinity_table(dynamodb)
+        # Same key schemas and TTL attributes as the tables of template.yaml (a template test checks both).
+        create_table(dynamodb, IDEMPOTENCY_TABLE, "id", "expiration")
+        create_table(dynamodb, AFFINITY_TABLE, "pk", "expires_at")
         secrets = boto3.client("secretsmanager", region_name=region)
         secret_arn = secrets.create_secret(Name="contact-router-customer-key", SecretString=LOCAL_SECRET)["ARN"]
         dlq_url, router_queue = _queue_pair(sqs, "contact-router")
@@ -229,7 +230,7 @@ def run_pipeline(
         for path in event_paths:
             body = path.read_text(encoding="utf-8")
             sources[sqs.send_message(QueueUrl=router_queue, MessageBody=body)["MessageId"]] = path.name
-            if _event_type(body) == "CONNECTED_TO_AGENT":
+            if _detail(body, "eventType") == "CONNECTED_TO_AGENT":
                 for queue in (supervision_queue, affinity_queue):
                     sources[sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"]] = path.name
 
@@ -279,10 +280,11 @@ def _queue_pair(sqs: Any, name: str) -> tuple[str, str]:
     return dlq_url, queue_url
 
 
-def _event_type(body: str) -> str | None:
+def _detail(body: str, name: str) -> str | None:
+    """A field of an event body's detail, camelCase or PascalCase (None for a body that is not an event)."""
     with contextlib.suppress(ValueError, AttributeError, TypeError):
         detail = json.loads(body).get("detail", {})
-        value = detail.get("eventType") or detail.get("EventType")
+        value = detail.get(name) or detail.get(name[0].upper() + name[1:])
         return str(value) if value else None
     return None
 
@@ -332,18 +334,10 @@ def _read_dead_letters(sqs: Any, dlq_url: str, sources: dict[str, str]) -> list[
                 DeadLetter(
                     reason=attributes.get("reason", "redriven after retries"),
                     error=attributes.get("error", ""),
-                    contact_id=_contact_id_of(message["Body"]),
+                    contact_id=_detail(message["Body"], "contactId"),
                     source=sources.get(attributes.get("source_message_id", ""), "?"),
                 )
             )
-
-
-def _contact_id_of(body: str) -> str | None:
-    with contextlib.suppress(ValueError, AttributeError, TypeError):
-        detail = json.loads(body).get("detail", {})
-        value = detail.get("contactId") or detail.get("ContactId")
-        return str(value) if value else None
-    return None
 
 
 def _final(records: list[tuple[str | None, T]]) -> list[tuple[str, T]]:
@@ -354,27 +348,14 @@ def _final(records: list[tuple[str | None, T]]) -> list[tuple[str, T]]:
     return list(last.items())
 
 
-def _create_affinity_table(dynamodb: Any) -> None:
-    # Same key schema and TTL attribute as AffinityTable in template.yaml (a template test checks both).
+def create_table(dynamodb: Any, name: str, key: str, expiry_attribute: str) -> None:
+    """An on-demand table with a string hash key and a TTL attribute, as template.yaml declares its tables."""
     dynamodb.create_table(
-        TableName=AFFINITY_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb.update_time_to_live(
-        TableName=AFFINITY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
-
-
-def _create_idempotency_table(dynamodb: Any) -> None:
-    # Same key schema and TTL attribute as the table in template.yaml (a template test checks both).
-    dynamodb.create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": expiry_attribute}
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -386,7 +385,18 @@ def dlq_redrive(queue_url: str, to_url: str, reason: str | None, region: str | N
 @click.option("--mix", type=click.Choice(["mixed", "attribute"]), default="mixed", show_default=True)
 @click.option("--inject-bug", type=click.Choice(["no-idempotency", "skip-waiting-check"]), help="Break the router.")
 @click.option("--seed", default=1, show_default=True)
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=REPO_ROOT / "out" / "simulate.png")
+@click.option(
+    "--series",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=REPO_ROOT / "out" / "simulate.csv",
+    show_default=True,
+    help="Contacts queued and associated over time, and the quota line, as CSV.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw the series as an image (needs the plot extra: matplotlib).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures.")
 @click.option(
     "--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=REPO_ROOT / "out" / "simulate.jsonl"
@@ -398,17 +408,23 @@ def simulate(**kwargs: Any) -> None:
     EventBridge rule and SQS settings of template.yaml, concurrent workers running the router's handler
     path, the emulated instance with Connect's quotas. See docs/simulation.md.
     """
-    from contact_router_cli.simulate.command import Options, run
+    from contact_router_cli.simulate.command import Outputs, run
+    from contact_router_cli.simulate.pipeline import SimulationConfig
+    from contact_router_cli.simulate.workload import WorkloadSpec
 
-    scale = kwargs.pop("quota_scale")
     progress = kwargs.pop("progress")
-    options = Options(
-        **{k: v for k, v in kwargs.items() if k != "log_path"},
-        quota_scale=scale or None,
-        log=kwargs["log_path"],
+    outputs = Outputs(
+        **{name: kwargs.pop(name) for name in ("series", "plot", "json_path")},
+        log=kwargs.pop("log_path"),
         progress=sys.stderr.isatty() if progress is None else progress,
     )
-    raise SystemExit(run(options))
+    workload = ("contacts", "agents", "arrival_seconds", "duplicates", "stale_rate", "malformed_rate", "mix")
+    spec = WorkloadSpec(seed=kwargs["seed"], **{name: kwargs.pop(name) for name in workload})
+    low, high = kwargs.pop("latency_ms")
+    config = SimulationConfig(
+        workload=spec, latency=(low / 1000, high / 1000), quota_scale=kwargs.pop("quota_scale") or None, **kwargs
+    )
+    raise SystemExit(run(config, outputs))
 
 
 # -------------------------------------------------------------------------------------------- emulator
@@ -435,10 +451,6 @@ def emulator_serve(world: Path, host: str, port: int) -> None:
 from contact_router_cli.preflight import preflight  # noqa: E402 - registered here, defined in its own module
 
 main.add_command(preflight)
-
-
-def _env(name: str) -> str | None:
-    return os.environ.get(name)
 
 
 def cli(argv: list[str] | None = None) -> Any:

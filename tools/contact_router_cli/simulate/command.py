@@ -1,5 +1,5 @@
-"""``contact-router simulate``: run the simulation with a progress bar, print the summary, write the chart,
-and exit non-zero when an invariant breaks."""
+"""``contact-router simulate``: run the simulation with a progress bar, print the summary, write the series
+(and the chart, with the plot extra), and exit non-zero when an invariant breaks."""
 
 from __future__ import annotations
 
@@ -12,71 +12,36 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from contact_router_cli.simulate import invariants, report
-from contact_router_cli.simulate.pipeline import Bug, SimulationConfig, SimulationResult, run_simulation
-from contact_router_cli.simulate.workload import Mix, WorkloadSpec
+from contact_router_cli.simulate.pipeline import SimulationConfig, SimulationResult, run_simulation
 
 
 @dataclass(frozen=True)
-class Options:
-    contacts: int
-    agents: int
-    workers: int | None
-    duplicates: int
-    arrival_seconds: float
-    throttle_rate: float
-    error_rate: float
-    crash_rate: float
-    stale_rate: float
-    malformed_rate: float
-    latency_ms: tuple[float, float]
-    quota_scale: float | None
-    batching_window: float | None
-    mix: Mix
-    inject_bug: Bug | None
-    seed: int
-    plot: Path | None
-    json_path: Path | None
+class Outputs:
+    """Where the run's files go, and whether a progress bar shows."""
+
     log: Path
-    progress: bool
+    series: Path | None = None
+    plot: Path | None = None
+    json_path: Path | None = None
+    progress: bool = False
 
 
-def config_of(options: Options) -> SimulationConfig:
-    spec = WorkloadSpec(
-        contacts=options.contacts,
-        agents=options.agents,
-        arrival_seconds=options.arrival_seconds,
-        duplicates=options.duplicates,
-        stale_rate=options.stale_rate,
-        malformed_rate=options.malformed_rate,
-        mix=options.mix,
-        seed=options.seed,
-    )
-    low, high = options.latency_ms
-    return SimulationConfig(
-        workload=spec,
-        workers=options.workers,
-        batching_window=options.batching_window,
-        quota_scale=options.quota_scale,
-        throttle_rate=options.throttle_rate,
-        error_rate=options.error_rate,
-        latency=(low / 1000, high / 1000),
-        crash_rate=options.crash_rate,
-        inject_bug=options.inject_bug,
-        seed=options.seed,
-    )
-
-
-def run(options: Options, out: Console | None = None) -> int:
-    """Returns the exit code: 0 when every invariant held, 1 otherwise."""
+def run(config: SimulationConfig, options: Outputs, out: Console | None = None) -> int:
+    """Returns the exit code: 0 when every invariant held, 1 otherwise, 2 for --plot without matplotlib."""
     out = out or Console()
-    config = config_of(options)
+    if options.plot is not None and not report.plotting_available():
+        out.print(report.PLOT_MISSING, markup=False, highlight=False, soft_wrap=True)
+        return 2
     options.log.parent.mkdir(parents=True, exist_ok=True)
     with options.log.open("w", encoding="utf-8") as log:
         result = _run(config, log, options.progress)
     checked = invariants.check(result)
     report.print_summary(out, result, checked)
+    points = report.time_series(result)
+    if options.series is not None:
+        out.print(f"series: {report.write_series(options.series, points)}")
     if options.plot is not None:
-        out.print(f"chart: {report.chart(result, options.plot)}")
+        out.print(f"chart: {report.write_chart(options.plot, points)}")
     if options.json_path is not None:
         out.print(f"figures: {report.write_json(options.json_path, report.figures(result, checked))}")
     out.print(f"Lambda logs and metrics: {options.log}")

@@ -19,18 +19,16 @@ import json
 import random
 import tempfile
 import time
-import types
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
-from unittest import mock
 
 import boto3
-import botocore.endpoint
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.retries import standard
 from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, World
@@ -41,10 +39,10 @@ from contact_router.app import RouterApp, build_router_app
 from contact_router.config import Settings
 from contact_router.errors import TransientError
 from contact_router.handlers._sqs import SqsFunction
-from contact_router.models.contact import Contact
 from contact_router.models.decision import Decision, Outcome
 from contact_router.observability import metrics
 from contact_router.routing.fallback import RECHECK_KEY
+from contact_router_cli.local import create_table, lambda_output_to
 from contact_router_cli.simulate import template, workload
 from contact_router_cli.simulate.clock import Actor, DeadlineExceeded, VirtualClock
 from contact_router_cli.simulate.queue import Message, QueueStats, SimulatedQueue, SimulatedSqsClient
@@ -266,19 +264,19 @@ class _Simulation:
     # --------------------------------------------------------------------------------------- run
     def run(self) -> SimulationResult:
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="contact-router-sim-") as tmp, self._patched(), mock_aws():
+        with tempfile.TemporaryDirectory(prefix="contact-router-sim-") as tmp, self._seeded_jitter(), mock_aws():
             rules_file = Path(tmp) / "rules.yaml"
             rules_file.write_text(self.workload.rules_text, encoding="utf-8")
-            dynamodb = boto3.client("dynamodb", region_name=workload.REGION)
-            _create_table(dynamodb, self.deployment)
+            dynamodb = boto3.client("dynamodb", region_name=workload.REGION, config=aws.DEFAULT_CONFIG)
+            _retry_in_virtual_time(dynamodb, self.clock)
+            d = self.deployment  # the key and TTL attribute of template.yaml's IdempotencyTable
+            create_table(dynamodb, IDEMPOTENCY_TABLE, d.idempotency_key, d.idempotency_ttl_attribute)
             _VirtualTimeTable(self.clock, self.deployment.idempotency_ttl_attribute).attach(dynamodb)
             settings = self._settings(rules_file)
             self._schedule_workload()
             for number in range(1, self.workers_count + 1):
                 worker = _Worker(self, f"worker-{number}", settings, dynamodb)
                 self.workers.append(self.clock.spawn(worker.name, worker.body))
-            from contact_router_cli.local import lambda_output_to
-
             with lambda_output_to(self.log_stream):
                 try:
                     self.clock.run(stop=self._done, on_step=self._on_step)
@@ -331,28 +329,15 @@ class _Simulation:
             self.progress(self.clock.elapsed(), self._settled_count(), len(self.tracked), self.associated)
 
     @contextlib.contextmanager
-    def _patched(self) -> Iterator[None]:
-        """Process-wide changes for the run's duration: botocore's retry back-off sleeps in virtual time, its
-        jitter is seeded, and an injected bug (if any) is in place."""
-        clock = self.clock
-
-        def sleep(seconds: float) -> None:
-            if clock.current() is not None:
-                clock.sleep(seconds)
-            else:
-                time.sleep(seconds)
-
-        virtual_time = types.SimpleNamespace(**{**vars(time), "sleep": sleep})
+    def _seeded_jitter(self) -> Iterator[None]:
+        """botocore draws its retry back-off's jitter from the ``random`` module: seeded for the run's duration,
+        so a run is reproducible, and the caller's random state restored after."""
         state = random.getstate()
         random.seed(f"botocore-{self.config.seed}")
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(mock.patch.object(botocore.endpoint, "time", virtual_time))
-            if self.config.inject_bug == "skip-waiting-check":
-                stack.enter_context(mock.patch.object(Contact, "not_waiting_reason", return_value=None))
-            try:
-                yield
-            finally:
-                random.setstate(state)
+        try:
+            yield
+        finally:
+            random.setstate(state)
 
     # ---------------------------------------------------------------------------------- workload
     def _schedule_workload(self) -> None:
@@ -444,6 +429,15 @@ class _Simulation:
         if agent.status != "Available":
             self.races[f"agent {agent.status}"] += 1
 
+    def always_waiting(self, parsed: dict[str, Any], **_: Any) -> None:
+        """The skip-waiting-check bug: the router's "still waiting?" check always says yes, because the
+        DescribeContact answers for the workload's contacts reach it without what says a contact no longer
+        waits (its agent, its disconnect time). Other contacts (a related contact's agent) stay as they are."""
+        contact = parsed.get("Contact")
+        if isinstance(contact, dict) and contact.get("Id") in self.tracked:
+            contact.pop("AgentInfo", None)
+            contact.pop("DisconnectTimestamp", None)
+
     def record(self, result: RecordResult) -> None:
         self.records.append(result)
         decision = result.decision
@@ -503,6 +497,9 @@ class _Worker:
 
         client.meta.events.register("before-parameter-build.connect.AssociateContactWithUser", remember)
         client.meta.events.register("after-call.connect.AssociateContactWithUser", after)
+        _retry_in_virtual_time(client, sim.clock)
+        if sim.config.inject_bug == "skip-waiting-check":
+            client.meta.events.register("after-call.connect.DescribeContact", sim.always_waiting)
         app = build_router_app(
             self.settings,
             connect_client=client,
@@ -638,21 +635,30 @@ def _shift_number(attributes: dict[str, Any], name: str, delta: float) -> None:
         value["N"] = str(int(int(value["N"]) + delta))
 
 
+def _retry_in_virtual_time(client: Any, clock: VirtualClock) -> None:
+    """botocore's endpoint sleeps a retry's back-off with ``time.sleep``. This client's standard retry handler
+    (rebuilt with the client's own max attempts, under the id botocore gives it) sleeps the back-off on the
+    virtual clock instead and hands the endpoint a delay of zero."""
+    service = client.meta.service_model.service_id.hyphenize()
+    event, unique_id = f"needs-retry.{service}", f"retry-config-{service}"
+    client.meta.events.unregister(event, unique_id=unique_id)
+    handler = standard.register_retry_handler(client, client.meta.config.retries.get("total_max_attempts"))
+    client.meta.events.unregister(event, unique_id=unique_id)
+
+    def needs_retry(**kwargs: Any) -> float | bool | None:
+        delay: float | bool | None = handler.needs_retry(**kwargs)
+        if delay is None or delay is False or clock.current() is None:
+            return delay  # no retry, or not a worker's call: botocore sleeps as usual
+        clock.sleep(float(delay))
+        return 0.0
+
+    client.meta.events.register(event, needs_retry, unique_id=unique_id)
+
+
 def _flush_metrics() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "No application metrics to publish": an invocation that crashed
         metrics.flush_metrics()
-
-
-def _create_table(dynamodb: Any, deployment: template.Deployment) -> None:
-    # The key and TTL attribute of template.yaml's IdempotencyTable.
-    key = deployment.idempotency_key
-    dynamodb.create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def _record(message: Message, queue: SimulatedQueue) -> dict[str, Any]:

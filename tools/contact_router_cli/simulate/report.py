@@ -1,11 +1,14 @@
-"""The summary of a simulation: tables for the terminal, a chart of routed contacts against the quota, and a
-JSON record of the figures."""
+"""The summary of a simulation: tables for the terminal, the figures as JSON, the contacts routed over time
+against the quota as CSV, and (with the optional ``plot`` extra) that series as a chart."""
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 import json
 import math
 from collections import Counter
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contact_router.models.decision import Outcome
-from contact_router_cli.simulate import metrics, plot
+from contact_router_cli.simulate import metrics
 from contact_router_cli.simulate.invariants import LEFT_WITH_QUEUE, Invariant, decisions_by_contact, final_decision
 from contact_router_cli.simulate.pipeline import SimulationResult
 
@@ -195,26 +198,72 @@ def invariants_table(invariants: list[Invariant]) -> Table:
     return table
 
 
-def chart(result: SimulationResult, path: Path) -> Path:
-    """Cumulative associations over virtual time, against the quota line (burst + rate x t)."""
+PLOT_MISSING = "--plot needs matplotlib: pip install 'contact-router[plot]' (the series CSV needs nothing)"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One moment of the run: contacts queued and associated by then, and the most the AssociateContactWithUser
+    quota allows by then (burst + rate x t; None without a quota)."""
+
+    seconds: float
+    contacts_queued: int
+    contacts_associated: int
+    quota_allows: float | None
+
+
+def time_series(result: SimulationResult) -> list[Point]:
+    """The run in 300 points (or one a second, if fewer), from the first event on."""
     start = result.first_event_at
     end = max(result.end, start + 1.0)
     step = max(1.0, (end - start) / 300)
     associated = metrics.cumulative([a.time for a in result.associations], start, step, end)
-    arrived = metrics.cumulative(list(result.first_sent.values()), start, step, end)
-    series = [
-        plot.Series("contacts queued", [(x, float(y)) for x, y in arrived], plot.GREY),
-        plot.Series("contacts associated", [(x, float(y)) for x, y in associated], plot.BLUE),
-    ]
+    queued = metrics.cumulative(list(result.first_sent.values()), start, step, end)
     quota = result.emulator.faults.rate_quota("AssociateContactWithUser")
-    if quota is not None:
-        top = max(y for _, y in arrived) if arrived else 0
-        # the most AssociateContactWithUser allows by each moment (drawn up to the top of the chart)
-        line = [(x, quota.burst + quota.rate * x) for x, _ in associated if quota.burst + quota.rate * x <= top * 1.1]
-        series.append(plot.Series(f"quota {quota.rate:g}/s (burst {quota.burst})", line, plot.RED, dashed=True))
-    return plot.write_chart(
-        path, series, title="ROUTED CONTACTS OVER TIME (SIMULATED)", x_label="SECONDS", y_label="CONTACTS"
-    )
+    points = []
+    for (x, arrived), (_, done) in zip(queued, associated, strict=True):
+        seconds = round(x, 3)
+        allows = None if quota is None else round(quota.burst + quota.rate * seconds, 3)
+        points.append(Point(seconds, arrived, done, allows))
+    return points
+
+
+def write_series(path: Path, points: list[Point]) -> Path:
+    """The time series as CSV (an empty cell where there is no quota), for any plotting tool."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(Point)])
+        writer.writeheader()
+        writer.writerows(asdict(point) for point in points)
+    return path
+
+
+def plotting_available() -> bool:
+    """Whether the optional ``plot`` extra (matplotlib) is installed."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def write_chart(path: Path, points: list[Point]) -> Path:
+    """The time series drawn by matplotlib (the optional ``plot`` extra, imported here only); the quota line
+    stops a little above the contacts queued."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise RuntimeError(PLOT_MISSING) from exc
+    seconds = [p.seconds for p in points]
+    figure = Figure(figsize=(9.6, 5.4), layout="constrained")
+    axes = figure.add_subplot()
+    axes.plot(seconds, [p.contacts_queued for p in points], color="grey", label="contacts queued")
+    axes.plot(seconds, [p.contacts_associated for p in points], color="tab:blue", label="contacts associated")
+    top = 1.1 * max((p.contacts_queued for p in points), default=0)
+    quota = [(p.seconds, p.quota_allows) for p in points if p.quota_allows is not None and p.quota_allows <= top]
+    if quota:
+        axes.plot(*zip(*quota, strict=True), "--", color="tab:red", label="AssociateContactWithUser quota allows")
+    axes.set(title="Routed contacts over time (simulated)", xlabel="seconds", ylabel="contacts")
+    axes.legend(loc="upper left")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
 
 
 def figures(result: SimulationResult, invariants: list[Invariant]) -> dict[str, Any]:

@@ -1,102 +1,104 @@
-"""What the simulator takes from template.yaml: the router rule's EventBridge pattern, the router queue's
-visibility timeout and redrive policy, the event source mapping (batch size, batching window, maximum
-concurrency), the function timeout and the idempotency table's keys -- so a simulation cannot drift from
-what is deployed.
+"""template.yaml evaluated without AWS: loaded as cfn-lint reads it, intrinsics resolved from parameter values
+(the one implementation: ``tests/support/cfn.py`` resolves the SAM-transformed template with it too), and what
+the simulator takes from it: the router rule's EventBridge pattern, the router queue's visibility timeout and
+redrive policy, the event source mapping (batch size, batching window, maximum concurrency), the function
+timeout and the idempotency table's keys -- so a simulation cannot drift from what is deployed.
 
-A small loader of its own (the simulator is a tool; the tests' SAM-transform helpers are not its
-dependency): CloudFormation short-form tags become their long form, and ``Ref`` / ``Fn::If`` /
-``Fn::Equals`` / ``Fn::Not`` / ``Fn::And`` / ``Fn::Or`` / ``Condition`` are resolved from parameter values.
-``tests/simulation`` checks that the pattern equals the one the SAM transform yields.
+``Resolver`` resolves ``Ref``, ``Fn::If``, ``Fn::Sub``, ``Fn::Select``, ``Fn::Split``, ``Fn::Join``, the
+condition functions and ``AWS::NoValue`` as far as parameters and pseudo parameters allow. Parameters are
+strings, as on the command line; a ``Ref`` to a list parameter (``CommaDelimitedList``, ``List<...>``) is the
+list CloudFormation makes of it. References to resources (``{"Ref": "RouterQueue"}``, ``Fn::GetAtt``,
+``${RouterRule.Arn}``) stay as they are. ``tests/simulation`` checks the simulator's reading against the SAM
+transform.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cfnlint.decode import cfn_yaml
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 ROUTER_QUEUE = "RouterQueue"
+PSEUDO_PARAMETERS: dict[str, str] = {
+    "AWS::Region": "eu-west-2",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::StackName": "contact-router",
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 
 class TemplateError(ValueError):
-    """template.yaml does not have the shape the simulator expects."""
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads ``!Ref X`` as ``{"Ref": X}``, ``!GetAtt A.B`` as ``{"Fn::GetAtt": [A, B]}``,
-    and any other ``!Name`` as ``{"Fn::Name": ...}``."""
-
-
-def _construct_tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        return {"Fn::GetAtt": value.split(".", 1)}
-    if suffix == "Condition":
-        return {"Condition": value}
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_tag)
+    """template.yaml does not have the shape expected, or uses what cannot be evaluated here."""
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as plain data, short-form tags (``!Ref``, ``!Sub``, ``!If`` ...) in their long form
+    (``{"Ref": ...}``, ``{"Fn::Sub": ...}``), as cfn-lint's decoder reads it."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
-    except (OSError, yaml.YAMLError) as exc:
+        # The JSON round trip leaves plain dicts, lists and strings (the decoder's nodes carry positions).
+        data = json.loads(json.dumps(cfn_yaml.load(str(path))))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise TemplateError(f"{path}: cannot read the template: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         raise TemplateError(f"{path}: not a CloudFormation template (no Resources)")
     return data
 
 
+def list_parameters(template: Mapping[str, Any]) -> frozenset[str]:
+    """Names of the template's list-typed parameters (CommaDelimitedList, List<...>)."""
+    return frozenset(
+        name
+        for name, spec in (template.get("Parameters") or {}).items()
+        if spec["Type"] == "CommaDelimitedList" or spec["Type"].startswith("List<")
+    )
+
+
+def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
+    """Every parameter's value: the template's defaults, then ``overrides`` (each must be a parameter)."""
+    specs: Mapping[str, Any] = template.get("Parameters") or {}
+    unknown = set(overrides) - set(specs)
+    if unknown:
+        raise TemplateError(f"not parameters of the template: {sorted(unknown)}")
+    values = {name: str(spec["Default"]) for name, spec in specs.items() if "Default" in spec}
+    values.update({name: str(value) for name, value in overrides.items()})
+    return values
+
+
 _NO_VALUE = object()
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-class _Resolver:
-    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str]) -> None:
-        defaults = {
-            name: str(spec["Default"])
-            for name, spec in (template.get("Parameters") or {}).items()
-            if isinstance(spec, dict) and "Default" in spec
-        }
-        self.values: dict[str, str] = {**defaults, **parameters}
-        self.conditions: Mapping[str, Any] = template.get("Conditions") or {}
+class Resolver:
+    """Resolves the intrinsic functions that depend only on parameters, pseudo parameters and conditions."""
 
-    def resolve(self, node: Any) -> Any:
-        """Parameters and conditions resolved; references to resources and pseudo parameters kept as they are,
-        ``AWS::NoValue`` dropped."""
-        if isinstance(node, list):
-            return [item for item in (self.resolve(item) for item in node) if item is not _NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            ((key, args),) = node.items()
-            if key == "Ref":
-                if args == "AWS::NoValue":
-                    return _NO_VALUE
-                return self.values.get(args, node)
-            if key == "Fn::If":
-                name, if_true, if_false = args
-                return self.resolve(if_true if self.condition(name) else if_false)
-        resolved = {key: self.resolve(value) for key, value in node.items()}
-        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
+    def __init__(
+        self,
+        parameters: Mapping[str, str],
+        conditions: Mapping[str, Any],
+        list_parameters: Iterable[str] = (),
+        pseudo_parameters: Mapping[str, str] = PSEUDO_PARAMETERS,
+    ) -> None:
+        self.refs: dict[str, Any] = {**pseudo_parameters, **parameters}
+        # CloudFormation splits a list parameter on commas and trims each member.
+        for name in set(list_parameters) & set(parameters):
+            self.refs[name] = [member.strip() for member in parameters[name].split(",")]
+        self._condition_specs = conditions
+        self._conditions: dict[str, bool] = {}
 
     def condition(self, name: str) -> bool:
-        if name not in self.conditions:
-            raise TemplateError(f"condition {name!r} is not defined")
-        return self._truth(self.conditions[name])
+        if name not in self._conditions:
+            if name not in self._condition_specs:
+                raise TemplateError(f"condition {name!r} is not defined")
+            self._conditions[name] = self._truth(self._condition_specs[name])
+        return self._conditions[name]
 
     def _truth(self, node: Any) -> bool:
         if isinstance(node, dict) and len(node) == 1:
@@ -112,7 +114,65 @@ class _Resolver:
                 return all(self._truth(arg) for arg in args)
             if key == "Fn::Or":
                 return any(self._truth(arg) for arg in args)
-        raise TemplateError(f"not a condition the simulator can evaluate: {node!r}")
+        raise TemplateError(f"not a condition: {node!r}")
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            items = (self.resolve(item) for item in node)
+            return [item for item in items if item is not _NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, args),) = node.items()
+            handler = self._FUNCTIONS.get(key)
+            if handler is not None:
+                return handler(self, args)
+        resolved = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        return self.refs.get(name, {"Ref": name})
+
+    def _if(self, args: list[Any]) -> Any:
+        name, if_true, if_false = args
+        return self.resolve(if_true if self.condition(name) else if_false)
+
+    def _sub(self, args: Any) -> Any:
+        text, variables = (args, {}) if isinstance(args, str) else args
+        values = {**self.refs, **{name: self.resolve(value) for name, value in variables.items()}}
+
+        def substitute(match: re.Match[str]) -> str:
+            value = values.get(match.group(1))
+            return value if isinstance(value, str) else match.group(0)
+
+        return _SUB_VARIABLE.sub(substitute, text)
+
+    def _select(self, args: list[Any]) -> Any:
+        index, items = self.resolve(args[0]), self.resolve(args[1])
+        if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            return items[int(index)]
+        return {"Fn::Select": [index, items]}
+
+    def _split(self, args: list[Any]) -> Any:
+        delimiter, text = args[0], self.resolve(args[1])
+        return text.split(delimiter) if isinstance(text, str) else {"Fn::Split": [delimiter, text]}
+
+    def _join(self, args: list[Any]) -> Any:
+        delimiter, items = args[0], self.resolve(args[1])
+        if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            return delimiter.join(items)
+        return {"Fn::Join": [delimiter, items]}
+
+    _FUNCTIONS: dict[str, Callable[[Resolver, Any], Any]] = {
+        "Ref": _ref,
+        "Fn::If": _if,
+        "Fn::Sub": _sub,
+        "Fn::Select": _select,
+        "Fn::Split": _split,
+        "Fn::Join": _join,
+    }
 
 
 def _targets(resource: Mapping[str, Any], queue: str) -> bool:
@@ -139,7 +199,8 @@ class Deployment:
 def router_deployment(parameters: Mapping[str, str], path: Path = TEMPLATE) -> Deployment:
     """Read the router path of template.yaml with these parameter values (defaults for the rest)."""
     template = load(path)
-    resolver = _Resolver(template, parameters)
+    values = parameter_values(template, parameters)
+    resolver = Resolver(values, template.get("Conditions") or {}, list_parameters(template))
     resources: dict[str, Any] = template["Resources"]
 
     rules = [r for r in resources.values() if r.get("Type") == "AWS::Events::Rule" and _targets(r, ROUTER_QUEUE)]

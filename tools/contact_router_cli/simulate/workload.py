@@ -143,10 +143,6 @@ class Workload:
     deliveries: list[Delivery]
     agent_changes: list[AgentChange] = field(default_factory=list)
 
-    @property
-    def valid_contacts(self) -> list[ContactPlan]:
-        return [c for c in self.contacts if c.kind == "valid"]
-
 
 def build(spec: WorkloadSpec, epoch: float, horizon: float) -> Workload:
     """Generate the workload; ``epoch`` is the virtual start (for event timestamps), ``horizon`` how far
