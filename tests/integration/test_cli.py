@@ -16,7 +16,8 @@ CATALOG = yaml.safe_load((EVENTS_DIR / "catalog.yaml").read_text())
 
 
 def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    # Tables fit the terminal; these tests read whole rows, so they run on a wide one.
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
     return result.exit_code, result.output
 
 

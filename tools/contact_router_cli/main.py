@@ -16,6 +16,7 @@ from contact_router.config import Settings
 from contact_router.errors import ConfigurationError
 from contact_router.models.decision import Outcome
 from contact_router_cli import render
+from contact_router_cli.errors import OperatorErrors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_WORLD = REPO_ROOT / "samples" / "world.yaml"
@@ -27,10 +28,14 @@ DEFAULT_LOG = REPO_ROOT / "out" / "local-run.jsonl"
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OperatorErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="contact-router")
 def main() -> None:
-    """Route queued Amazon Connect contacts to preferred agents: local tools."""
+    """Route queued Amazon Connect contacts to preferred agents: local tools.
+
+    Expected failures (no credentials or Region, an unknown contact, a missing table or queue, throttling,
+    access denied) print one line saying what to do and exit with status 2.
+    """
 
 
 # ------------------------------------------------------------------------------------------------- run
@@ -313,10 +318,8 @@ def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[Any, 
     from contact_router.adapters.affinity_store import AffinityStore
     from contact_router.adapters.secrets import secret_loader
 
-    try:
-        secret = secret_loader(secret_arn, aws.client("secretsmanager", region))()
-    except ConfigurationError as exc:
-        raise click.ClickException("\n".join(exc.problems)) from exc
+    # A secret that cannot be read is an operator's mistake: the group's handler gives it one line.
+    secret = secret_loader(secret_arn, aws.client("secretsmanager", region))()
     return AffinityStore(table, aws.client("dynamodb", region)), secret
 
 
@@ -334,20 +337,47 @@ def dlq() -> None:
     """Dead-letter queues: why messages are there, and sending them back after a fix."""
 
 
+def _sqs_for(queue_url: str, region: str | None, *other_urls: str) -> Any:
+    """An SQS client in the Region the queue URL names (--region wins; else the AWS configuration's)."""
+    from contact_router_cli.dlq import region_of
+
+    named = region_of(queue_url)
+    for url in other_urls:
+        if named and region_of(url) not in (None, named):
+            raise click.UsageError(f"{url} is in {region_of(url)}, {queue_url} in {named}: both must be in one Region")
+    return aws.client("sqs", region or named)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
 @dlq.command("list")
 @click.option("--queue-url", required=True, help="The dead-letter queue (stack outputs *DeadLetterQueueUrl).")
-@region_option
+@click.option("--region", help="AWS Region (default: the one the queue URL names, else your AWS configuration).")
 @click.option("--max", "limit", default=100, show_default=True, help="Messages to look at.")
-def dlq_list(queue_url: str, region: str | None, limit: int) -> None:
+@json_option
+def dlq_list(queue_url: str, region: str | None, limit: int, as_json: bool) -> None:
     """Every message's contact and reason, then the count per reason (messages stay in the queue)."""
-    from contact_router_cli.dlq import receive_all, release, summarize
+    from contact_router_cli.dlq import receive_all, summarize
 
-    sqs = aws.client("sqs", region)
-    messages = list(receive_all(sqs, queue_url, limit, visibility_seconds=30))
-    release(sqs, queue_url, messages)
+    messages = receive_all(_sqs_for(queue_url, region), queue_url, limit)
+    reasons = summarize(messages)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "queue_url": queue_url,
+                    "looked_at": len(messages),
+                    "reasons": dict(reasons.most_common()),
+                    "messages": [m.to_json() for m in messages],
+                },
+                indent=2,
+            )
+        )
+        return
     for m in messages:
         click.echo(f"{m.message_id}  contact {m.contact_id or '-'}  {m.reason}: {m.error}")
-    for reason, count in summarize(messages).most_common():
+    for reason, count in reasons.most_common():
         click.echo(f"{count:5d}  {reason}")
     click.echo(f"{len(messages)} message(s) looked at")
 
@@ -356,16 +386,58 @@ def dlq_list(queue_url: str, region: str | None, limit: int) -> None:
 @click.option("--queue-url", required=True, help="The dead-letter queue.")
 @click.option("--to", "to_url", required=True, help="The queue to send the messages back to (the source queue).")
 @click.option("--reason", help="Only messages dead-lettered for this reason (e.g. access_denied).")
-@region_option
-@click.option("--max", "limit", default=1000, show_default=True, help="At most this many messages.")
-def dlq_redrive(queue_url: str, to_url: str, reason: str | None, region: str | None, limit: int) -> None:
-    """Send dead-lettered messages back, unchanged, after fixing their cause (idempotency absorbs repeats)."""
-    from contact_router_cli.dlq import redrive
+@click.option("--region", help="AWS Region (default: the one the queue URL names, else your AWS configuration).")
+@click.option("--max", "limit", default=1000, show_default=True, help="Look at most at this many messages.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
+@json_option
+def dlq_redrive(
+    queue_url: str,
+    to_url: str,
+    reason: str | None,
+    region: str | None,
+    limit: int,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
+    """Send dead-lettered messages back, unchanged, after fixing their cause (idempotency absorbs repeats).
 
-    moved, skipped = redrive(aws.client("sqs", region), queue_url, to_url, limit, reason)
-    click.echo(
-        f"{moved} message(s) sent back to {to_url}" + (f", {skipped} skipped (other reasons)" if skipped else "")
+    Each message is looked at once: the ones sent back are deleted, the others are visible again at the end.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from contact_router_cli.dlq import DeadLetterMessage, approximate_count, redrive
+
+    sqs = _sqs_for(queue_url, region, to_url)
+    show = sys.stderr.isatty() if progress is None else progress
+    total = approximate_count(sqs, queue_url) if show else None
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[moved]} sent back"),
+        TimeElapsedColumn(),
+        console=render.console(stderr=True),
+        transient=True,
+        disable=not show,
     )
+    with bar:
+        task = bar.add_task("looking at messages", total=min(total, limit) if total is not None else None, moved=0)
+
+        def advance(_: DeadLetterMessage, sent: bool) -> None:
+            bar.update(task, advance=1, moved=bar.tasks[task].fields["moved"] + int(sent))
+
+        report = redrive(sqs, queue_url, to_url, limit, reason, on_message=advance)
+    if as_json:
+        click.echo(json.dumps({"queue_url": queue_url, "to": to_url, "reason": reason, **report.to_json()}, indent=2))
+        return
+    left = sum(report.skipped.values())
+    click.echo(
+        f"{report.looked_at} message(s) looked at: {report.moved} sent back to {to_url}"
+        + (f", {left} left in the queue (other reasons: " if left else "")
+        + (", ".join(f"{r} {n}" for r, n in report.skipped.most_common()) + ")" if left else "")
+    )
+    if report.stopped_at_limit:
+        click.echo(f"stopped after --max {limit} message(s): run it again for the rest")
 
 
 # -------------------------------------------------------------------------------------------- simulate

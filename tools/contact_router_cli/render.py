@@ -157,5 +157,6 @@ def _short(contact_id: str | None) -> str:
     return contact_id or "-"
 
 
-def console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=200)
+def console(*, stderr: bool = False) -> Console:
+    """Tables as wide as the terminal (rich reads its size, or COLUMNS when the output is not a terminal)."""
+    return Console(highlight=False, soft_wrap=False, stderr=stderr)
