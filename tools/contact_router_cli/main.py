@@ -156,31 +156,87 @@ def rules() -> None:
     default=None,
     help="Also check against a deployment's AllowBarge setting (default: not checked).",
 )
+@click.option(
+    "--instance",
+    help="Also check that the users, queues and hierarchy groups the rules name exist: a world file (emulator) "
+    "or an instance ARN (read-only, your AWS credentials).",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail the validation too (exit 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.argument("files", nargs=-1, required=True, type=existing_file)
-def rules_validate(allow_barge: bool | None, files: tuple[Path, ...]) -> None:
-    """Validate rules FILES; every problem names the rule and the field."""
-    from contact_router.rules.loader import RulesError, check_deployment, load_rules_file
+def rules_validate(
+    allow_barge: bool | None, instance: str | None, strict: bool, as_json: bool, files: tuple[Path, ...]
+) -> None:
+    """Validate rules FILES; every problem names the rule and the field.
 
-    bad = 0
+    Warnings (the rules still load): rules shadowed by an earlier rule or unreachable after a catch-all
+    (docs/rules.md, "Shadowed and unreachable rules") and, with --instance, names the instance lacks.
+    """
+    from contact_router.rules.loader import RulesError, check_deployment, load_rules_file
+    from contact_router_cli.rules_check import missing_names, reachability
+
+    directory = _directory(instance) if instance else None
+    reports: list[dict[str, Any]] = []
     for path in files:
+        report: dict[str, Any] = {"file": str(path), "ok": False, "errors": [], "warnings": []}
+        reports.append(report)
         try:
             loaded = load_rules_file(path)
             if allow_barge is not None:
                 check_deployment(loaded, str(path), allow_barge=allow_barge)
         except RulesError as exc:
-            bad += 1
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
+            report["errors"] = list(exc.problems)
             continue
-
-        def names(rules: list[Any]) -> str:
-            return ", ".join(r.name + ("" if r.enabled else " (disabled)") for r in rules)
-
-        click.echo(f"{path}: OK, {len(loaded.routing)} routing rule(s): {names(loaded.routing)}")
-        if loaded.supervision:
-            click.echo(f"{path}: OK, {len(loaded.supervision)} supervision rule(s): {names(loaded.supervision)}")
-    if bad:
+        findings = reachability(loaded)
+        if directory is not None:
+            findings += missing_names(loaded, directory, instance or "")
+        report.update(
+            ok=True,
+            routing=[{"name": r.name, "enabled": r.enabled} for r in loaded.routing],
+            supervision=[{"name": r.name, "enabled": r.enabled} for r in loaded.supervision],
+            warnings=[{**f.to_json(), "text": f.line(str(path))} for f in findings],
+        )
+    failed = any(r["errors"] for r in reports) or (strict and any(r["warnings"] for r in reports))
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    else:
+        for report in reports:
+            _print_validation(report)
+    if failed:
         raise SystemExit(1)
+
+
+def _print_validation(report: dict[str, Any]) -> None:
+    for problem in report["errors"]:
+        click.echo(f"error: {problem}", err=True)
+    if not report["ok"]:
+        return
+
+    def names(rules: list[dict[str, Any]]) -> str:
+        return ", ".join(r["name"] + ("" if r["enabled"] else " (disabled)") for r in rules)
+
+    path = report["file"]
+    click.echo(f"{path}: OK, {len(report['routing'])} routing rule(s): {names(report['routing'])}")
+    if report["supervision"]:
+        click.echo(f"{path}: OK, {len(report['supervision'])} supervision rule(s): {names(report['supervision'])}")
+    for warning in report["warnings"]:
+        click.echo(f"warning: {warning['text']}", err=True)
+
+
+def _directory(instance: str) -> Any:
+    """The names of an instance: a world file's, or a real instance's (read-only)."""
+    from contact_router_cli.rules_check import ConnectDirectory, WorldDirectory
+
+    if instance.startswith("arn:"):
+        settings = Settings.for_instance(instance)
+        client = aws.client("connect", settings.region, aws.CONNECT_CONFIG)
+        return ConnectDirectory(ConnectGateway(client, settings.instance_id), client, settings.instance_id)
+    path = Path(instance)
+    if not path.is_file():
+        raise click.BadParameter("not an instance ARN nor a world file", param_hint="--instance")
+    from connect_emulator import World
+
+    return WorldDirectory(World.from_file(path))
 
 
 @rules.command("schema")
