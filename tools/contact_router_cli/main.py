@@ -68,14 +68,22 @@ def main() -> None:
     show_default=True,
     help="Where the Lambda's JSON logs and metrics go.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the decision records as JSON instead of tables.")
 def run(
-    world: Path, rules: Path, events_dir: Path, owners_path: Path, dry_run: bool, route_voice: bool, log_path: Path
+    world: Path,
+    rules: Path,
+    events_dir: Path,
+    owners_path: Path,
+    dry_run: bool,
+    route_voice: bool,
+    log_path: Path,
+    as_json: bool,
 ) -> None:
     """The local pipeline with sample data: events -> SQS -> the Lambda handlers -> emulated Connect."""
     events = sorted(events_dir.glob("*.json"))
     if not events:
         raise click.ClickException(f"no *.json events in {events_dir}")
-    _run_and_print(world, rules, events, dry_run, route_voice, log_path, owners_path)
+    _run_and_print(world, rules, events, dry_run, route_voice, log_path, owners_path, as_json=as_json)
 
 
 @main.command()
@@ -86,12 +94,19 @@ def run(
 @click.option(
     "--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_LOG, show_default=True
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the decision records as JSON instead of tables.")
 @click.argument("events", nargs=-1, required=True, type=existing_file)
 def replay(
-    world: Path, rules: Path, dry_run: bool, route_voice: bool, log_path: Path, events: tuple[Path, ...]
+    world: Path,
+    rules: Path,
+    dry_run: bool,
+    route_voice: bool,
+    log_path: Path,
+    as_json: bool,
+    events: tuple[Path, ...],
 ) -> None:
     """Replay EVENT files (EventBridge JSON, in the given order) through the router on an emulated world."""
-    _run_and_print(world, rules, list(events), dry_run, route_voice, log_path)
+    _run_and_print(world, rules, list(events), dry_run, route_voice, log_path, as_json=as_json)
 
 
 def _run_and_print(
@@ -102,6 +117,8 @@ def _run_and_print(
     route_voice: bool,
     log: Path,
     owners_path: Path | None = None,
+    *,
+    as_json: bool = False,
 ) -> None:
     from contact_router_cli.local import run_pipeline
 
@@ -119,6 +136,25 @@ def _run_and_print(
             )
     except ConfigurationError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc
+    everything = [d for _, d in result.decisions] + [d for _, d in result.supervision] + [d for _, d in result.affinity]
+    failed = [d for d in everything if d.outcome.value == Outcome.FAILED.value]
+    if as_json:
+        click.echo(json.dumps(render.run_json(result, rules, log), indent=2))
+    else:
+        _print_run(result, rules, dry_run, log, owners_path)
+    if failed:
+        raise click.ClickException(f"{len(failed)} contact(s) still failing after retries; see {log}")
+
+
+def _relative(path: Path) -> Path:
+    """The path as the user would type it from here (the README's sample output is machine-independent)."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _print_run(result: Any, rules: Path, dry_run: bool, log: Path, owners_path: Path | None) -> None:
     out = render.console()
 
     usernames = {u.id: u.username for u in result.emulator.world.users}
@@ -128,7 +164,8 @@ def _run_and_print(
 
     mode = " (dry run)" if dry_run else ""
     if result.owners is not None:
-        out.print(f"owners: {owners_path}: {result.owners.stored} stored, {len(result.owners.bad)} bad row(s)")
+        shown = _relative(owners_path) if owners_path else owners_path
+        out.print(f"owners: {shown}: {result.owners.stored} stored, {len(result.owners.bad)} bad row(s)")
     if result.affinity:
         out.print(render.affinity_table(result.affinity, name, "affinity: connected contacts recorded first"))
     out.print(render.decisions_table(result.decisions, name, f"routing decisions{mode} — rules: {rules.name}"))
@@ -138,10 +175,7 @@ def _run_and_print(
         out.print(f"[red]dead-letter queue[/red]: {letter.source}: {letter.reason}: {letter.error}")
     everything = [d for _, d in result.decisions] + [d for _, d in result.supervision] + [d for _, d in result.affinity]
     out.print(render.summary_table(everything, result.api_calls, len(result.dead_letters)))
-    out.print(f"Lambda logs and metrics: {log}")
-    failed = [d for d in everything if d.outcome.value == Outcome.FAILED.value]
-    if failed:
-        raise click.ClickException(f"{len(failed)} contact(s) still failing after retries; see {log}")
+    out.print(f"Lambda logs and metrics: {_relative(log)}")
 
 
 # ----------------------------------------------------------------------------------------------- rules
