@@ -141,3 +141,12 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
             ["dlq", "list", "--queue-url", "https://sqs.eu-west-2.amazonaws.com/123456789012/dlq"],
             catch_exceptions=False,
         )
+
+
+@pytest.mark.usefixtures("fresh_process")
+def test_monitor_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    arn = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
+    line = one_line_failure("monitor", "--contact-id", "c-1", "--supervisor", "lead.one", "--instance-arn", arn)
+    assert line.startswith("Error: no AWS credentials found: run `aws configure`")

@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from contact_router_cli.main import main
-from tests.conftest import EVENTS_DIR
+from tests.conftest import EVENTS_DIR, SAMPLES_DIR
 
 CATALOG = yaml.safe_load((EVENTS_DIR / "catalog.yaml").read_text())
 
@@ -42,3 +42,28 @@ def test_run_json_has_one_decision_record_per_event_with_the_catalogs_outcome(tm
     assert {d["event"] for d in run["dead_letters"]} == {"malformed-missing-contact-id.json"}
     assert run["owners"] == {"stored": 3, "unchanged": 0, "bad": 0}
     assert run["api_calls"]["DescribeContact"] >= len([n for n in CATALOG if n.startswith("queued-")])
+
+
+def test_explain_json_traces_the_rules_and_carries_the_decision_record() -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "explain",
+            "--json",
+            "--contact-id",
+            "44444444-0000-4000-8000-000000000003",
+            "--world",
+            str(SAMPLES_DIR / "world.yaml"),
+            "--rules",
+            str(SAMPLES_DIR / "rules.yaml"),
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    trace = json.loads(result.output)
+    assert trace["state"] == "waiting in queue"
+    assert trace["rules"][0] == {"rule": "vip-desk", "match": False, "why": "channel TASK not in ['CHAT']"}
+    assert trace["rules"][-1] == {"rule": "preferred-agent-task", "match": True}
+    assert (trace["decision"]["outcome"], trace["decision"]["reason"]) == ("NoEligibleAgent", "no_capacity")
+    assert trace["decision"]["candidates"][0]["detail"] == "TASK slots: 0 free of 1"
+    assert trace["decision"]["dry_run"] is True

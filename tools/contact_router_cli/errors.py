@@ -76,12 +76,20 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def operator_message(exc: BaseException) -> str | None:
-    """One line saying what went wrong and what to do, or None if this is not an expected failure."""
+def aws_message(exc: BaseException) -> str | None:
+    """The one-line message of the AWS SDK failure behind ``exc`` (its cause chain), if there is one."""
     for cause in causes(exc):
         message = _botocore_message(cause)
         if message is not None:
             return message
+    return None
+
+
+def operator_message(exc: BaseException) -> str | None:
+    """One line saying what went wrong and what to do, or None if this is not an expected failure."""
+    message = aws_message(exc)
+    if message is not None:
+        return message
     if isinstance(exc, ContactRouterError):
         return exc.message  # typed, already worded for people (e.g. an unknown user)
     if isinstance(exc, ConfigurationError):

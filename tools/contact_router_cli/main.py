@@ -16,7 +16,7 @@ from contact_router.config import Settings
 from contact_router.errors import ConfigurationError
 from contact_router.models.decision import Outcome
 from contact_router_cli import render
-from contact_router_cli.errors import OperatorErrors
+from contact_router_cli.errors import OperatorError, OperatorErrors, aws_message
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_WORLD = REPO_ROOT / "samples" / "world.yaml"
@@ -287,7 +287,10 @@ def rules_schema() -> None:
 @click.option("--world", type=existing_file, help="Explain against an emulated instance seeded from this world.")
 @click.option("--instance-arn", help="Explain against a real instance, with your AWS credentials (read-only).")
 @click.option("--rules", "rules_path", type=existing_file, help="Rules file (default: bundled rules).")
-def explain(contact_id: str, world: Path | None, instance_arn: str | None, rules_path: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the trace and decision record as JSON.")
+def explain(
+    contact_id: str, world: Path | None, instance_arn: str | None, rules_path: Path | None, as_json: bool
+) -> None:
     """Read-only decision trace: what the router would decide for this contact now, and why.
 
     It calls only DescribeContact, SearchUsers and GetCurrentUserData; it never associates.
@@ -297,9 +300,18 @@ def explain(contact_id: str, world: Path | None, instance_arn: str | None, rules
     if bool(world) == bool(instance_arn):
         raise click.UsageError("give exactly one of --world (emulator) or --instance-arn (real instance)")
     try:
-        explain_contact(contact_id, world=world, instance_arn=instance_arn, rules_path=rules_path, out=render.console())
+        trace = explain_contact(
+            contact_id,
+            world=world,
+            instance_arn=instance_arn,
+            rules_path=rules_path,
+            out=render.console(),
+            as_json=as_json,
+        )
     except ConfigurationError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc
+    if trace is not None:
+        click.echo(json.dumps(trace, indent=2))
 
 
 # --------------------------------------------------------------------------------------------- monitor
@@ -332,7 +344,8 @@ def monitor(
             contact_id, supervisor, capabilities_of(capabilities, barge), world=world, instance_arn=instance_arn
         )
     except MonitorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        aws_failure = aws_message(exc)  # no credentials, access denied...: one line, exit 2, like every command
+        raise (OperatorError(aws_failure) if aws_failure else click.ClickException(str(exc))) from exc
     click.echo(f"monitoring contact {monitoring_id} (supervisor {user_id}, contact {contact_id})")
 
 
