@@ -171,3 +171,22 @@ def test_queues_in_two_regions_are_refused_before_any_call() -> None:
     )
     assert result.exit_code == 2
     assert "both must be in one Region" in result.output
+
+
+@mock_aws
+def test_redrive_with_progress_counts_the_same_and_keeps_stdout_clean() -> None:
+    # GIVEN the progress bar forced on (it goes to stderr, sized by the queue's approximate count)
+    sqs = boto3.client("sqs", region_name="eu-west-2")
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    source = sqs.create_queue(QueueName="source")["QueueUrl"]
+    for index in range(15):
+        dead_letter(sqs, dlq, f"c-{index}", "access_denied" if index % 3 == 0 else "throttled")
+    result = CliRunner().invoke(
+        main,
+        ["dlq", "redrive", "--queue-url", dlq, "--to", source, "--reason", "access_denied", "--progress", "--json"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    # THEN stdout is still exactly the JSON report
+    report = json.loads(result.stdout)
+    assert (report["looked_at"], report["moved"], report["skipped"]) == (15, 5, 10)
