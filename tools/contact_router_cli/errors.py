@@ -62,6 +62,9 @@ class OperatorError(click.ClickException):
 
     exit_code = EXIT_OPERATOR
 
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))  # one line, whatever the underlying message held
+
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"Error: {self.format_message()}", err=True, file=file)
 
