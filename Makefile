@@ -5,10 +5,11 @@ VENV := .venv
 SAM_VENV := .venv-sam
 SECURITY_VENV := .venv-security
 BIN := $(VENV)/bin
-# sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv provides it on these machines.
-PY313_BIN ?= $(shell pyenv prefix 3.13.0 2>/dev/null || echo /root/.pyenv/versions/3.13.0)/bin
+# sam build needs the Lambda runtime's interpreter (python3.13) on PATH: tools/find-python3.13 looks on PATH,
+# in pyenv and in uv, or says in one line what to install. PY313_BIN=/path/to/bin overrides the search.
+PY313_BIN ?=
 
-.PHONY: run test lint types validate build ci bench clean venv sam-venv lock-check security security-venv
+.PHONY: run test lint types validate build ci bench clean venv sam-venv lock-check security security-venv sqs-events
 
 $(VENV)/.done: requirements/lambda.txt requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +61,13 @@ validate: sam-venv
 	$(SAM_VENV)/bin/sam validate --lint
 
 build: sam-venv
-	PATH="$(PY313_BIN):$$PATH" $(SAM_VENV)/bin/sam build --parallel
+	@bin="$(PY313_BIN)"; [[ -n "$$bin" ]] || bin=$$(tools/find-python3.13) || exit 1; \
+	  echo "sam build with $$bin/python3.13"; \
+	  PATH="$$bin:$$PATH" $(SAM_VENV)/bin/sam build --parallel
+
+## make sqs-events: events/sqs/*.json, the fixtures wrapped as SQS events (sam local invoke --event ...)
+sqs-events: venv
+	$(BIN)/python -m contact_router_cli.sqs_events
 
 ## make security: cfn-lint with the serverless rules and checkov on template.yaml, zero findings allowed.
 ## checkov drops resources whose Condition is false with the defaults, so it also scans a copy with every

@@ -366,7 +366,9 @@ def _history(settings: Settings, clients: dict[str, Any]) -> HistoryLookup | Non
     store = _affinity_store(settings, clients)
     if store is None:
         return None
-    return HistoryLookup(store, _secret(settings, clients), settings.customer_profile_attribute)
+    return HistoryLookup(
+        store, _secret(settings, clients), settings.customer_profile_attribute, settings.phone_default_region
+    )
 
 
 def build_affinity_app(
@@ -392,6 +394,7 @@ def build_affinity_app(
         store,
         _secret(settings, clients),
         settings.customer_profile_attribute,
+        settings.phone_default_region,
     )
     return AffinityApp(
         decide=lambda detail, _recheck, _plan: recorder.record(detail),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from contact_router.adapters.pacing import parse_quotas
+from contact_router.customers.keys import is_supported_region
 from contact_router.errors import ConfigurationError
 
 INSTANCE_ARN_RE = re.compile(
@@ -68,6 +69,7 @@ class Settings:
     affinity_table: str | None = None
     customer_key_secret_arn: str | None = None
     customer_profile_attribute: str | None = "customerProfileId"
+    phone_default_region: str | None = None  # country of numbers written without one; None = such numbers are no key
     affinity_retention_days: int = 90
     connect_quotas: Mapping[str, float] = field(default_factory=dict)  # account quotas to pace by
     max_concurrency: int = 1  # concurrent executions sharing those quotas
@@ -172,6 +174,13 @@ class Settings:
         if unknown:
             problems.append(f"SUPERVISED_CHANNELS has unknown channels {unknown}; use VOICE, CHAT, TASK, EMAIL")
 
+        phone_region = (optional("PHONE_DEFAULT_REGION") or "").upper() or None
+        if phone_region is not None and not is_supported_region(phone_region):
+            problems.append(
+                "PHONE_DEFAULT_REGION must be an ISO 3166-1 alpha-2 country code such as GB or US, "
+                f"got {phone_region!r}"
+            )
+
         settings = cls(
             instance_arn=instance_arn,
             instance_id=match.group("id") if match else "",
@@ -190,6 +199,7 @@ class Settings:
             affinity_table=optional("AFFINITY_TABLE"),
             customer_key_secret_arn=optional("CUSTOMER_KEY_SECRET_ARN"),
             customer_profile_attribute=env.get("CUSTOMER_PROFILE_ATTRIBUTE", "customerProfileId").strip() or None,
+            phone_default_region=phone_region,
             affinity_retention_days=number("AFFINITY_RETENTION_DAYS", 90, 1),
             connect_quotas=quotas,
             max_concurrency=number("MAX_CONCURRENCY", 1, 1),

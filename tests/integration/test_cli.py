@@ -16,7 +16,8 @@ CATALOG = yaml.safe_load((EVENTS_DIR / "catalog.yaml").read_text())
 
 
 def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    # Tables fit the terminal; these tests read whole rows, so they run on a wide one.
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
     return result.exit_code, result.output
 
 
@@ -205,8 +206,12 @@ def test_monitor_of_a_contact_not_connected_says_so() -> None:
             str(SAMPLES_DIR / "world.yaml"),
         ],
     )
-    assert result.exit_code == 1
-    assert "InvalidRequestException" in result.output
+    # an expected failure: one line, exit 2 (as every command's)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "Error: AWS refused MonitorContact: InvalidRequestException (Contact 44444444-0000-4000-8000-000000000007 "
+        "is not connected to an agent (state QUEUED): it cannot be monitored)"
+    ]
 
 
 def test_rules_validate_rejects_barge_when_the_deployment_forbids_it() -> None:

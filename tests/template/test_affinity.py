@@ -30,6 +30,7 @@ AFFINITY_ENV = {
     "AFFINITY_RETENTION_DAYS",
     "CUSTOMER_KEY_SECRET_ARN",
     "CUSTOMER_PROFILE_ATTRIBUTE",
+    "PHONE_DEFAULT_REGION",
     "DEAD_LETTER_QUEUE_URL",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -161,13 +162,18 @@ def test_affinity_environment_names_its_own_resources_and_the_parameters() -> No
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ContactRouter"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
 
-    deployed = stack(AffinityRetentionDays="7", CustomerProfileAttribute="crmProfile", LogLevel="DEBUG")
+    assert env["PHONE_DEFAULT_REGION"] == ""  # national numbers are no key unless a country is given
+
+    deployed = stack(
+        AffinityRetentionDays="7", CustomerProfileAttribute="crmProfile", PhoneDefaultRegion="GB", LogLevel="DEBUG"
+    )
     env = affinity_env(deployed)
     assert (env["AFFINITY_RETENTION_DAYS"], env["CUSTOMER_PROFILE_ATTRIBUTE"]) == ("7", "crmProfile")
     assert env["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
-    # the router hashes customer keys with the same attribute and secret
+    # the router hashes customer keys with the same attribute, phone country and secret
     router = deployed.properties("RouterFunction")["Environment"]["Variables"]
     assert router["CUSTOMER_PROFILE_ATTRIBUTE"] == "crmProfile"
+    assert router["PHONE_DEFAULT_REGION"] == env["PHONE_DEFAULT_REGION"] == "GB"
     assert router["CUSTOMER_KEY_SECRET_ARN"] == env["CUSTOMER_KEY_SECRET_ARN"]
     assert router["AFFINITY_TABLE"] == env["AFFINITY_TABLE"]
 

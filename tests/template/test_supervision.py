@@ -5,7 +5,6 @@ alarms, log group and least-privilege role, and MonitorContact is held to silent
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.support.cfn import (
     statement_with,
     supervision_event_pattern,
 )
+from tests.support.samconfig import samconfig_overrides
 
 SUPERVISION_HANDLER = "contact_router.handlers.supervision.lambda_handler"
 SUPERVISION_ENV_NAMES = {
@@ -176,7 +176,7 @@ def test_supervision_reads_the_same_rules_as_the_router(variant: dict[str, str])
 def test_supervision_environment_reflects_parameters_and_its_own_resources() -> None:
     env = supervision_env(stack())
     assert env["CONNECT_INSTANCE_ARN"] == TEST_INSTANCE_ARN
-    assert env["DRY_RUN"] == "false"
+    assert env["DRY_RUN"] == "true"
     assert env["ALLOW_BARGE"] == "false"
     assert env["SUPERVISED_CHANNELS"] == "VOICE,CHAT"
     assert env["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
@@ -185,8 +185,8 @@ def test_supervision_environment_reflects_parameters_and_its_own_resources() -> 
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ContactRouter"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
 
-    env = supervision_env(stack(DryRun="true", AllowBarge="true", LogLevel="DEBUG", SupervisedChannels="CHAT,TASK"))
-    assert (env["DRY_RUN"], env["ALLOW_BARGE"], env["POWERTOOLS_LOG_LEVEL"]) == ("true", "true", "DEBUG")
+    env = supervision_env(stack(DryRun="false", AllowBarge="true", LogLevel="DEBUG", SupervisedChannels="CHAT,TASK"))
+    assert (env["DRY_RUN"], env["ALLOW_BARGE"], env["POWERTOOLS_LOG_LEVEL"]) == ("false", "true", "DEBUG")
     assert env["SUPERVISED_CHANNELS"] == "CHAT,TASK"
 
 
@@ -405,11 +405,7 @@ def test_outputs_name_the_supervision_resources() -> None:
 
 def test_samconfig_prod_forbids_barge_explicitly_and_says_how_to_enable_it() -> None:
     text = (ROOT / "samconfig.toml").read_text()
-    config = tomllib.loads(text)
-    overrides = {
-        env: dict(item.split("=", 1) for item in config[env]["deploy"]["parameters"]["parameter_overrides"])
-        for env in ("default", "prod")
-    }
+    overrides = {env: samconfig_overrides(env) for env in ("default", "prod")}
     assert overrides["prod"]["AllowBarge"] == "false"
     assert overrides["default"].get("AllowBarge", "false") == "false"
     comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]

@@ -26,6 +26,7 @@ from tests.support.cfn import (
     stack,
     statement_with,
 )
+from tests.support.samconfig import samconfig_overrides
 
 ROUTER_ENV_NAMES = {
     "CONNECT_INSTANCE_ARN",
@@ -46,6 +47,7 @@ ROUTER_ENV_NAMES = {
     "AFFINITY_TABLE",
     "CUSTOMER_KEY_SECRET_ARN",
     "CUSTOMER_PROFILE_ATTRIBUTE",
+    "PHONE_DEFAULT_REGION",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -161,7 +163,7 @@ def test_function_environment_reflects_parameters_and_resources() -> None:
     env = router_env(stack())
     assert env["CONNECT_INSTANCE_ARN"] == TEST_INSTANCE_ARN
     assert env["RULES_SOURCE"] == "bundled"
-    assert env["DRY_RUN"] == "false"
+    assert env["DRY_RUN"] == "true", "a first deployment never acts on live contacts"
     assert env["ROUTE_VOICE"] == "false"
     assert env["ALLOWED_AGENT_ARN_PATTERN"] == f"{TEST_INSTANCE_ARN}/agent/*"
     assert env["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
@@ -175,8 +177,8 @@ def test_function_environment_reflects_parameters_and_resources() -> None:
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
     assert not {"RULES_SSM_PARAMETER", "RULES_APPCONFIG_APPLICATION"} & set(env)
 
-    env = router_env(stack(DryRun="true", RouteVoice="true", LogLevel="DEBUG", **APPCONFIG_IDS))
-    assert (env["DRY_RUN"], env["ROUTE_VOICE"], env["POWERTOOLS_LOG_LEVEL"]) == ("true", "true", "DEBUG")
+    env = router_env(stack(DryRun="false", RouteVoice="true", LogLevel="DEBUG", **APPCONFIG_IDS))
+    assert (env["DRY_RUN"], env["ROUTE_VOICE"], env["POWERTOOLS_LOG_LEVEL"]) == ("false", "true", "DEBUG")
     assert env["RULES_SOURCE"] == "appconfig"
     assert env["RULES_APPCONFIG_APPLICATION"] == "abc1234"
     assert env["RULES_APPCONFIG_ENVIRONMENT"] == "env5678"
@@ -410,6 +412,7 @@ def test_rules_store_permissions_follow_rules_source() -> None:
 
 def test_parameter_defaults_are_the_safe_ones() -> None:
     parameters = load_template()["Parameters"]
+    assert parameters["DryRun"]["Default"] == "true"
     assert parameters["RouteVoice"]["Default"] == "false"
     assert parameters["RulesSource"]["Default"] == "bundled"
     assert set(parameters["RulesSource"]["AllowedValues"]) == {"bundled", "ssm", "appconfig"}
@@ -433,17 +436,16 @@ def test_samconfig_deploys_dry_run_first_and_names_only_real_parameters() -> Non
     config = tomllib.loads((ROOT / "samconfig.toml").read_text())
     parameters = load_template()["Parameters"]
     assert config["default"]["global"]["parameters"]["region"]
-    overrides = {}
     for env in ("default", "prod"):
         deploy = config[env]["deploy"]["parameters"]
         assert deploy["capabilities"] == "CAPABILITY_IAM"
-        overrides[env] = dict(item.split("=", 1) for item in deploy["parameter_overrides"])
-        assert set(overrides[env]) <= set(parameters)
+        overrides = samconfig_overrides(env)
+        assert set(overrides) <= set(parameters)
         # the placeholder instance ARN must fail validation until someone replaces it
-        placeholder = overrides[env]["ConnectInstanceArn"]
+        placeholder = overrides["ConnectInstanceArn"]
         assert "REPLACE" in placeholder
         assert not re.fullmatch(parameters["ConnectInstanceArn"]["AllowedPattern"], placeholder)
-    assert overrides["default"]["DryRun"] == "true"
-    assert overrides["prod"]["DryRun"] == "false"
+        # going live is a deliberate edit after reading the dry-run decisions, in every environment
+        assert overrides["DryRun"] == "true", env
     assert config["default"]["deploy"]["parameters"]["stack_name"] == "contact-router"
     assert config["prod"]["deploy"]["parameters"]["stack_name"] == "contact-router-prod"

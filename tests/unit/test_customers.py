@@ -25,13 +25,44 @@ NOW = 1_800_000_000.0
         ("+44 7700 900123", "+447700900123"),
         ("0044 (7700) 900-123", "+447700900123"),
         ("+1.415.555.0100", "+14155550100"),
-        ("07700 900123", None),  # national number: the country is unknown, so it is not a key
+        ("+44 (0)20 7946 0000", "+442079460000"),  # the national trunk 0 after the country code is dropped
+        ("+44 020 7946 0000", "+442079460000"),
+        ("+33 (0)6 12 34 56 78", "+33612345678"),
+        ("07700 900123", None),  # national number and no default country: not a key rather than a guess
+        ("020 7946 0000", None),
         ("+0123", None),
+        ("+44 20", None),  # too short for the country's plan
         ("not a number", None),
     ],
 )
 def test_phone_numbers_are_normalised_to_e164(raw: str, expected: str | None) -> None:
     assert normalise_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("020 7946 0000", "GB", "+442079460000"),
+        ("07700 900123", "GB", "+447700900123"),
+        ("(415) 555-0132", "US", "+14155550132"),
+        ("415.555.0132", "US", "+14155550132"),
+        ("06 12 34 56 78", "FR", "+33612345678"),
+        ("030 1234567", "DE", "+49301234567"),
+        ("+33 6 12 34 56 78", "GB", "+33612345678"),  # an international number keeps its own country
+        ("0033 6 12 34 56 78", "GB", "+33612345678"),
+        ("12", "GB", None),
+    ],
+)
+def test_national_formats_use_the_default_country(raw: str, region: str, expected: str | None) -> None:
+    assert normalise_phone(raw, region) == expected
+
+
+def test_the_same_customer_gets_the_same_key_however_the_number_is_written() -> None:
+    spellings = ["+44 (0)20 7946 0000", "+442079460000", "0044 20 7946 0000", "020-7946-0000", "(020) 7946 0000"]
+    assert {normalise_phone(raw, "GB") for raw in spellings} == {"+442079460000"}
+    contact = Contact(id="c", channel="CHAT", customer_endpoint=("TELEPHONE_NUMBER", "020 7946 0000"))
+    assert customer_keys(contact, None) == []
+    assert customer_keys(contact, None, "GB") == [CustomerKey(KeyKind.PHONE, "+442079460000")]
 
 
 def test_emails_are_case_folded_and_keys_never_print_their_value() -> None:
@@ -168,3 +199,29 @@ def test_no_key_and_no_history_are_reasons_not_errors() -> None:
     assert store.lookups == 0, "no key, no read"
     router = Router(RouterOptions(instance_arn=INSTANCE_ARN), connect=FakeConnect(), users=FakeConnect(), rules=RULES)
     assert router.decide(chat()).candidates[0].detail == "no customer history (AFFINITY_TABLE unset)"
+
+
+def test_a_national_number_finds_its_last_agent_only_with_the_default_country() -> None:
+    # GIVEN a last agent recorded under the E.164 form, and a contact whose endpoint is written nationally
+    store = MemoryStore(last={digest(PHONE, SECRET): LastAgent(SAM, "old", "VOICE", NOW - 3600)})
+    contact = chat(customer_endpoint=("TELEPHONE_NUMBER", "07700 900111"))
+    # WHEN the deployment names no default country THEN the number is no key and nothing is looked up
+    assert HistoryLookup(store, lambda: SECRET, None).for_contact(contact).keys == ()
+    # WHEN it names GB THEN the same customer is found
+    found = HistoryLookup(store, lambda: SECRET, None, "GB").for_contact(contact)
+    assert found.keys == (KeyKind.PHONE,)
+    assert found.last_agents[0][1].agent_id == SAM
+
+
+def test_the_default_phone_country_is_a_validated_setting() -> None:
+    from contact_router.config import Settings
+    from contact_router.errors import ConfigurationError
+
+    assert Settings.from_env({"CONNECT_INSTANCE_ARN": INSTANCE_ARN}).phone_default_region is None
+    settings = Settings.from_env({"CONNECT_INSTANCE_ARN": INSTANCE_ARN, "PHONE_DEFAULT_REGION": "gb"})
+    assert settings.phone_default_region == "GB"
+    with pytest.raises(ConfigurationError) as err:
+        Settings.from_env({"CONNECT_INSTANCE_ARN": INSTANCE_ARN, "PHONE_DEFAULT_REGION": "UK"})
+    assert err.value.problems == [
+        "PHONE_DEFAULT_REGION must be an ISO 3166-1 alpha-2 country code such as GB or US, got 'UK'"
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -17,8 +18,15 @@ from contact_router_cli import render
 
 
 def explain_contact(
-    contact_id: str, *, world: Path | None, instance_arn: str | None, rules_path: Path | None, out: Console
-) -> None:
+    contact_id: str,
+    *,
+    world: Path | None,
+    instance_arn: str | None,
+    rules_path: Path | None,
+    out: Console,
+    as_json: bool = False,
+) -> dict[str, Any] | None:
+    """Prints the trace, or with ``as_json`` returns it as a dict (printing nothing)."""
     names: dict[str, str] = {}
     if world is not None:
         from connect_emulator import ConnectEmulator, World
@@ -49,6 +57,8 @@ def explain_contact(
         rules=rules,
     )
     contact = gateway.describe_contact(contact_id)
+    if as_json:
+        return _as_json(contact, rules, router, names)
     out.print(
         f"[bold]contact {contact.id}[/bold]: {contact.channel}, queue {contact.queue_id or '-'}, "
         f"initiation {contact.initiation_method or '-'}"
@@ -71,6 +81,30 @@ def explain_contact(
     out.print(
         f"decision now: [bold]{decision.outcome.value}[/bold] {verdict} — {decision.reason}: {decision.detail or ''}"
     )
+    return None
+
+
+def _as_json(contact: Any, rules: RulesProvider, router: Router, names: dict[str, str]) -> dict[str, Any]:
+    waiting = contact.not_waiting_reason()
+    match = match_rule(rules.current().routing, contact)
+    decision = router.decide(contact)
+    record = decision.to_record()
+    if decision.agent_id and not decision.agent_username and decision.agent_id in names:
+        record["agent_username"] = names[decision.agent_id]
+    return {
+        "contact": {
+            "id": contact.id,
+            "channel": contact.channel,
+            "queue_id": contact.queue_id,
+            "initiation_method": contact.initiation_method,
+        },
+        "state": "waiting in queue" if waiting is None else waiting.value,
+        "rules_source": str(rules.source),
+        "rules": [{"rule": name, "match": False, "why": why} for name, why in match.misses]
+        + ([{"rule": match.rule.name, "match": True}] if match.rule else []),
+        "fallback": [_step(step) for step in match.rule.fallback] if match.rule else [],
+        "decision": record,
+    }
 
 
 def _step(step: FallbackStep) -> str:

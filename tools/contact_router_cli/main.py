@@ -15,6 +15,7 @@ from contact_router.config import Settings
 from contact_router.errors import ConfigurationError
 from contact_router.models.decision import Outcome
 from contact_router_cli import render
+from contact_router_cli.errors import OperatorError, OperatorErrors, aws_message
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_WORLD = REPO_ROOT / "samples" / "world.yaml"
@@ -26,10 +27,14 @@ DEFAULT_LOG = REPO_ROOT / "out" / "local-run.jsonl"
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OperatorErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="contact-router")
 def main() -> None:
-    """Route queued Amazon Connect contacts to preferred agents: local tools."""
+    """Route queued Amazon Connect contacts to preferred agents: local tools.
+
+    Expected failures (no credentials or Region, an unknown contact, a missing table or queue, throttling,
+    access denied) print one line saying what to do and exit with status 2.
+    """
 
 
 # ------------------------------------------------------------------------------------------------- run
@@ -62,14 +67,22 @@ def main() -> None:
     show_default=True,
     help="Where the Lambda's JSON logs and metrics go.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the decision records as JSON instead of tables.")
 def run(
-    world: Path, rules: Path, events_dir: Path, owners_path: Path, dry_run: bool, route_voice: bool, log_path: Path
+    world: Path,
+    rules: Path,
+    events_dir: Path,
+    owners_path: Path,
+    dry_run: bool,
+    route_voice: bool,
+    log_path: Path,
+    as_json: bool,
 ) -> None:
     """The local pipeline with sample data: events -> SQS -> the Lambda handlers -> emulated Connect."""
     events = sorted(events_dir.glob("*.json"))
     if not events:
         raise click.ClickException(f"no *.json events in {events_dir}")
-    _run_and_print(world, rules, events, dry_run, route_voice, log_path, owners_path)
+    _run_and_print(world, rules, events, dry_run, route_voice, log_path, owners_path, as_json=as_json)
 
 
 @main.command()
@@ -80,12 +93,19 @@ def run(
 @click.option(
     "--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_LOG, show_default=True
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the decision records as JSON instead of tables.")
 @click.argument("events", nargs=-1, required=True, type=existing_file)
 def replay(
-    world: Path, rules: Path, dry_run: bool, route_voice: bool, log_path: Path, events: tuple[Path, ...]
+    world: Path,
+    rules: Path,
+    dry_run: bool,
+    route_voice: bool,
+    log_path: Path,
+    as_json: bool,
+    events: tuple[Path, ...],
 ) -> None:
     """Replay EVENT files (EventBridge JSON, in the given order) through the router on an emulated world."""
-    _run_and_print(world, rules, list(events), dry_run, route_voice, log_path)
+    _run_and_print(world, rules, list(events), dry_run, route_voice, log_path, as_json=as_json)
 
 
 def _run_and_print(
@@ -96,6 +116,8 @@ def _run_and_print(
     route_voice: bool,
     log: Path,
     owners_path: Path | None = None,
+    *,
+    as_json: bool = False,
 ) -> None:
     from contact_router_cli.local import run_pipeline
 
@@ -113,6 +135,25 @@ def _run_and_print(
             )
     except ConfigurationError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc
+    everything = [d for _, d in result.decisions] + [d for _, d in result.supervision] + [d for _, d in result.affinity]
+    failed = [d for d in everything if d.outcome.value == Outcome.FAILED.value]
+    if as_json:
+        click.echo(json.dumps(render.run_json(result, rules, log), indent=2))
+    else:
+        _print_run(result, rules, dry_run, log, owners_path)
+    if failed:
+        raise click.ClickException(f"{len(failed)} contact(s) still failing after retries; see {log}")
+
+
+def _relative(path: Path) -> Path:
+    """The path as the user would type it from here (the README's sample output is machine-independent)."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _print_run(result: Any, rules: Path, dry_run: bool, log: Path, owners_path: Path | None) -> None:
     out = render.console()
 
     usernames = {u.id: u.username for u in result.emulator.world.users}
@@ -122,7 +163,8 @@ def _run_and_print(
 
     mode = " (dry run)" if dry_run else ""
     if result.owners is not None:
-        out.print(f"owners: {owners_path}: {result.owners.stored} stored, {len(result.owners.bad)} bad row(s)")
+        shown = _relative(owners_path) if owners_path else owners_path
+        out.print(f"owners: {shown}: {result.owners.stored} stored, {len(result.owners.bad)} bad row(s)")
     if result.affinity:
         out.print(render.affinity_table(result.affinity, name, "affinity: connected contacts recorded first"))
     out.print(render.decisions_table(result.decisions, name, f"routing decisions{mode} — rules: {rules.name}"))
@@ -132,10 +174,7 @@ def _run_and_print(
         out.print(f"[red]dead-letter queue[/red]: {letter.source}: {letter.reason}: {letter.error}")
     everything = [d for _, d in result.decisions] + [d for _, d in result.supervision] + [d for _, d in result.affinity]
     out.print(render.summary_table(everything, result.api_calls, len(result.dead_letters)))
-    out.print(f"Lambda logs and metrics: {log}")
-    failed = [d for d in everything if d.outcome.value == Outcome.FAILED.value]
-    if failed:
-        raise click.ClickException(f"{len(failed)} contact(s) still failing after retries; see {log}")
+    out.print(f"Lambda logs and metrics: {_relative(log)}")
 
 
 # ----------------------------------------------------------------------------------------------- rules
@@ -150,31 +189,87 @@ def rules() -> None:
     default=None,
     help="Also check against a deployment's AllowBarge setting (default: not checked).",
 )
+@click.option(
+    "--instance",
+    help="Also check that the users, queues and hierarchy groups the rules name exist: a world file (emulator) "
+    "or an instance ARN (read-only, your AWS credentials).",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail the validation too (exit 1).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.argument("files", nargs=-1, required=True, type=existing_file)
-def rules_validate(allow_barge: bool | None, files: tuple[Path, ...]) -> None:
-    """Validate rules FILES; every problem names the rule and the field."""
-    from contact_router.rules.loader import RulesError, check_deployment, load_rules_file
+def rules_validate(
+    allow_barge: bool | None, instance: str | None, strict: bool, as_json: bool, files: tuple[Path, ...]
+) -> None:
+    """Validate rules FILES; every problem names the rule and the field.
 
-    bad = 0
+    Warnings (the rules still load): rules shadowed by an earlier rule or unreachable after a catch-all
+    (docs/rules.md, "Shadowed and unreachable rules") and, with --instance, names the instance lacks.
+    """
+    from contact_router.rules.loader import RulesError, check_deployment, load_rules_file
+    from contact_router_cli.rules_check import missing_names, reachability
+
+    directory = _directory(instance) if instance else None
+    reports: list[dict[str, Any]] = []
     for path in files:
+        report: dict[str, Any] = {"file": str(path), "ok": False, "errors": [], "warnings": []}
+        reports.append(report)
         try:
             loaded = load_rules_file(path)
             if allow_barge is not None:
                 check_deployment(loaded, str(path), allow_barge=allow_barge)
         except RulesError as exc:
-            bad += 1
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
+            report["errors"] = list(exc.problems)
             continue
-
-        def names(rules: list[Any]) -> str:
-            return ", ".join(r.name + ("" if r.enabled else " (disabled)") for r in rules)
-
-        click.echo(f"{path}: OK, {len(loaded.routing)} routing rule(s): {names(loaded.routing)}")
-        if loaded.supervision:
-            click.echo(f"{path}: OK, {len(loaded.supervision)} supervision rule(s): {names(loaded.supervision)}")
-    if bad:
+        findings = reachability(loaded)
+        if directory is not None:
+            findings += missing_names(loaded, directory, instance or "")
+        report.update(
+            ok=True,
+            routing=[{"name": r.name, "enabled": r.enabled} for r in loaded.routing],
+            supervision=[{"name": r.name, "enabled": r.enabled} for r in loaded.supervision],
+            warnings=[{**f.to_json(), "text": f.line(str(path))} for f in findings],
+        )
+    failed = any(r["errors"] for r in reports) or (strict and any(r["warnings"] for r in reports))
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    else:
+        for report in reports:
+            _print_validation(report)
+    if failed:
         raise SystemExit(1)
+
+
+def _print_validation(report: dict[str, Any]) -> None:
+    for problem in report["errors"]:
+        click.echo(f"error: {problem}", err=True)
+    if not report["ok"]:
+        return
+
+    def names(rules: list[dict[str, Any]]) -> str:
+        return ", ".join(r["name"] + ("" if r["enabled"] else " (disabled)") for r in rules)
+
+    path = report["file"]
+    click.echo(f"{path}: OK, {len(report['routing'])} routing rule(s): {names(report['routing'])}")
+    if report["supervision"]:
+        click.echo(f"{path}: OK, {len(report['supervision'])} supervision rule(s): {names(report['supervision'])}")
+    for warning in report["warnings"]:
+        click.echo(f"warning: {warning['text']}", err=True)
+
+
+def _directory(instance: str) -> Any:
+    """The names of an instance: a world file's, or a real instance's (read-only)."""
+    from contact_router_cli.rules_check import ConnectDirectory, WorldDirectory
+
+    if instance.startswith("arn:"):
+        settings = Settings.for_instance(instance)
+        client = aws.client("connect", settings.region, aws.CONNECT_CONFIG)
+        return ConnectDirectory(ConnectGateway(client, settings.instance_id), client, settings.instance_id)
+    path = Path(instance)
+    if not path.is_file():
+        raise click.BadParameter("not an instance ARN nor a world file", param_hint="--instance")
+    from connect_emulator import World
+
+    return WorldDirectory(World.from_file(path))
 
 
 @rules.command("schema")
@@ -191,7 +286,10 @@ def rules_schema() -> None:
 @click.option("--world", type=existing_file, help="Explain against an emulated instance seeded from this world.")
 @click.option("--instance-arn", help="Explain against a real instance, with your AWS credentials (read-only).")
 @click.option("--rules", "rules_path", type=existing_file, help="Rules file (default: bundled rules).")
-def explain(contact_id: str, world: Path | None, instance_arn: str | None, rules_path: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the trace and decision record as JSON.")
+def explain(
+    contact_id: str, world: Path | None, instance_arn: str | None, rules_path: Path | None, as_json: bool
+) -> None:
     """Read-only decision trace: what the router would decide for this contact now, and why.
 
     It calls only DescribeContact, SearchUsers and GetCurrentUserData; it never associates.
@@ -201,9 +299,18 @@ def explain(contact_id: str, world: Path | None, instance_arn: str | None, rules
     if bool(world) == bool(instance_arn):
         raise click.UsageError("give exactly one of --world (emulator) or --instance-arn (real instance)")
     try:
-        explain_contact(contact_id, world=world, instance_arn=instance_arn, rules_path=rules_path, out=render.console())
+        trace = explain_contact(
+            contact_id,
+            world=world,
+            instance_arn=instance_arn,
+            rules_path=rules_path,
+            out=render.console(),
+            as_json=as_json,
+        )
     except ConfigurationError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc
+    if trace is not None:
+        click.echo(json.dumps(trace, indent=2))
 
 
 # --------------------------------------------------------------------------------------------- monitor
@@ -236,7 +343,8 @@ def monitor(
             contact_id, supervisor, capabilities_of(capabilities, barge), world=world, instance_arn=instance_arn
         )
     except MonitorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        aws_failure = aws_message(exc)  # no credentials, access denied...: one line, exit 2, like every command
+        raise (OperatorError(aws_failure) if aws_failure else click.ClickException(str(exc))) from exc
     click.echo(f"monitoring contact {monitoring_id} (supervisor {user_id}, contact {contact_id})")
 
 
@@ -312,10 +420,8 @@ def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[Any, 
     from contact_router.adapters.affinity_store import AffinityStore
     from contact_router.adapters.secrets import secret_loader
 
-    try:
-        secret = secret_loader(secret_arn, aws.client("secretsmanager", region))()
-    except ConfigurationError as exc:
-        raise click.ClickException("\n".join(exc.problems)) from exc
+    # A secret that cannot be read is an operator's mistake: the group's handler gives it one line.
+    secret = secret_loader(secret_arn, aws.client("secretsmanager", region))()
     return AffinityStore(table, aws.client("dynamodb", region)), secret
 
 
@@ -333,20 +439,47 @@ def dlq() -> None:
     """Dead-letter queues: why messages are there, and sending them back after a fix."""
 
 
+def _sqs_for(queue_url: str, region: str | None, *other_urls: str) -> Any:
+    """An SQS client in the Region the queue URL names (--region wins; else the AWS configuration's)."""
+    from contact_router_cli.dlq import region_of
+
+    named = region_of(queue_url)
+    for url in other_urls:
+        if named and region_of(url) not in (None, named):
+            raise click.UsageError(f"{url} is in {region_of(url)}, {queue_url} in {named}: both must be in one Region")
+    return aws.client("sqs", region or named)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
 @dlq.command("list")
 @click.option("--queue-url", required=True, help="The dead-letter queue (stack outputs *DeadLetterQueueUrl).")
-@region_option
+@click.option("--region", help="AWS Region (default: the one the queue URL names, else your AWS configuration).")
 @click.option("--max", "limit", default=100, show_default=True, help="Messages to look at.")
-def dlq_list(queue_url: str, region: str | None, limit: int) -> None:
+@json_option
+def dlq_list(queue_url: str, region: str | None, limit: int, as_json: bool) -> None:
     """Every message's contact and reason, then the count per reason (messages stay in the queue)."""
-    from contact_router_cli.dlq import receive_all, release, summarize
+    from contact_router_cli.dlq import receive_all, summarize
 
-    sqs = aws.client("sqs", region)
-    messages = list(receive_all(sqs, queue_url, limit, visibility_seconds=30))
-    release(sqs, queue_url, messages)
+    messages = receive_all(_sqs_for(queue_url, region), queue_url, limit)
+    reasons = summarize(messages)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "queue_url": queue_url,
+                    "looked_at": len(messages),
+                    "reasons": dict(reasons.most_common()),
+                    "messages": [m.to_json() for m in messages],
+                },
+                indent=2,
+            )
+        )
+        return
     for m in messages:
         click.echo(f"{m.message_id}  contact {m.contact_id or '-'}  {m.reason}: {m.error}")
-    for reason, count in summarize(messages).most_common():
+    for reason, count in reasons.most_common():
         click.echo(f"{count:5d}  {reason}")
     click.echo(f"{len(messages)} message(s) looked at")
 
@@ -355,16 +488,58 @@ def dlq_list(queue_url: str, region: str | None, limit: int) -> None:
 @click.option("--queue-url", required=True, help="The dead-letter queue.")
 @click.option("--to", "to_url", required=True, help="The queue to send the messages back to (the source queue).")
 @click.option("--reason", help="Only messages dead-lettered for this reason (e.g. access_denied).")
-@region_option
-@click.option("--max", "limit", default=1000, show_default=True, help="At most this many messages.")
-def dlq_redrive(queue_url: str, to_url: str, reason: str | None, region: str | None, limit: int) -> None:
-    """Send dead-lettered messages back, unchanged, after fixing their cause (idempotency absorbs repeats)."""
-    from contact_router_cli.dlq import redrive
+@click.option("--region", help="AWS Region (default: the one the queue URL names, else your AWS configuration).")
+@click.option("--max", "limit", default=1000, show_default=True, help="Look at most at this many messages.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
+@json_option
+def dlq_redrive(
+    queue_url: str,
+    to_url: str,
+    reason: str | None,
+    region: str | None,
+    limit: int,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
+    """Send dead-lettered messages back, unchanged, after fixing their cause (idempotency absorbs repeats).
 
-    moved, skipped = redrive(aws.client("sqs", region), queue_url, to_url, limit, reason)
-    click.echo(
-        f"{moved} message(s) sent back to {to_url}" + (f", {skipped} skipped (other reasons)" if skipped else "")
+    Each message is looked at once: the ones sent back are deleted, the others are visible again at the end.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from contact_router_cli.dlq import DeadLetterMessage, approximate_count, redrive
+
+    sqs = _sqs_for(queue_url, region, to_url)
+    show = sys.stderr.isatty() if progress is None else progress
+    total = approximate_count(sqs, queue_url) if show else None
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[moved]} sent back"),
+        TimeElapsedColumn(),
+        console=render.console(stderr=True),
+        transient=True,
+        disable=not show,
     )
+    with bar:
+        task = bar.add_task("looking at messages", total=min(total, limit) if total is not None else None, moved=0)
+
+        def advance(_: DeadLetterMessage, sent: bool) -> None:
+            bar.update(task, advance=1, moved=bar.tasks[task].fields["moved"] + int(sent))
+
+        report = redrive(sqs, queue_url, to_url, limit, reason, on_message=advance)
+    if as_json:
+        click.echo(json.dumps({"queue_url": queue_url, "to": to_url, "reason": reason, **report.to_json()}, indent=2))
+        return
+    left = sum(report.skipped.values())
+    click.echo(
+        f"{report.looked_at} message(s) looked at: {report.moved} sent back to {to_url}"
+        + (f", {left} left in the queue (other reasons: " if left else "")
+        + (", ".join(f"{r} {n}" for r, n in report.skipped.most_common()) + ")" if left else "")
+    )
+    if report.stopped_at_limit:
+        click.echo(f"stopped after --max {limit} message(s): run it again for the rest")
 
 
 # -------------------------------------------------------------------------------------------- simulate

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -157,5 +159,26 @@ def _short(contact_id: str | None) -> str:
     return contact_id or "-"
 
 
-def console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=200)
+def console(*, stderr: bool = False) -> Console:
+    """Tables as wide as the terminal (rich reads its size, or COLUMNS when the output is not a terminal)."""
+    return Console(highlight=False, soft_wrap=False, stderr=stderr)
+
+
+def run_json(result: Any, rules: Path, log: Path) -> dict[str, Any]:
+    """A local run as JSON: each decision record (as the Lambda logs it) with the event file it came from."""
+    return {
+        "rules": str(rules),
+        "owners": None
+        if result.owners is None
+        else {"stored": result.owners.stored, "unchanged": result.owners.unchanged, "bad": len(result.owners.bad)},
+        "affinity": [{"event": source, **d.to_record()} for source, d in result.affinity],
+        "routing": [{"event": source, **d.to_record()} for source, d in result.decisions],
+        "supervision": [{"event": source, **d.to_record()} for source, d in result.supervision],
+        "dead_letters": [
+            {"event": letter.source, "contact_id": letter.contact_id, "reason": letter.reason, "error": letter.error}
+            for letter in result.dead_letters
+        ],
+        "api_calls": dict(sorted(result.api_calls.items())),
+        "users": {u.id: u.username for u in result.emulator.world.users},  # agent_id -> username
+        "log": str(log),
+    }

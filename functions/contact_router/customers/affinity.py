@@ -30,12 +30,14 @@ class AffinityRecorder:
         store: LastAgentWriter,
         secret: Callable[[], bytes],
         profile_attribute: str | None,
+        phone_region: str | None = None,
     ) -> None:
         self.instance_arn = instance_arn
         self.connect = connect
         self.store = store
         self.secret = secret
         self.profile_attribute = profile_attribute
+        self.phone_region = phone_region  # the router's HistoryLookup must use the same, or keys never match
 
     def record(self, detail: ContactEventDetail) -> AffinityDecision:
         base = AffinityDecision(
@@ -63,7 +65,7 @@ class AffinityRecorder:
             return replace(
                 base, outcome=AffinityOutcome.NOT_CONNECTED, reason="not_connected", detail="no agent connection"
             )
-        keys = customer_keys(contact, self.profile_attribute)
+        keys = customer_keys(contact, self.profile_attribute, self.phone_region)
         if not keys:
             return replace(
                 base,

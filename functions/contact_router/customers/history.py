@@ -33,13 +33,20 @@ class CustomerHistory:
 class HistoryLookup:
     """Implements the router's customer-history port over the affinity table."""
 
-    def __init__(self, store: HistoryStore, secret: Callable[[], bytes], profile_attribute: str | None) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        secret: Callable[[], bytes],
+        profile_attribute: str | None,
+        phone_region: str | None = None,
+    ) -> None:
         self.store = store
         self.secret = secret
         self.profile_attribute = profile_attribute
+        self.phone_region = phone_region
 
     def for_contact(self, contact: Contact) -> CustomerHistory:
-        keys: list[CustomerKey] = customer_keys(contact, self.profile_attribute)
+        keys: list[CustomerKey] = customer_keys(contact, self.profile_attribute, self.phone_region)
         if not keys:
             return CustomerHistory()
         secret = self.secret()

@@ -1,9 +1,10 @@
 """Customer keys: who the customer is, normalised, then stored only as keyed hashes (pure).
 
-A customer can be recognised by several keys: the customer endpoint (a phone number normalised to E.164,
-an email address case-folded), Connect's CustomerId, and a Customer Profiles id where the contact carries
-one (a contact attribute the flow sets; its name is configurable). Keys never leave this module in clear:
-``digest`` turns each into an HMAC-SHA256 with the deployment's secret, which is what DynamoDB stores.
+A customer can be recognised by several keys: the customer endpoint (a phone number normalised to E.164 by
+libphonenumber, an email address case-folded), Connect's CustomerId, and a Customer Profiles id where the
+contact carries one (a contact attribute the flow sets; its name is configurable). Keys never leave this
+module in clear: ``digest`` turns each into an HMAC-SHA256 with the deployment's secret, which is what
+DynamoDB stores.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+import phonenumbers
+
 from contact_router.models.contact import Contact
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE_NOISE = re.compile(r"[\s().\-/]")
 
 
 class KeyKind(StrEnum):
@@ -41,16 +42,30 @@ class CustomerKey:
         return f"CustomerKey({self.kind.value}, <{len(self.value)} chars>)"
 
 
-def normalise_phone(raw: str) -> str | None:
-    """E.164 from common spellings: spaces, dashes, dots, parentheses, a leading 00. None if not E.164.
+def is_supported_region(region: str) -> bool:
+    """An ISO 3166-1 alpha-2 code libphonenumber has numbering metadata for (GB, US, FR...)."""
+    return region in phonenumbers.SUPPORTED_REGIONS
 
-    A national number without a country code cannot be normalised without knowing the country: it is not
-    used as a key rather than guessed.
+
+def normalise_phone(raw: str, default_region: str | None = None) -> str | None:
+    """E.164 (``+442079460000``) from any common spelling, or None if it is not a possible phone number.
+
+    Parsing is libphonenumber's: spaces, dashes, dots, parentheses and a national trunk prefix written after
+    the country code (``+44 (0)20 7946 0000``) are understood. A leading ``00`` is read as the international
+    prefix. A number without a country code (``020 7946 0000``) is read in ``default_region``; without one it
+    is not used as a key rather than guessed. Possible (the length fits the country's plan), not "valid": a
+    newly allocated range must not stop matching a customer before the metadata catches up.
     """
-    candidate = _PHONE_NOISE.sub("", raw.strip())
+    candidate = raw.strip()
     if candidate.startswith("00"):
         candidate = "+" + candidate[2:]
-    return candidate if E164.match(candidate) else None
+    try:
+        number = phonenumbers.parse(candidate, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalise_email(raw: str) -> str | None:
@@ -58,12 +73,12 @@ def normalise_email(raw: str) -> str | None:
     return candidate if EMAIL.match(candidate) else None
 
 
-def parse_key(kind: str, raw: str) -> CustomerKey | None:
+def parse_key(kind: str, raw: str, phone_region: str | None = None) -> CustomerKey | None:
     """A key as written by a person (owners CSV): kind name and value; None if the value is not valid."""
     key_kind = KeyKind(kind.strip().lower())
     value: str | None
     if key_kind is KeyKind.PHONE:
-        value = normalise_phone(raw)
+        value = normalise_phone(raw, phone_region)
     elif key_kind is KeyKind.EMAIL:
         value = normalise_email(raw)
     else:
@@ -71,8 +86,10 @@ def parse_key(kind: str, raw: str) -> CustomerKey | None:
     return CustomerKey(key_kind, value) if value else None
 
 
-def customer_keys(contact: Contact, profile_attribute: str | None) -> list[CustomerKey]:
-    """Every key this contact carries, most specific first."""
+def customer_keys(
+    contact: Contact, profile_attribute: str | None, phone_region: str | None = None
+) -> list[CustomerKey]:
+    """Every key this contact carries, most specific first (``phone_region``: see ``normalise_phone``)."""
     keys: list[CustomerKey] = []
     if contact.customer_id:
         keys.append(CustomerKey(KeyKind.CUSTOMER_ID, contact.customer_id.strip()))
@@ -83,7 +100,7 @@ def customer_keys(contact: Contact, profile_attribute: str | None) -> list[Custo
         endpoint_type, address = contact.customer_endpoint
         if endpoint_type == "EMAIL_ADDRESS" and (email := normalise_email(address)):
             keys.append(CustomerKey(KeyKind.EMAIL, email))
-        elif endpoint_type == "TELEPHONE_NUMBER" and (phone := normalise_phone(address)):
+        elif endpoint_type == "TELEPHONE_NUMBER" and (phone := normalise_phone(address, phone_region)):
             keys.append(CustomerKey(KeyKind.PHONE, phone))
     return keys
 
