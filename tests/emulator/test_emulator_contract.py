@@ -24,6 +24,7 @@ from tests.emulator.support import (
     ONE_ATTEMPT,
     QUEUED_CHAT,
     QUEUED_EMAIL,
+    QUEUED_TASK,
     QUEUED_VIP_CHAT,
     SAM,
     SUPPORT_QUEUE,
@@ -71,6 +72,9 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
             ]
         },
     )
+    client.transfer_contact(
+        InstanceId=INSTANCE_ID, ContactId=QUEUED_TASK, UserId=SAM, ContactFlowId="transfer-to-agent-flow"
+    )
     for contact in emulator.contacts():
         client.describe_contact(InstanceId=INSTANCE_ID, ContactId=contact.id)
     for user_id in users:
@@ -97,6 +101,7 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
         (client.monitor_contact, {"ContactId": QUEUED_CHAT, "UserId": LEAD_ONE}),
         (client.monitor_contact, {"ContactId": VIP_VOICE, "UserId": LEAD_ONE, "AllowedMonitorCapabilities": ["BARGE"]}),
         (client.update_contact_routing_data, {"ContactId": CONNECTED_CHAT, "QueuePriority": 1}),
+        (client.transfer_contact, {"ContactId": QUEUED_CHAT, "QueueId": SUPPORT_QUEUE, "ContactFlowId": "f"}),
         (
             client.update_contact_routing_data,
             {"ContactId": QUEUED_EMAIL, "QueuePriority": 1, "QueueTimeAdjustmentSeconds": 5},
@@ -143,7 +148,7 @@ def test_error_responses_are_the_modeled_errors(
 
     # THEN each error has matching header and body codes, a message and the model's status
     errors = [response for _, response in exchanges if response.status != 200]
-    assert len(errors) == 8
+    assert len(errors) == 9
     for response in errors:
         body = response.json()
         code = response.headers["x-amzn-ErrorType"]

@@ -9,8 +9,10 @@ from connect_emulator.emulator import CallRecord, ConnectEmulator
 from connect_emulator.errors import EmulatorStateError, ServiceError, WorldError
 from connect_emulator.faults import DOCUMENTED_QUOTAS, Faults, Latency, RateQuota, documented_quotas
 from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse
+from connect_emulator.routing import RoutingEvent
 from connect_emulator.state import (
     Association,
+    Connection,
     ContactSnapshot,
     MonitoringSession,
     RoutingCriteriaSnapshot,
@@ -18,7 +20,7 @@ from connect_emulator.state import (
     UserSnapshot,
 )
 from connect_emulator.timeline import TimelineRecord
-from connect_emulator.world import TimelineEntry, World
+from connect_emulator.world import RoutingSpec, TimelineEntry, World
 
 __all__ = [
     "DOCUMENTED_QUOTAS",
@@ -26,6 +28,7 @@ __all__ = [
     "CallRecord",
     "ConnectEmulator",
     "ConnectModel",
+    "Connection",
     "ContactSnapshot",
     "EmulatorStateError",
     "Faults",
@@ -35,6 +38,8 @@ __all__ = [
     "MonitoringSession",
     "RateQuota",
     "RoutingCriteriaSnapshot",
+    "RoutingEvent",
+    "RoutingSpec",
     "RoutingStepSnapshot",
     "ServiceError",
     "TimelineEntry",

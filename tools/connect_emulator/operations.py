@@ -697,6 +697,67 @@ def _summary_segment_attributes(raw: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
+# ------------------------------------------------------------------------------ TransferContact
+
+TRANSFER_CHANNELS = ("TASK", "EMAIL")  # "Transfer is only supported for TASK and EMAIL contacts"
+
+
+def transfer_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Move an active TASK or EMAIL contact to a queue, or to an agent's own queue (idempotent per ClientToken).
+
+    Flows are not emulated: the contact lands in the target queue directly, with the flow id recorded.
+    """
+    _require_instance(state, params)
+    contact = _require_contact(state, params["ContactId"])
+    queue_ref, user_ref, flow_id = params.get("QueueId"), params.get("UserId"), params["ContactFlowId"]
+    if queue_ref and user_ref:
+        raise ServiceError(INVALID_REQUEST, "Do not use both QueueId and UserId in the same TransferContact call")
+    if not queue_ref and not user_ref:
+        raise ServiceError(INVALID_REQUEST, "TransferContact needs QueueId (a queue) or UserId (the agent's queue)")
+    if not flow_id:
+        raise ServiceError(INVALID_REQUEST, "ContactFlowId must name the flow that transfers the contact")
+    token = params.get("ClientToken")
+    meaning = (contact.id, queue_ref, user_ref, flow_id)
+    if token is not None and token in state.transfer_tokens:
+        earlier, answered = state.transfer_tokens[token]
+        if earlier != meaning:
+            raise ServiceError(
+                IDEMPOTENCY, f"ClientToken {token} was already used for a different TransferContact request"
+            )
+        return {"ContactId": answered, "ContactArn": state.arn("contact", answered)}
+    queue_id = _transfer_target(state, queue_ref, user_ref)
+    if contact.channel not in TRANSFER_CHANNELS:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact {contact.id} is a {contact.channel} contact: only TASK and EMAIL contacts can be transferred",
+        )
+    if contact.state == DISCONNECTED or contact.monitoring_leg:
+        raise ServiceError(
+            INVALID_REQUEST, f"Contact {contact.id} is not active (state {contact.state}): it cannot be transferred"
+        )
+    limit = state.routing_spec.max_transfers
+    if contact.transfers >= limit:
+        raise ServiceError(
+            QUOTA_EXCEEDED, f"Contact {contact.id} was already transferred {contact.transfers} times (at most {limit})"
+        )
+    moved = state.transfer(contact, queue_id, flow_id)
+    if token is not None:
+        state.transfer_tokens[token] = (meaning, moved.id)
+    return {"ContactId": moved.id, "ContactArn": state.arn("contact", moved.id)}
+
+
+def _transfer_target(state: InstanceState, queue_ref: str | None, user_ref: str | None) -> str:
+    if queue_ref:
+        queue_id = state.find_queue_id(queue_ref)
+        if queue_id is None:
+            raise ServiceError(NOT_FOUND, f"Queue not found: {queue_ref}")
+        return queue_id
+    user = state.find_user(str(user_ref), allow_arn=True)
+    if user is None:
+        raise ServiceError(NOT_FOUND, f"User not found: {user_ref}")
+    return state.agent_queue_id(user)
+
+
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
     "AssociateContactWithUser": associate_contact_with_user,
@@ -706,4 +767,5 @@ HANDLERS: Mapping[str, Handler] = {
     "MonitorContact": monitor_contact,
     "UpdateContactRoutingData": update_contact_routing_data,
     "SearchContacts": search_contacts,
+    "TransferContact": transfer_contact,
 }
