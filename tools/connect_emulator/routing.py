@@ -33,7 +33,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connect_emulator.state import ASSOCIATION, NATIVE, ContactState, InstanceState, UserState
-from connect_emulator.world import ASSOCIATED, CHANNELS, CONNECTED, QUEUED, ROUTABLE_STATUS, RoutingSpec
+from connect_emulator.world import (
+    ASSOCIATED,
+    CHANNELS,
+    CONNECTED,
+    DISCONNECTED,
+    MONITOR,
+    QUEUED,
+    ROUTABLE_STATUS,
+    RoutingSpec,
+)
 
 DEFAULT_QUEUE_PRIORITY = 5  # UpdateContactRoutingData: "The default priority for new contacts is 5"
 ROUTE_CURRENT_CHANNEL_ONLY = "ROUTE_CURRENT_CHANNEL_ONLY"
@@ -92,6 +101,9 @@ class RoutingEngine:
         self._seen_associations = len(state.associations)
         self._wakes: set[tuple[str, float]] = set()
         self._user_order = {user_id: index for index, user_id in enumerate(state.users)}
+        # Contacts not yet disconnected, kept up to date cheaply: the state only ever adds contacts.
+        self._open: list[ContactState] = []
+        self._known = 0
 
     @property
     def enabled(self) -> bool:
@@ -180,11 +192,11 @@ class RoutingEngine:
             return
         waiting: list[ContactState] = []
         active: dict[str, Counter[str]] = {user.id: Counter(user.busy) for user in routable}
-        for contact in state.contacts.values():
+        for contact in self._open_contacts():
             if contact.state == QUEUED:
-                if contact.queue_id is not None and not contact.monitoring_leg:
+                if contact.queue_id is not None:
                     waiting.append(contact)
-            elif contact.state in (ASSOCIATED, CONNECTED) and contact.agent_id in active and not contact.monitoring_leg:
+            elif contact.agent_id in active and contact.state in (ASSOCIATED, CONNECTED):
                 active[contact.agent_id][contact.channel] += 1
         free = [user for user in routable if self._has_free_slot(user, active[user.id])]
         if not waiting or not free:
@@ -205,6 +217,15 @@ class RoutingEngine:
                     free.remove(chosen)
                     if not free:
                         return
+
+    def _open_contacts(self) -> list[ContactState]:
+        """Contacts not disconnected, monitoring legs excepted (they are never queued and take no slot)."""
+        contacts = self.state.contacts
+        if len(contacts) != self._known:
+            self._open.extend(itertools.islice(contacts.values(), self._known, None))
+            self._known = len(contacts)
+        self._open = [c for c in self._open if c.state != DISCONNECTED and c.initiation_method != MONITOR]
+        return self._open
 
     def _has_free_slot(self, user: UserState, active: Counter[str]) -> bool:
         concurrency = self.state.routing_profiles[user.routing_profile_id].concurrency
