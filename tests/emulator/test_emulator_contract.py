@@ -75,6 +75,7 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
     client.transfer_contact(
         InstanceId=INSTANCE_ID, ContactId=QUEUED_TASK, UserId=SAM, ContactFlowId="transfer-to-agent-flow"
     )
+    client.dismiss_user_contact(InstanceId=INSTANCE_ID, UserId=SAM, ContactId=HANDLED_CHAT)
     for contact in emulator.contacts():
         client.describe_contact(InstanceId=INSTANCE_ID, ContactId=contact.id)
     for user_id in users:

@@ -358,6 +358,27 @@ def test_a_missed_offer_goes_back_to_the_queue_and_blocks_the_agent() -> None:
     assert emulator.contact(contact).state == "ASSOCIATED"
 
 
+def test_dismiss_user_contact_clears_the_missed_block() -> None:
+    # GIVEN cy blocked by a missed chat, another Support chat waiting behind it
+    emulator = _emulator(miss_share=1.0, offer_timeout=20)
+    _busy_all_but(emulator, "cy")
+    missed = emulator.add_contact(channel="CHAT", queue="Support").id
+    emulator.advance(20)
+    client = emulator.client(config=ONE_ATTEMPT)
+    cy = _id(emulator, "cy")
+
+    # WHEN another contact is dismissed, then the missed one
+    other = emulator.add_contact(channel="CHAT", queue="Support").id
+    code, status, _ = client_error(client.dismiss_user_contact, InstanceId=INSTANCE, UserId=cy, ContactId=other)
+    client.dismiss_user_contact(InstanceId=INSTANCE, UserId=cy, ContactId=missed)
+
+    # THEN only the missed contact can be dismissed, and cy is offered contacts again, her status unchanged
+    assert (code, status) == ("InvalidRequestException", 400)
+    assert emulator.user("cy").missed_contact_id is None
+    assert emulator.user("cy").status == "Available"
+    assert emulator.contact(missed).state == "ASSOCIATED"
+
+
 def test_missed_blocks_agent_switch_off_offers_again_at_once() -> None:
     # GIVEN the switch off, only cy Available, every offer missed
     emulator = _emulator(miss_share=1.0, offer_timeout=20, missed_blocks_agent=False)

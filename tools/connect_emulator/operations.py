@@ -758,6 +758,28 @@ def _transfer_target(state: InstanceState, queue_ref: str | None, user_ref: str 
     return state.agent_queue_id(user)
 
 
+# ------------------------------------------------------------------------------ DismissUserContact
+
+
+def dismiss_user_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Clear a contact the agent missed, so routing offers them contacts again (native routing's block)."""
+    _require_instance(state, params)
+    user = state.find_user(params["UserId"], allow_arn=True)
+    if user is None:
+        raise ServiceError(NOT_FOUND, f"User not found: {params['UserId']}")
+    contact = _require_contact(state, params["ContactId"])
+    if user.missed_contact_id == contact.id:
+        user.missed_contact_id = None
+        user.activity_at = state.clock()
+        return {}
+    if contact.state == DISCONNECTED and contact.agent_id == user.id:
+        return {}  # an ended contact of theirs: nothing left to dismiss (after-contact work is not emulated)
+    raise ServiceError(
+        INVALID_REQUEST,
+        f"Contact {contact.id} is not a missed or ended contact of user {user.id}: only those can be dismissed",
+    )
+
+
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
     "AssociateContactWithUser": associate_contact_with_user,
@@ -768,4 +790,5 @@ HANDLERS: Mapping[str, Handler] = {
     "UpdateContactRoutingData": update_contact_routing_data,
     "SearchContacts": search_contacts,
     "TransferContact": transfer_contact,
+    "DismissUserContact": dismiss_user_contact,
 }
