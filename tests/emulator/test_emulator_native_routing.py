@@ -165,6 +165,51 @@ def test_priority_comes_before_age_and_time_adjustment_changes_age() -> None:
     assert emulator.contact(old).state == "QUEUED"
 
 
+def _two_queue_world(support: dict[str, Any], billing: dict[str, Any]) -> dict[str, Any]:
+    world = _world()
+    world["routing_profiles"][0]["queues"] = [{"queue": "Support", **support}, {"queue": "Billing", **billing}]
+    return world
+
+
+def test_routing_profile_queue_priority_comes_before_age() -> None:
+    # GIVEN cy's profile: Billing priority 1, Support priority 2; an older Support chat, a newer Billing chat
+    emulator = _emulator(_two_queue_world({"priority": 2}, {"priority": 1}))
+    _busy_all_but(emulator)
+    support = emulator.add_contact(channel="CHAT", queue="Support").id
+    emulator.advance(30)
+    billing = emulator.add_contact(channel="CHAT", queue="Billing").id
+    emulator.set_busy("cy", "CHAT", 1)
+
+    # WHEN cy becomes Available with one free chat slot
+    emulator.set_user_status("cy", "Available")
+
+    # THEN she is offered the Billing chat first (admin guide, queue priority and delay examples)
+    assert emulator.contact(billing).state == "CONNECTED"
+    assert emulator.contact(support).state == "QUEUED"
+
+
+def test_routing_profile_queue_delay_holds_a_contact_back_from_that_profile() -> None:
+    # GIVEN cy's profile takes Billing only after 30 s in queue; cy free
+    emulator = _emulator(_two_queue_world({}, {"delay": 30}))
+    _busy_all_but(emulator, "cy")
+    billing = emulator.add_contact(channel="CHAT", queue="Billing").id
+
+    # THEN the Billing chat waits until it is 30 s old, then reaches cy at that moment
+    emulator.advance(29)
+    assert emulator.contact(billing).state == "QUEUED"
+    emulator.advance(10)
+    seen = emulator.contact(billing)
+    assert seen.agent_id == _id(emulator, "cy")
+    assert seen.connected_at == seen.enqueued_at + 30
+
+
+def test_routing_profile_queue_config_mistakes_are_named() -> None:
+    with pytest.raises(WorldError, match="must be 1-99 and delay 0-9999"):
+        World.from_dict(_two_queue_world({"priority": 100}, {}))
+    with pytest.raises(WorldError, match=r"queues\[1\]: queue 'Nope' is not a defined queue"):
+        World.from_dict(_two_queue_world({}, {"queue": "Nope"}))
+
+
 @pytest.mark.parametrize(
     ("order", "expected"),
     [("fewest_contacts", "cy"), ("longest_idle", "ana")],

@@ -40,6 +40,10 @@ from connect_emulator.world import MONITOR, QUEUED, RoutingSpec, World
 logger = logging.getLogger(__name__)
 
 UNKNOWN_OPERATION_NAME = "<unknown>"
+# Requests that change nothing native routing reacts to (any other one makes it look again).
+READ_ONLY_OPERATIONS = frozenset(
+    {"DescribeContact", "DescribeUser", "GetCurrentUserData", "SearchUsers", "SearchContacts"}
+)
 DEFAULT_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3})
 
 
@@ -279,6 +283,8 @@ class ConnectEmulator:
         self.model.validate_input(operation, params)
         with self._lock:
             output = handler(self._state, params)
+            if operation.name not in READ_ONLY_OPERATIONS:
+                self._state.touch()
             self._apply_due()  # native routing reacts to what the request changed
             return output
 
@@ -427,6 +433,7 @@ class ConnectEmulator:
         with self._synced():
             found = self._state.require_user(user)
             found.busy[channel.upper()] = slots
+            self._state.touch()
 
     def connect_contact(self, contact_id: str, user: str | None = None) -> ContactSnapshot:
         """An agent accepts a waiting or associated contact (default: the associated agent)."""

@@ -37,6 +37,7 @@ from connect_emulator.world import (
     ASSOCIATED,
     CHANNELS,
     CONNECTED,
+    DEFAULT_PROFILE_PRIORITY,
     DISCONNECTED,
     MONITOR,
     QUEUED,
@@ -104,6 +105,7 @@ class RoutingEngine:
         # Contacts not yet disconnected, kept up to date cheaply: the state only ever adds contacts.
         self._open: list[ContactState] = []
         self._known = 0
+        self._settled_version = 0
 
     @property
     def enabled(self) -> bool:
@@ -121,16 +123,19 @@ class RoutingEngine:
         item = heapq.heappop(self._due)
         if item.kind == _WAKE:
             self._wakes.discard((item.contact_id, item.due))
+            self.state.touch()  # time made a contact eligible (a step expired, a profile delay passed)
         else:
             self._resolve(item)
         self.settle()
 
     def settle(self) -> None:
-        """Route after a change: take up new associations, offer waiting contacts, watch step expiries."""
-        if not self.enabled:
+        """Route after a change: take up new associations, offer waiting contacts, watch step expiries.
+        Nothing changed since the last time (`InstanceState.version`): nothing to do."""
+        if not self.enabled or self.state.version == self._settled_version:
             return
         self._take_associations()
         self._dispatch()
+        self._settled_version = self.state.version
 
     # ------------------------------------------------------------------ offers
 
@@ -186,6 +191,12 @@ class RoutingEngine:
     # ------------------------------------------------------------------ matching
 
     def _dispatch(self) -> None:
+        """Offer waiting contacts to free agents until no free agent has an eligible contact.
+
+        Agent by agent, in `agent_order`: each free agent is offered the first waiting contact eligible for
+        them, ordered by their routing profile's priority for its queue, then the contact's QueuePriority,
+        then its routing age; a contact younger than the profile's delay for its queue is not yet eligible.
+        """
         state = self.state
         routable = [user for user in state.users.values() if self._routable_status(user)]
         if not routable:
@@ -202,21 +213,67 @@ class RoutingEngine:
         if not waiting or not free:
             return
         waiting.sort(key=self._queue_order)
-        for contact in waiting:
-            allowed = self._allowed_agents(contact)
-            candidates = [
-                user
-                for user in free
-                if (allowed is None or user.id in allowed) and self._eligible(contact, user, active[user.id])
-            ]
-            if candidates:
-                chosen = self._choose(candidates, active)
-                active[chosen.id][contact.channel] += 1
-                self._offer(contact, chosen)
-                if not self._has_free_slot(chosen, active[chosen.id]):
-                    free.remove(chosen)
-                    if not free:
-                        return
+        allowed = {contact.id: self._allowed_agents(contact) for contact in waiting}
+        while free and waiting:
+            offered = False
+            for user in self._in_agent_order(free, active):
+                best = self._best_contact(user, waiting, allowed, active[user.id])
+                if best is None:
+                    continue
+                active[user.id][best.channel] += 1
+                waiting.remove(best)
+                self._offer(best, user)
+                if not self._has_free_slot(user, active[user.id]):
+                    free.remove(user)
+                offered = True
+                break  # the agents' order changed (contacts, idle clock): choose again
+            if not offered:
+                return
+
+    def _best_contact(
+        self,
+        user: UserState,
+        waiting: list[ContactState],
+        allowed: Mapping[str, frozenset[str] | None],
+        active: Counter[str],
+    ) -> ContactState | None:
+        profile = self.state.routing_profiles[user.routing_profile_id]
+        now = self.state.clock()
+        floor = min((priority for priority, _ in profile.queue_configs.values()), default=DEFAULT_PROFILE_PRIORITY)
+        best: tuple[int, int] | None = None
+        chosen = None
+        for position, contact in enumerate(waiting):  # already in QueuePriority, routing age order
+            agents = allowed[contact.id]
+            if agents is not None and user.id not in agents:
+                continue
+            if not self._eligible(contact, user, active):
+                continue
+            priority, delay = profile.queue_config(contact.queue_id or "")
+            ready_at = (contact.enqueued_at or contact.initiated_at) + delay
+            if ready_at > now:
+                self._wake_at(contact.id, ready_at)
+                continue
+            if best is None or (priority, position) < best:
+                best, chosen = (priority, position), contact
+                if priority <= floor:
+                    break  # nothing later can beat it: the rest is lower in the same order
+        return chosen
+
+    def _in_agent_order(self, free: list[UserState], active: Mapping[str, Counter[str]]) -> list[UserState]:
+        order = self.settings.agent_order
+        if order == "random":
+            return self.rng.sample(free, len(free))
+        if order == "longest_idle":
+            return sorted(free, key=lambda user: (user.activity_at, self._user_order.get(user.id, 0)))
+        return sorted(  # fewest_contacts: fewest contacts across channels, then idle longest
+            free,
+            key=lambda user: (sum(active[user.id].values()), user.activity_at, self._user_order.get(user.id, 0)),
+        )
+
+    def _wake_at(self, contact_id: str, due: float) -> None:
+        if (contact_id, due) not in self._wakes:
+            self._wakes.add((contact_id, due))
+            heapq.heappush(self._due, _Due(due, next(self._sequence), _WAKE, contact_id))
 
     def _open_contacts(self) -> list[ContactState]:
         """Contacts not disconnected, monitoring legs excepted (they are never queued and take no slot)."""
@@ -251,9 +308,8 @@ class RoutingEngine:
         step = snapshot.active_step if snapshot is not None else None
         if step is None:
             return None  # every step expired: any agent of the queue
-        if step.expires_at is not None and (contact.id, step.expires_at) not in self._wakes:
-            self._wakes.add((contact.id, step.expires_at))
-            heapq.heappush(self._due, _Due(step.expires_at, next(self._sequence), _WAKE, contact.id))
+        if step.expires_at is not None:
+            self._wake_at(contact.id, step.expires_at)
         return agents_of(step.expression)
 
     def _eligible(self, contact: ContactState, user: UserState, active: Counter[str]) -> bool:
@@ -273,17 +329,6 @@ class RoutingEngine:
             or channel == contact.channel
             or profile.cross_channel_behavior(channel) != ROUTE_CURRENT_CHANNEL_ONLY
             for channel in CHANNELS
-        )
-
-    def _choose(self, candidates: list[UserState], active: Mapping[str, Counter[str]]) -> UserState:
-        order = self.settings.agent_order
-        if order == "random":
-            return self.rng.choice(candidates)
-        if order == "longest_idle":
-            return min(candidates, key=lambda user: (user.activity_at, self._user_order.get(user.id, 0)))
-        return min(  # fewest_contacts: fewest contacts across channels, then idle longest
-            candidates,
-            key=lambda user: (sum(active[user.id].values()), user.activity_at, self._user_order.get(user.id, 0)),
         )
 
 

@@ -260,6 +260,7 @@ class InstanceState:
         self.associations: list[Association] = []
         self.connections: list[Connection] = []
         self.routing_spec: RoutingSpec = world.routing
+        self.version = 1  # bumped by every change native routing must react to (see `touch`)
         # TransferContact ClientToken -> (the request's meaning, its answer: the contact id)
         self.transfer_tokens: dict[str, tuple[tuple[str, str | None, str | None, str], str]] = {}
         self.monitoring_sessions: list[MonitoringSession] = []
@@ -287,6 +288,10 @@ class InstanceState:
     def new_contact_id(self) -> str:
         """A random UUID from the seeded generator: the same seed gives the same ids."""
         return str(uuid.UUID(int=self._contact_ids.getrandbits(128), version=4))
+
+    def touch(self) -> None:
+        """Note a change that can make a contact routable (native routing skips work when nothing changed)."""
+        self.version += 1
 
     # ------------------------------------------------------------------ ARNs
 
@@ -398,6 +403,7 @@ class InstanceState:
     def add_contact(self, spec: ContactSpec, *, base: float | None = None) -> ContactState:
         """Add a contact. Timestamps missing from `spec` are now, or, for contacts seeded from the world
         file (`base` given), a timeline starting at `base` with ten seconds between steps."""
+        self.touch()
         if spec.id in self.contacts:
             raise EmulatorStateError(f"contact {spec.id!r} already exists")
         step = _STEP if base is not None else 0.0
@@ -434,6 +440,7 @@ class InstanceState:
         return previous.initial_contact_id or previous.id
 
     def associate(self, contact: ContactState, user: UserState) -> Association:
+        self.touch()
         now = self.clock()
         self._stop_waiting(contact, now, joined=True)
         contact.state = ASSOCIATED
@@ -447,6 +454,7 @@ class InstanceState:
 
     def offer(self, contact: ContactState, user: UserState) -> None:
         """Native routing offers a waiting contact to an agent: it rings (CONNECTING), taking a slot."""
+        self.touch()
         now = self.clock()
         self._stop_waiting(contact, now, joined=True)
         contact.state = ASSOCIATED
@@ -457,6 +465,7 @@ class InstanceState:
 
     def return_to_queue(self, contact: ContactState) -> None:
         """A missed offer: the contact waits again in its queue, keeping its place and routing criteria."""
+        self.touch()
         now = self.clock()
         contact.state = QUEUED
         contact.agent_id = None
@@ -467,6 +476,7 @@ class InstanceState:
             contact.routing.joined = False
 
     def connect(self, contact: ContactState, user: UserState, via: str = DIRECT) -> None:
+        self.touch()
         if contact.state not in (QUEUED, ASSOCIATED):
             raise EmulatorStateError(f"contact {contact.id} is {contact.state}: only a waiting contact can connect")
         now = self.clock()
@@ -482,6 +492,7 @@ class InstanceState:
 
     def disconnect(self, contact: ContactState) -> None:
         """End a contact; its monitoring legs end with it."""
+        self.touch()
         if contact.state == DISCONNECTED:
             raise EmulatorStateError(f"contact {contact.id} is already disconnected")
         now = self.clock()
@@ -506,6 +517,7 @@ class InstanceState:
             routing.joined = joined
 
     def enqueue(self, contact: ContactState, queue_id: str) -> None:
+        self.touch()
         if contact.state == DISCONNECTED:
             raise EmulatorStateError(f"contact {contact.id} is disconnected: it cannot be queued again")
         now = self.clock()
@@ -522,6 +534,7 @@ class InstanceState:
     def transfer(self, contact: ContactState, queue_id: str, flow_id: str) -> ContactState:
         """TransferContact: the contact goes to `queue_id` as a new TRANSFER contact (the old one ends), or,
         with `transfer_creates_contact` off, is requeued under its own id. Either way any agent is released."""
+        self.touch()
         count = contact.transfers + 1
         if not self.routing_spec.transfer_creates_contact:
             self.enqueue(contact, queue_id)
@@ -558,6 +571,7 @@ class InstanceState:
         return moved
 
     def set_status(self, user: UserState, status: str) -> None:
+        self.touch()
         user.status = OFFLINE if status.lower() == OFFLINE.lower() else status
         user.status_since = user.activity_at = self.clock()
         user.missed_contact_id = None  # changing status clears a missed contact (rtm-change-agent-activity-state)
@@ -598,6 +612,7 @@ class InstanceState:
     # ------------------------------------------------------------------ routing criteria
 
     def set_routing_criteria(self, contact: ContactState, steps: Sequence[RoutingStep]) -> None:
+        self.touch()
         queue = self.queues.get(contact.queue_id or "")
         contact.routing = RoutingCriteriaState(
             steps=tuple(steps),

@@ -107,6 +107,7 @@ def _apply(entry: TimelineEntry, state: InstanceState) -> None:
             state.set_status(user, entry.status)
         for channel, slots in (entry.busy or {}).items():
             user.busy[channel] = slots
+        state.touch()
         return
     contact = state.require_contact(str(entry.contact_id))
     if entry.disconnect:

@@ -33,6 +33,7 @@ DEFAULT_STATUS = "Available"
 ROUTABLE_STATUS = "Available"  # the admin guide: contacts are routed to agents in the Available status
 CROSS_CHANNEL_BEHAVIORS = ("ROUTE_CURRENT_CHANNEL_ONLY", "ROUTE_ANY_CHANNEL")  # CrossChannelBehavior.BehaviorType
 AGENT_ORDERS = ("fewest_contacts", "longest_idle", "random")
+DEFAULT_PROFILE_PRIORITY, MAX_PROFILE_PRIORITY, MAX_PROFILE_DELAY = 1, 99, 9999  # RoutingProfileQueueConfig
 DEFAULT_OFFER_TIMEOUT = 20.0  # "You have 20 seconds to accept or reject a contact" (chat-with-connect-contacts)
 _T = TypeVar("_T")
 _ID_NAMESPACE = uuid.UUID("7b0d6c52-3f7e-4f43-9a43-5c1f0e6b2a10")
@@ -96,6 +97,11 @@ class RoutingProfileSpec:
     queue_ids: tuple[str, ...] | None = None  # None: serves every queue
     # channel -> CrossChannelBehavior while the agent handles a contact of that channel
     cross_channel: Mapping[str, str] = field(default_factory=dict)
+    # queue id -> (priority, delay seconds) in this profile (RoutingProfileQueueConfig); absent: (1, 0)
+    queue_configs: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    def queue_config(self, queue_id: str) -> tuple[int, int]:
+        return self.queue_configs.get(queue_id, (DEFAULT_PROFILE_PRIORITY, 0))
 
     def cross_channel_behavior(self, channel: str) -> str:
         return self.cross_channel.get(channel, CROSS_CHANNEL_BEHAVIORS[0])
@@ -508,17 +514,38 @@ class _WorldParser:
     def routing_profile(self, raw: object, where: str, world: World) -> RoutingProfileSpec:
         entry = _Entry(where, raw, ("id", "name", "concurrency", "queues", "cross_channel"))
         name = entry.required("name")
-        queue_refs = entry.text_list("queues")
-        queue_ids: tuple[str, ...] | None = None
-        if queue_refs is not None:
-            queue_ids = tuple(self.resolve_queue(entry, "queues", ref, world) for ref in queue_refs)
+        queue_configs = self.profile_queues(entry, world)
         return RoutingProfileSpec(
             id=entry.text("id") or stable_id("routing-profile", name),
             name=name,
             concurrency=entry.slot_counts("concurrency"),
-            queue_ids=queue_ids,
+            queue_ids=tuple(queue_configs) if queue_configs is not None else None,
             cross_channel=self.cross_channel(entry),
+            queue_configs=queue_configs or {},
         )
+
+    def profile_queues(self, entry: _Entry, world: World) -> dict[str, tuple[int, int]] | None:
+        """`queues:` names/ids, or `{queue, priority, delay}` (RoutingProfileQueueConfig: 1-99, 0-9999 s)."""
+        raw = entry.raw.get("queues")
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            raise entry.fail("queues", "must be a list of queue names or ids, or {queue, priority, delay} mappings")
+        configs: dict[str, tuple[int, int]] = {}
+        for index, item in enumerate(raw):
+            if isinstance(item, Mapping):
+                sub = _Entry(f"{entry.where}: queues[{index}]", item, ("queue", "priority", "delay"))
+                queue_id = self.resolve_queue(sub, "queue", sub.required("queue"), world)
+                priority = sub.whole("priority", DEFAULT_PROFILE_PRIORITY, minimum=1)
+                delay = sub.whole("delay", 0, minimum=0)
+                if priority > MAX_PROFILE_PRIORITY or delay > MAX_PROFILE_DELAY:
+                    raise sub.fail("priority", f"must be 1-{MAX_PROFILE_PRIORITY} and delay 0-{MAX_PROFILE_DELAY} s")
+                configs[queue_id] = (priority, delay)
+            elif isinstance(item, (str, int)) and not isinstance(item, bool):
+                configs[self.resolve_queue(entry, "queues", str(item), world)] = (DEFAULT_PROFILE_PRIORITY, 0)
+            else:
+                raise entry.fail("queues", f"item {index} must be a queue name or id, or a mapping")
+        return configs
 
     @staticmethod
     def cross_channel(entry: _Entry) -> dict[str, str]:
