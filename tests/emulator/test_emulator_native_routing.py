@@ -392,6 +392,10 @@ def test_a_missed_offer_goes_back_to_the_queue_and_blocks_the_agent() -> None:
     assert (seen.state, seen.agent_id, seen.enqueued_at) == ("QUEUED", None, enqueued)
     assert emulator.user("cy").missed_contact_id == contact
     assert [e.kind for e in emulator.routing_events] == ["offered", "missed"]
+    data = emulator.client().get_current_user_data(InstanceId=INSTANCE, Filters={"Agents": [_id(emulator, "cy")]})
+    (reference,) = data["UserDataList"][0]["Contacts"]
+    assert (reference["ContactId"], reference["AgentContactState"]) == (contact, "MISSED")
+    assert data["UserDataList"][0]["Status"]["StatusName"] == "Available"
     emulator.advance(100)
     assert emulator.contact(contact).state == "QUEUED"
 

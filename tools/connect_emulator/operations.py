@@ -40,6 +40,7 @@ USER_FILTERS = ("Agents", "Queues", "RoutingProfiles", "UserHierarchyGroups")
 DEFAULT_PAGE_SIZE = 100
 # Agent-side state reported by GetCurrentUserData for the emulator's contact states (unverified mapping).
 AGENT_CONTACT_STATE = {ASSOCIATED: "CONNECTING", CONNECTED: "CONNECTED"}
+MISSED = "MISSED"
 DEFAULT_SECURITY_PROFILE_ID = stable_id("security-profile", "Agent")
 _SOFT_PHONE = {"PhoneType": "SOFT_PHONE", "AutoAccept": False, "AfterContactWorkTimeLimit": 0}
 
@@ -180,7 +181,7 @@ def get_current_user_data(state: InstanceState, params: Mapping[str, Any]) -> di
     users = [u for u in _filtered_users(state, chosen[0], filters[chosen[0]]) if u.logged_in]
     contact_states = (filters.get("ContactFilter") or {}).get("ContactStates")
     if contact_states:
-        users = [u for u in users if any(_agent_state(c) in contact_states for c in state.live_contacts(u.id))]
+        users = [u for u in users if any(found in contact_states for _, found, _ in _agent_contacts(state, u))]
     page, token = _page(users, params)
     return {
         "UserDataList": [_user_data(state, user) for user in page],
@@ -235,11 +236,23 @@ def _user_data(state: InstanceState, user: UserState) -> dict[str, Any]:
         "AvailableSlotsByChannel": state.available_slots(user),
         "MaxSlotsByChannel": state.max_slots(user),
         "ActiveSlotsByChannel": state.active_slots(user),
-        "Contacts": [_contact_reference(state, contact) for contact in state.live_contacts(user.id)],
+        "Contacts": [_contact_reference(state, *found) for found in _agent_contacts(state, user)],
     }
 
 
-def _contact_reference(state: InstanceState, contact: ContactState) -> dict[str, Any]:
+def _agent_contacts(state: InstanceState, user: UserState) -> list[tuple[ContactState, str, float | None]]:
+    """(contact, AgentContactState, state start): the live contacts, then the offer the agent missed while it
+    blocks routing to them (native routing)."""
+    found = [(contact, _agent_state(contact), contact.agent_since) for contact in state.live_contacts(user.id)]
+    missed = state.contacts.get(user.missed_contact_id or "")
+    if missed is not None:
+        found.append((missed, MISSED, user.missed_at))
+    return found
+
+
+def _contact_reference(
+    state: InstanceState, contact: ContactState, agent_state: str, since: float | None
+) -> dict[str, Any]:
     queue = None
     if contact.queue_id is not None:
         queue = {"Id": contact.queue_id, "Arn": state.arn("queue", contact.queue_id)}
@@ -248,9 +261,9 @@ def _contact_reference(state: InstanceState, contact: ContactState) -> dict[str,
             "ContactId": contact.id,
             "Channel": contact.channel,
             "InitiationMethod": contact.initiation_method,
-            "AgentContactState": _agent_state(contact),
-            "StateStartTimestamp": contact.agent_since,
-            "ConnectedToAgentTimestamp": contact.connected_at,
+            "AgentContactState": agent_state,
+            "StateStartTimestamp": since,
+            "ConnectedToAgentTimestamp": contact.connected_at if agent_state != MISSED else None,
             "Queue": queue,
         }
     )
@@ -769,7 +782,7 @@ def dismiss_user_contact(state: InstanceState, params: Mapping[str, Any]) -> dic
         raise ServiceError(NOT_FOUND, f"User not found: {params['UserId']}")
     contact = _require_contact(state, params["ContactId"])
     if user.missed_contact_id == contact.id:
-        user.missed_contact_id = None
+        user.missed_contact_id = user.missed_at = None
         user.activity_at = state.clock()
         return {}
     if contact.state == DISCONNECTED and contact.agent_id == user.id:

@@ -179,7 +179,7 @@ class RoutingEngine:
             return
         self.state.return_to_queue(contact)
         if self.settings.missed_blocks_agent:
-            user.missed_contact_id = contact.id
+            user.missed_contact_id, user.missed_at = contact.id, self.state.clock()
         self._emit(MISSED, contact.id, user.id, offer.via)
 
     def _emit(self, kind: str, contact_id: str, user_id: str, via: str) -> None:

@@ -140,6 +140,7 @@ class UserState:
     hierarchy_group_id: str | None = None
     activity_at: float = 0.0  # last status change, offer, connection or end of a contact: the idle clock
     missed_contact_id: str | None = None  # the offer this agent missed, while it blocks routing to them
+    missed_at: float | None = None
 
     @property
     def logged_in(self) -> bool:
@@ -574,7 +575,9 @@ class InstanceState:
         self.touch()
         user.status = OFFLINE if status.lower() == OFFLINE.lower() else status
         user.status_since = user.activity_at = self.clock()
-        user.missed_contact_id = None  # changing status clears a missed contact (rtm-change-agent-activity-state)
+        user.missed_contact_id = user.missed_at = (
+            None  # changing status clears a missed contact (rtm-change-agent-activity-state)
+        )
 
     def agent_queue_id(self, user: UserState) -> str:
         """The agent's own queue: the world's AGENT queue naming them, else one made up on first use."""
