@@ -6,9 +6,10 @@ every behaviour they leave open as a named switch of the world file's `routing:`
 - a contact waiting in a STANDARD queue is offered to an agent whose routing profile has the queue, whose
   status is routable (`Available`), who has a free slot for the channel and whom the routing profile's
   cross-channel behaviour lets take that channel now; a contact in an AGENT queue only to its agent;
-- waiting contacts go in priority order (QueuePriority, lower first, 5 by default), then by routing age
-  (enqueue time minus QueueTimeAdjustmentSeconds), first come first served;
-- among eligible agents: the one handling the fewest contacts, then the one idle longest (switch);
+- free agents are served in `agent_order` (fewest contacts then idle longest, idle longest, or random),
+  each offered the first contact eligible for them by their profile's priority for its queue, then
+  QueuePriority (lower first, 5 by default), then routing age (enqueue time minus
+  QueueTimeAdjustmentSeconds); a contact younger than the profile's delay for its queue waits;
 - routing criteria: while a step is ACTIVE only its agents (who must also serve the queue) are eligible;
   when every step has EXPIRED, any agent of the queue;
 - an offer rings (the contact is CONNECTING, the slot taken); the agent accepts it after `accept_after`
