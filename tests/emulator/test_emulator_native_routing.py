@@ -641,6 +641,42 @@ def test_transfer_client_token_is_idempotent() -> None:
     assert other[:2] == ("IdempotencyException", 409)
 
 
+def test_transfer_checks_the_flow_when_the_world_declares_flows() -> None:
+    # GIVEN a world declaring an Inbound flow, a Transfer to agent flow and a Customer queue flow
+    world = _world()
+    world["contact_flows"] = [
+        {"name": "Inbound", "id": "f-inbound"},
+        {"name": "To agent", "id": "f-agent", "type": "AGENT_TRANSFER"},
+        {"name": "Queue music", "id": "f-queue", "type": "CUSTOMER_QUEUE"},
+    ]
+    emulator = _emulator(world)
+    _busy_all_but(emulator)
+    client = emulator.client(config=ONE_ATTEMPT)
+    task = emulator.add_contact(channel="TASK", queue="Billing").id
+    ana = _id(emulator, "ana")
+
+    # WHEN the task is transferred with an unknown flow, a Customer queue flow, then the agent flow's ARN
+    unknown = client_error(client.transfer_contact, InstanceId=INSTANCE, ContactId=task, UserId=ana, ContactFlowId="x")
+    wrong = client_error(
+        client.transfer_contact, InstanceId=INSTANCE, ContactId=task, UserId=ana, ContactFlowId="f-queue"
+    )
+    arn = f"{emulator.instance_arn}/contact-flow/f-agent"
+    moved = client.transfer_contact(InstanceId=INSTANCE, ContactId=task, UserId=ana, ContactFlowId=arn)
+
+    # THEN unknown is 404, an unsupported flow type 400, a Transfer to agent flow is accepted
+    assert unknown[:2] == ("ResourceNotFoundException", 404)
+    assert wrong[:2] == ("InvalidRequestException", 400)
+    assert "CUSTOMER_QUEUE" in wrong[2]
+    assert emulator.contact(moved["ContactId"]).transfers == 1
+
+
+def test_contact_flow_mistakes_are_named() -> None:
+    world = _world()
+    world["contact_flows"] = [{"name": "Inbound", "type": "SOMETHING"}]
+    with pytest.raises(WorldError, match=r"contact_flows\[0\] \(Inbound\): type 'SOMETHING' is not one of"):
+        World.from_dict(world)
+
+
 def test_transfer_contact_is_emulated_with_routing_off_too() -> None:
     # GIVEN native routing off
     emulator = ConnectEmulator(World.from_dict(_world()), routing=False)

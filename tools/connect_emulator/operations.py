@@ -713,6 +713,8 @@ def _summary_segment_attributes(raw: Mapping[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ TransferContact
 
 TRANSFER_CHANNELS = ("TASK", "EMAIL")  # "Transfer is only supported for TASK and EMAIL contacts"
+# "The following flow types are supported: Inbound flow, Transfer to agent flow, and Transfer to queue flow."
+TRANSFER_FLOW_TYPES = ("CONTACT_FLOW", "AGENT_TRANSFER", "QUEUE_TRANSFER")
 
 
 def transfer_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -739,6 +741,7 @@ def transfer_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
             )
         return {"ContactId": answered, "ContactArn": state.arn("contact", answered)}
     queue_id = _transfer_target(state, queue_ref, user_ref)
+    _check_transfer_flow(state, flow_id)
     if contact.channel not in TRANSFER_CHANNELS:
         raise ServiceError(
             INVALID_REQUEST,
@@ -757,6 +760,23 @@ def transfer_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
     if token is not None:
         state.transfer_tokens[token] = (meaning, moved.id)
     return {"ContactId": moved.id, "ContactArn": state.arn("contact", moved.id)}
+
+
+def _check_transfer_flow(state: InstanceState, flow_ref: str) -> None:
+    """With flows declared in the world: the flow must exist and be of a type TransferContact supports."""
+    flows = state.world.contact_flows
+    if not flows:
+        return  # flows not declared: any id is accepted (docs/emulator.md)
+    flow_id = flow_ref.removeprefix(f"{state.instance_arn}/contact-flow/")
+    flow = next((f for f in flows if f.id == flow_id), None)
+    if flow is None:
+        raise ServiceError(NOT_FOUND, f"Contact flow not found: {flow_ref}")
+    if flow.type not in TRANSFER_FLOW_TYPES:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact flow {flow.id} is a {flow.type} flow: TransferContact takes an Inbound (CONTACT_FLOW), "
+            "Transfer to agent (AGENT_TRANSFER) or Transfer to queue (QUEUE_TRANSFER) flow",
+        )
 
 
 def _transfer_target(state: InstanceState, queue_ref: str | None, user_ref: str | None) -> str:

@@ -72,6 +72,15 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class ContactFlowSpec:
+    """A flow of the instance, by type (the model's ContactFlowType): only its id and type are emulated."""
+
+    id: str
+    name: str
+    type: str = "CONTACT_FLOW"
+
+
+@dataclass(frozen=True)
 class RoutingSpec:
     """How the emulated instance routes contacts by itself (the world file's `routing:` section).
 
@@ -186,6 +195,7 @@ class World:
     timeline: tuple[TimelineEntry, ...] = ()
     # No `routing:` section: native routing off, the world of the harnesses written before it existed.
     routing: RoutingSpec = field(default_factory=lambda: RoutingSpec(native=False))
+    contact_flows: tuple[ContactFlowSpec, ...] = ()  # none: flow ids are not checked
 
     @classmethod
     def from_file(cls, path: str | Path) -> World:
@@ -430,7 +440,21 @@ class _WorldParser:
             for i, raw in self.each(top, "timeline")
         )
         faults, routing = self.faults(top.raw.get("faults")), self.routing(top.raw.get("routing"))
-        return replace(world, timeline=timeline, faults=faults, routing=routing)
+        flows = tuple(
+            self.contact_flow(raw, _label("contact_flows", i, raw, "name", "id"))
+            for i, raw in self.each(top, "contact_flows")
+        )
+        _unique("contact_flows", flows, "id")
+        _unique("contact_flows", flows, "name")
+        return replace(world, timeline=timeline, faults=faults, routing=routing, contact_flows=flows)
+
+    def contact_flow(self, raw: object, where: str) -> ContactFlowSpec:
+        entry = _Entry(where, raw, ("id", "name", "type"))
+        name = entry.required("name")
+        flow_type = entry.choice("type", self.enum("ContactFlowType"), "CONTACT_FLOW") or "CONTACT_FLOW"
+        flow = ContactFlowSpec(id=entry.text("id") or stable_id("contact-flow", name), name=name, type=flow_type)
+        self.check(entry, "id", flow.id, "ContactFlow", "Id")
+        return flow
 
     def queue_owners(self, top: _Entry, world: World) -> tuple[QueueSpec, ...]:
         """AGENT queues name their agent (`agent: username`); read once users are known."""
@@ -794,6 +818,7 @@ _SECTIONS = (
     "timeline",
     "faults",
     "routing",
+    "contact_flows",
 )
 _ROUTING_FIELDS = (
     "native",
