@@ -377,6 +377,21 @@ def test_an_association_is_an_offer_the_agent_accepts() -> None:
     assert (seen.state, seen.agent_id, seen.connected_via) == ("CONNECTED", _id(emulator, "ben"), "association")
 
 
+def test_an_association_with_an_offline_agent_is_missed() -> None:
+    # GIVEN every Support agent away, a waiting chat
+    emulator = _emulator(offer_timeout=20)
+    _busy_all_but(emulator)
+    contact = emulator.add_contact(channel="CHAT", queue="Support").id
+
+    # WHEN it is associated with eve, who is Offline (no CCP to accept it with), and the offer times out
+    emulator.client().associate_contact_with_user(InstanceId=INSTANCE, ContactId=contact, UserId=_id(emulator, "eve"))
+    emulator.advance(20)
+
+    # THEN it waits in its queue again
+    assert emulator.contact(contact).state == "QUEUED"
+    assert [(e.kind, e.via) for e in emulator.routing_events] == [("offered", "association"), ("missed", "association")]
+
+
 def test_a_missed_offer_goes_back_to_the_queue_and_blocks_the_agent() -> None:
     # GIVEN only cy Available, and every offer missed
     emulator = _emulator(miss_share=1.0, offer_timeout=20)

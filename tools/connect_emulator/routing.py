@@ -41,6 +41,7 @@ from connect_emulator.world import (
     DEFAULT_PROFILE_PRIORITY,
     DISCONNECTED,
     MONITOR,
+    OFFLINE,
     QUEUED,
     ROUTABLE_STATUS,
     RoutingSpec,
@@ -159,8 +160,11 @@ class RoutingEngine:
         now = self.state.clock()
         self._emit(OFFERED, contact.id, user_id, via)
         settings = self.settings
-        missed = settings.accept_after >= settings.offer_timeout or (
-            settings.miss_share > 0 and self.rng.random() < settings.miss_share
+        offline = self.state.users[user_id].status == OFFLINE  # no CCP to accept with (an association)
+        missed = (
+            offline
+            or settings.accept_after >= settings.offer_timeout
+            or (settings.miss_share > 0 and self.rng.random() < settings.miss_share)
         )
         delay, kind = (settings.offer_timeout, _MISS) if missed else (settings.accept_after, _ACCEPT)
         heapq.heappush(self._due, _Due(now + delay, next(self._sequence), kind, contact.id, token))
