@@ -24,6 +24,7 @@ from tests.emulator.support import (
     ONE_ATTEMPT,
     QUEUED_CHAT,
     QUEUED_EMAIL,
+    QUEUED_TASK,
     QUEUED_VIP_CHAT,
     SAM,
     SUPPORT_QUEUE,
@@ -71,6 +72,10 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
             ]
         },
     )
+    client.transfer_contact(
+        InstanceId=INSTANCE_ID, ContactId=QUEUED_TASK, UserId=SAM, ContactFlowId="transfer-to-agent-flow"
+    )
+    client.dismiss_user_contact(InstanceId=INSTANCE_ID, UserId=SAM, ContactId=HANDLED_CHAT)
     for contact in emulator.contacts():
         client.describe_contact(InstanceId=INSTANCE_ID, ContactId=contact.id)
     for user_id in users:
@@ -100,6 +105,7 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
         (client.monitor_contact, {"ContactId": QUEUED_CHAT, "UserId": LEAD_ONE}),
         (client.monitor_contact, {"ContactId": VIP_VOICE, "UserId": LEAD_ONE, "AllowedMonitorCapabilities": ["BARGE"]}),
         (client.update_contact_routing_data, {"ContactId": CONNECTED_CHAT, "QueuePriority": 1}),
+        (client.transfer_contact, {"ContactId": QUEUED_CHAT, "QueueId": SUPPORT_QUEUE, "ContactFlowId": "f"}),
         (
             client.update_contact_routing_data,
             {"ContactId": QUEUED_EMAIL, "QueuePriority": 1, "QueueTimeAdjustmentSeconds": 5},

@@ -10,8 +10,10 @@ from connect_emulator.errors import EmulatorStateError, ServiceError, WorldError
 from connect_emulator.faults import DOCUMENTED_QUOTAS, Faults, Latency, RateQuota, documented_quotas
 from connect_emulator.iam import Iam, IamPolicyError, IamSwitches
 from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse
+from connect_emulator.routing import RoutingEvent
 from connect_emulator.state import (
     Association,
+    Connection,
     ContactSnapshot,
     MonitoringSession,
     RoutingCriteriaSnapshot,
@@ -19,7 +21,7 @@ from connect_emulator.state import (
     UserSnapshot,
 )
 from connect_emulator.timeline import TimelineRecord
-from connect_emulator.world import TimelineEntry, World
+from connect_emulator.world import RoutingSpec, TimelineEntry, World
 
 __all__ = [
     "DOCUMENTED_QUOTAS",
@@ -27,6 +29,7 @@ __all__ = [
     "CallRecord",
     "ConnectEmulator",
     "ConnectModel",
+    "Connection",
     "ContactSnapshot",
     "EmulatorStateError",
     "Faults",
@@ -39,6 +42,8 @@ __all__ = [
     "MonitoringSession",
     "RateQuota",
     "RoutingCriteriaSnapshot",
+    "RoutingEvent",
+    "RoutingSpec",
     "RoutingStepSnapshot",
     "ServiceError",
     "TimelineEntry",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import math
@@ -24,8 +25,10 @@ from connect_emulator.faults import Faults
 from connect_emulator.iam import Iam
 from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse, default_model
 from connect_emulator.operations import HANDLERS, Handler
+from connect_emulator.routing import Listener, RoutingEngine, RoutingEvent
 from connect_emulator.state import (
     Association,
+    Connection,
     ContactSnapshot,
     InstanceState,
     MonitoringSession,
@@ -33,11 +36,15 @@ from connect_emulator.state import (
     UserSnapshot,
 )
 from connect_emulator.timeline import Timeline, TimelineRecord
-from connect_emulator.world import MONITOR, World
+from connect_emulator.world import MONITOR, QUEUED, RoutingSpec, World
 
 logger = logging.getLogger(__name__)
 
 UNKNOWN_OPERATION_NAME = "<unknown>"
+# Requests that change nothing native routing reacts to (any other one makes it look again).
+READ_ONLY_OPERATIONS = frozenset(
+    {"DescribeContact", "DescribeUser", "GetCurrentUserData", "SearchUsers", "SearchContacts"}
+)
 DEFAULT_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3})
 
 
@@ -57,7 +64,9 @@ class ConnectEmulator:
 
     `clock` (epoch seconds) and `sleep` default to the real ones; pass virtual ones to simulate time.
     `advance_to` / `advance` move the emulator's time forward whatever the clock (an offset added to it).
-    `seed` makes injected faults (error rates, latency jitter) and generated contact ids reproducible.
+    `seed` makes injected faults (error rates, latency jitter), generated contact ids and native routing's
+    random choices reproducible. `routing` overrides the world's `routing:` section: `False` turns native
+    routing off (contacts wait until associated or connected), `True` on, or a whole `RoutingSpec`.
     """
 
     def __init__(
@@ -68,6 +77,7 @@ class ConnectEmulator:
         sleep: Callable[[float], None] | None = None,
         seed: int = 0,
         model: ConnectModel | None = None,
+        routing: bool | RoutingSpec | None = None,
     ) -> None:
         self.world = world
         self.model = model or default_model()
@@ -80,6 +90,13 @@ class ConnectEmulator:
         for entry in world.timeline:
             self._timeline.add_entry(entry)
         self._applying = False
+        spec = world.routing
+        if isinstance(routing, RoutingSpec):
+            spec = routing
+        elif routing is not None:
+            spec = dataclasses.replace(spec, native=routing)
+        self._state.routing_spec = spec
+        self._router = RoutingEngine(self._state, spec, random.Random(f"routing-{seed}"))
         self._handlers: dict[str, Handler] = dict(HANDLERS)
         self._calls: list[CallRecord] = []
         self._request_ids = itertools.count(1)
@@ -198,16 +215,38 @@ class ConnectEmulator:
             return []
         self._applying = True
         try:
-            return self._timeline.apply_due(self._clock(), self._state, self)
+            router, records = self._router, []
+            settled = False
+            while True:  # timeline entries and routing events in time order, each at its own time
+                now = self._clock()  # a real clock moves while routing works: what it schedules now is due
+                routing_due, timeline_due = router.next_due(), self._timeline.next_due()
+                if (
+                    routing_due is not None
+                    and routing_due <= now
+                    and (timeline_due is None or routing_due < timeline_due)
+                ):
+                    with self._state.pinned(routing_due):
+                        router.run_next()
+                elif timeline_due is not None and timeline_due <= now:
+                    records += self._timeline.apply_due(timeline_due, self._state, self, after=router.settle)
+                elif not settled:  # route what changed since (a request, a Python API call) at the current time
+                    router.settle()
+                    settled = True
+                    continue
+                else:
+                    break
+                settled = False
+            return records
         finally:
             self._applying = False
 
     @contextlib.contextmanager
     def _synced(self) -> Iterator[None]:
-        """Hold the state lock with the timeline applied up to now."""
+        """Hold the state lock with the timeline applied up to now; route again after the change."""
         with self._lock:
             self._apply_due()
             yield
+            self._apply_due()
 
     @property
     def implemented_operations(self) -> frozenset[str]:
@@ -247,7 +286,11 @@ class ConnectEmulator:
         self.faults.before_call(operation.name)
         self.model.validate_input(operation, params)
         with self._lock:
-            return handler(self._state, params)
+            output = handler(self._state, params)
+            if operation.name not in READ_ONLY_OPERATIONS:
+                self._state.touch()
+            self._apply_due()  # native routing reacts to what the request changed
+            return output
 
     def _answer_error(
         self, operation: str, params: Mapping[str, Any], error: ServiceError, request_id: str
@@ -333,6 +376,41 @@ class ConnectEmulator:
         with self._synced():
             return list(self._state.monitoring_sessions)
 
+    # ------------------------------------------------------------------ native routing
+
+    @property
+    def routing(self) -> RoutingSpec:
+        """The routing settings in force (the world's `routing:` section or the constructor's override)."""
+        return self._state.routing_spec
+
+    @property
+    def routing_events(self) -> list[RoutingEvent]:
+        """What native routing did, in order: offers, connections, missed offers (see docs/emulator.md)."""
+        with self._synced():
+            return list(self._router.events)
+
+    @property
+    def connections(self) -> list[Connection]:
+        """Every contact connected to an agent, in order, with how: "native", "association" or "direct"."""
+        with self._synced():
+            return list(self._state.connections)
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(event)` for each RoutingEvent as it happens (at its time, under the state lock; it
+        may use the emulator, e.g. schedule the contact's end)."""
+        with self._lock:
+            self._router.listeners.append(listener)
+
+    def abandon_contact(self, contact_id: str) -> ContactSnapshot:
+        """The customer leaves while the contact waits in its queue (an abandoned contact)."""
+        with self._synced():
+            contact = self._state.require_contact(contact_id)
+            if contact.state != QUEUED or contact.queue_id is None:
+                state = contact.state
+                raise EmulatorStateError(f"contact {contact_id} is {state}: only a waiting contact can be abandoned")
+            self._state.disconnect(contact)
+            return self._state.contact_snapshot(contact)
+
     # ------------------------------------------------------------------ inspecting state
 
     def contact(self, contact_id: str) -> ContactSnapshot:
@@ -367,6 +445,7 @@ class ConnectEmulator:
         with self._synced():
             found = self._state.require_user(user)
             found.busy[channel.upper()] = slots
+            self._state.touch()
 
     def connect_contact(self, contact_id: str, user: str | None = None) -> ContactSnapshot:
         """An agent accepts a waiting or associated contact (default: the associated agent)."""
@@ -392,6 +471,7 @@ class ConnectEmulator:
             if queue_id is None:
                 raise EmulatorStateError(f"no queue {queue!r} in the world")
             self._state.enqueue(contact, queue_id)
+            self._apply_due()
             return self._state.contact_snapshot(contact)
 
     def add_contact(self, contact_id: str | None = None, *, channel: str = "CHAT", **fields: Any) -> ContactSnapshot:
@@ -411,7 +491,9 @@ class ConnectEmulator:
                 monitored = self._state.require_contact(str(spec.related_contact_id))
                 if monitored.monitoring_leg:
                     raise EmulatorStateError(f"contact {monitored.id} is a monitoring leg: it cannot be monitored")
-            return self._state.contact_snapshot(self._state.add_contact(spec))
+            contact = self._state.add_contact(spec)
+            self._apply_due()  # native routing sees the new contact before the snapshot is taken
+            return self._state.contact_snapshot(contact)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

@@ -40,6 +40,7 @@ USER_FILTERS = ("Agents", "Queues", "RoutingProfiles", "UserHierarchyGroups")
 DEFAULT_PAGE_SIZE = 100
 # Agent-side state reported by GetCurrentUserData for the emulator's contact states (unverified mapping).
 AGENT_CONTACT_STATE = {ASSOCIATED: "CONNECTING", CONNECTED: "CONNECTED"}
+MISSED = "MISSED"
 DEFAULT_SECURITY_PROFILE_ID = stable_id("security-profile", "Agent")
 _SOFT_PHONE = {"PhoneType": "SOFT_PHONE", "AutoAccept": False, "AfterContactWorkTimeLimit": 0}
 
@@ -180,7 +181,7 @@ def get_current_user_data(state: InstanceState, params: Mapping[str, Any]) -> di
     users = [u for u in _filtered_users(state, chosen[0], filters[chosen[0]]) if u.logged_in]
     contact_states = (filters.get("ContactFilter") or {}).get("ContactStates")
     if contact_states:
-        users = [u for u in users if any(_agent_state(c) in contact_states for c in state.live_contacts(u.id))]
+        users = [u for u in users if any(found in contact_states for _, found, _ in _agent_contacts(state, u))]
     page, token = _page(users, params)
     return {
         "UserDataList": [_user_data(state, user) for user in page],
@@ -235,11 +236,23 @@ def _user_data(state: InstanceState, user: UserState) -> dict[str, Any]:
         "AvailableSlotsByChannel": state.available_slots(user),
         "MaxSlotsByChannel": state.max_slots(user),
         "ActiveSlotsByChannel": state.active_slots(user),
-        "Contacts": [_contact_reference(state, contact) for contact in state.live_contacts(user.id)],
+        "Contacts": [_contact_reference(state, *found) for found in _agent_contacts(state, user)],
     }
 
 
-def _contact_reference(state: InstanceState, contact: ContactState) -> dict[str, Any]:
+def _agent_contacts(state: InstanceState, user: UserState) -> list[tuple[ContactState, str, float | None]]:
+    """(contact, AgentContactState, state start): the live contacts, then the offer the agent missed while it
+    blocks routing to them (native routing)."""
+    found = [(contact, _agent_state(contact), contact.agent_since) for contact in state.live_contacts(user.id)]
+    missed = state.contacts.get(user.missed_contact_id or "")
+    if missed is not None:
+        found.append((missed, MISSED, user.missed_at))
+    return found
+
+
+def _contact_reference(
+    state: InstanceState, contact: ContactState, agent_state: str, since: float | None
+) -> dict[str, Any]:
     queue = None
     if contact.queue_id is not None:
         queue = {"Id": contact.queue_id, "Arn": state.arn("queue", contact.queue_id)}
@@ -248,9 +261,9 @@ def _contact_reference(state: InstanceState, contact: ContactState) -> dict[str,
             "ContactId": contact.id,
             "Channel": contact.channel,
             "InitiationMethod": contact.initiation_method,
-            "AgentContactState": _agent_state(contact),
-            "StateStartTimestamp": contact.agent_since,
-            "ConnectedToAgentTimestamp": contact.connected_at,
+            "AgentContactState": agent_state,
+            "StateStartTimestamp": since,
+            "ConnectedToAgentTimestamp": contact.connected_at if agent_state != MISSED else None,
             "Queue": queue,
         }
     )
@@ -735,6 +748,109 @@ def describe_queue(state: InstanceState, params: Mapping[str, Any]) -> dict[str,
     }
 
 
+# ------------------------------------------------------------------------------ TransferContact
+
+TRANSFER_CHANNELS = ("TASK", "EMAIL")  # "Transfer is only supported for TASK and EMAIL contacts"
+# "The following flow types are supported: Inbound flow, Transfer to agent flow, and Transfer to queue flow."
+TRANSFER_FLOW_TYPES = ("CONTACT_FLOW", "AGENT_TRANSFER", "QUEUE_TRANSFER")
+
+
+def transfer_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Move an active TASK or EMAIL contact to a queue, or to an agent's own queue (idempotent per ClientToken).
+
+    Flows are not emulated: the contact lands in the target queue directly, with the flow id recorded.
+    """
+    _require_instance(state, params)
+    contact = _require_contact(state, params["ContactId"])
+    queue_ref, user_ref, flow_id = params.get("QueueId"), params.get("UserId"), params["ContactFlowId"]
+    if queue_ref and user_ref:
+        raise ServiceError(INVALID_REQUEST, "Do not use both QueueId and UserId in the same TransferContact call")
+    if not queue_ref and not user_ref:
+        raise ServiceError(INVALID_REQUEST, "TransferContact needs QueueId (a queue) or UserId (the agent's queue)")
+    if not flow_id:
+        raise ServiceError(INVALID_REQUEST, "ContactFlowId must name the flow that transfers the contact")
+    token = params.get("ClientToken")
+    meaning = (contact.id, queue_ref, user_ref, flow_id)
+    if token is not None and token in state.transfer_tokens:
+        earlier, answered = state.transfer_tokens[token]
+        if earlier != meaning:
+            raise ServiceError(
+                IDEMPOTENCY, f"ClientToken {token} was already used for a different TransferContact request"
+            )
+        return {"ContactId": answered, "ContactArn": state.arn("contact", answered)}
+    queue_id = _transfer_target(state, queue_ref, user_ref)
+    _check_transfer_flow(state, flow_id)
+    if contact.channel not in TRANSFER_CHANNELS:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact {contact.id} is a {contact.channel} contact: only TASK and EMAIL contacts can be transferred",
+        )
+    if contact.state == DISCONNECTED or contact.monitoring_leg:
+        raise ServiceError(
+            INVALID_REQUEST, f"Contact {contact.id} is not active (state {contact.state}): it cannot be transferred"
+        )
+    limit = state.routing_spec.max_transfers
+    if contact.transfers >= limit:
+        raise ServiceError(
+            QUOTA_EXCEEDED, f"Contact {contact.id} was already transferred {contact.transfers} times (at most {limit})"
+        )
+    moved = state.transfer(contact, queue_id, flow_id)
+    if token is not None:
+        state.transfer_tokens[token] = (meaning, moved.id)
+    return {"ContactId": moved.id, "ContactArn": state.arn("contact", moved.id)}
+
+
+def _check_transfer_flow(state: InstanceState, flow_ref: str) -> None:
+    """With flows declared in the world: the flow must exist and be of a type TransferContact supports."""
+    flows = state.world.contact_flows
+    if not flows:
+        return  # flows not declared: any id is accepted (docs/emulator.md)
+    flow_id = flow_ref.removeprefix(f"{state.instance_arn}/contact-flow/")
+    flow = next((f for f in flows if f.id == flow_id), None)
+    if flow is None:
+        raise ServiceError(NOT_FOUND, f"Contact flow not found: {flow_ref}")
+    if flow.type not in TRANSFER_FLOW_TYPES:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact flow {flow.id} is a {flow.type} flow: TransferContact takes an Inbound (CONTACT_FLOW), "
+            "Transfer to agent (AGENT_TRANSFER) or Transfer to queue (QUEUE_TRANSFER) flow",
+        )
+
+
+def _transfer_target(state: InstanceState, queue_ref: str | None, user_ref: str | None) -> str:
+    if queue_ref:
+        queue_id = state.find_queue_id(queue_ref)
+        if queue_id is None:
+            raise ServiceError(NOT_FOUND, f"Queue not found: {queue_ref}")
+        return queue_id
+    user = state.find_user(str(user_ref), allow_arn=True)
+    if user is None:
+        raise ServiceError(NOT_FOUND, f"User not found: {user_ref}")
+    return state.agent_queue_id(user)
+
+
+# ------------------------------------------------------------------------------ DismissUserContact
+
+
+def dismiss_user_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Clear a contact the agent missed, so routing offers them contacts again (native routing's block)."""
+    _require_instance(state, params)
+    user = state.find_user(params["UserId"], allow_arn=True)
+    if user is None:
+        raise ServiceError(NOT_FOUND, f"User not found: {params['UserId']}")
+    contact = _require_contact(state, params["ContactId"])
+    if user.missed_contact_id == contact.id:
+        user.missed_contact_id = user.missed_at = None
+        user.activity_at = state.clock()
+        return {}
+    if contact.state == DISCONNECTED and contact.agent_id == user.id:
+        return {}  # an ended contact of theirs: nothing left to dismiss (after-contact work is not emulated)
+    raise ServiceError(
+        INVALID_REQUEST,
+        f"Contact {contact.id} is not a missed or ended contact of user {user.id}: only those can be dismissed",
+    )
+
+
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
     "AssociateContactWithUser": associate_contact_with_user,
@@ -746,4 +862,6 @@ HANDLERS: Mapping[str, Handler] = {
     "SearchContacts": search_contacts,
     "DescribeInstance": describe_instance,
     "DescribeQueue": describe_queue,
+    "TransferContact": transfer_contact,
+    "DismissUserContact": dismiss_user_contact,
 }

@@ -25,11 +25,14 @@ from connect_emulator.world import (
     HierarchyGroupSpec,
     QueueSpec,
     RoutingProfileSpec,
+    RoutingSpec,
     World,
     stable_id,
 )
 
 LIVE_STATES = (ASSOCIATED, CONNECTED)
+# How a contact reached its agent (Connection.via, ContactSnapshot.connected_via).
+NATIVE, ASSOCIATION, DIRECT = "native", "association", "direct"
 SILENT_MONITOR, BARGE = "SILENT_MONITOR", "BARGE"
 # Routing step statuses (RoutingCriteriaStepStatus).
 ACTIVE, INACTIVE, JOINED, EXPIRED = "ACTIVE", "INACTIVE", "JOINED", "EXPIRED"
@@ -45,6 +48,16 @@ class Association:
     contact_id: str
     user_id: str
     time: float
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A contact connected to an agent, and by what: native routing, an association, or directly."""
+
+    contact_id: str
+    user_id: str
+    time: float
+    via: str  # NATIVE, ASSOCIATION or DIRECT (connect_contact, a timeline entry)
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,9 @@ class UserState:
     first_name: str | None = None
     last_name: str | None = None
     hierarchy_group_id: str | None = None
+    activity_at: float = 0.0  # last status change, offer, connection or end of a contact: the idle clock
+    missed_contact_id: str | None = None  # the offer this agent missed, while it blocks routing to them
+    missed_at: float | None = None
 
     @property
     def logged_in(self) -> bool:
@@ -157,6 +173,10 @@ class ContactState:
     routing_updates: int = 0  # routing criteria set so far (the next one's Index)
     queue_priority: int | None = None
     queue_time_adjustment: int | None = None
+    connected_via: str | None = None  # NATIVE, ASSOCIATION or DIRECT once connected
+    abandoned: bool = False  # the customer left while the contact waited in the queue
+    transfers: int = 0  # TransferContact calls on this contact and the contacts it was transferred from
+    flow_id: str | None = None  # the ContactFlowId of the transfer that queued it
 
     @property
     def monitoring_leg(self) -> bool:
@@ -187,6 +207,10 @@ class ContactSnapshot:
     related_contact_id: str | None = None
     queue_priority: int | None = None
     queue_time_adjustment: int | None = None
+    connected_via: str | None = None
+    abandoned: bool = False
+    previous_contact_id: str | None = None
+    transfers: int = 0
 
 
 @dataclass(frozen=True)
@@ -204,6 +228,7 @@ class UserSnapshot:
     available_slots: Mapping[str, int]
     contact_ids: tuple[str, ...]  # ASSOCIATED and CONNECTED contacts, monitoring legs included
     hierarchy_group_id: str | None = None
+    missed_contact_id: str | None = None  # a missed offer that blocks routing to the agent
 
 
 class InstanceState:
@@ -228,11 +253,17 @@ class InstanceState:
                 u.first_name,
                 u.last_name,
                 u.hierarchy_group_id,
+                activity_at=now,
             )
             for u in world.users
         }
         self.contacts: dict[str, ContactState] = {}
         self.associations: list[Association] = []
+        self.connections: list[Connection] = []
+        self.routing_spec: RoutingSpec = world.routing
+        self.version = 1  # bumped by every change native routing must react to (see `touch`)
+        # TransferContact ClientToken -> (the request's meaning, its answer: the contact id)
+        self.transfer_tokens: dict[str, tuple[tuple[str, str | None, str | None, str], str]] = {}
         self.monitoring_sessions: list[MonitoringSession] = []
         # MonitorContact ClientToken -> (the request's meaning, the session it started)
         self.monitor_tokens: dict[str, tuple[tuple[str, str, frozenset[str]], MonitoringSession]] = {}
@@ -258,6 +289,10 @@ class InstanceState:
     def new_contact_id(self) -> str:
         """A random UUID from the seeded generator: the same seed gives the same ids."""
         return str(uuid.UUID(int=self._contact_ids.getrandbits(128), version=4))
+
+    def touch(self) -> None:
+        """Note a change that can make a contact routable (native routing skips work when nothing changed)."""
+        self.version += 1
 
     # ------------------------------------------------------------------ ARNs
 
@@ -369,6 +404,7 @@ class InstanceState:
     def add_contact(self, spec: ContactSpec, *, base: float | None = None) -> ContactState:
         """Add a contact. Timestamps missing from `spec` are now, or, for contacts seeded from the world
         file (`base` given), a timeline starting at `base` with ten seconds between steps."""
+        self.touch()
         if spec.id in self.contacts:
             raise EmulatorStateError(f"contact {spec.id!r} already exists")
         step = _STEP if base is not None else 0.0
@@ -405,6 +441,7 @@ class InstanceState:
         return previous.initial_contact_id or previous.id
 
     def associate(self, contact: ContactState, user: UserState) -> Association:
+        self.touch()
         now = self.clock()
         self._stop_waiting(contact, now, joined=True)
         contact.state = ASSOCIATED
@@ -413,9 +450,34 @@ class InstanceState:
         contact.last_update = now
         association = Association(contact.id, user.id, now)
         self.associations.append(association)
+        user.activity_at = now
         return association
 
-    def connect(self, contact: ContactState, user: UserState) -> None:
+    def offer(self, contact: ContactState, user: UserState) -> None:
+        """Native routing offers a waiting contact to an agent: it rings (CONNECTING), taking a slot."""
+        self.touch()
+        now = self.clock()
+        self._stop_waiting(contact, now, joined=True)
+        contact.state = ASSOCIATED
+        contact.agent_id = user.id
+        contact.agent_since = now
+        contact.last_update = now
+        user.activity_at = now
+
+    def return_to_queue(self, contact: ContactState) -> None:
+        """A missed offer: the contact waits again in its queue, keeping its place and routing criteria."""
+        self.touch()
+        now = self.clock()
+        contact.state = QUEUED
+        contact.agent_id = None
+        contact.agent_since = None
+        contact.last_update = now
+        if contact.routing is not None:
+            contact.routing.ended_at = None
+            contact.routing.joined = False
+
+    def connect(self, contact: ContactState, user: UserState, via: str = DIRECT) -> None:
+        self.touch()
         if contact.state not in (QUEUED, ASSOCIATED):
             raise EmulatorStateError(f"contact {contact.id} is {contact.state}: only a waiting contact can connect")
         now = self.clock()
@@ -425,13 +487,22 @@ class InstanceState:
         contact.agent_since = now
         contact.connected_at = now
         contact.last_update = now
+        contact.connected_via = via
+        user.activity_at = now
+        self.connections.append(Connection(contact.id, user.id, now, via))
 
     def disconnect(self, contact: ContactState) -> None:
         """End a contact; its monitoring legs end with it."""
+        self.touch()
         if contact.state == DISCONNECTED:
             raise EmulatorStateError(f"contact {contact.id} is already disconnected")
         now = self.clock()
         self._stop_waiting(contact, now, joined=False)
+        if contact.state == QUEUED and contact.queue_id is not None:
+            contact.abandoned = True
+        agent = self.users.get(contact.agent_id or "")
+        if agent is not None and contact.state in LIVE_STATES:
+            agent.activity_at = now
         contact.state = DISCONNECTED
         contact.disconnected_at = now
         contact.last_update = now
@@ -447,6 +518,7 @@ class InstanceState:
             routing.joined = joined
 
     def enqueue(self, contact: ContactState, queue_id: str) -> None:
+        self.touch()
         if contact.state == DISCONNECTED:
             raise EmulatorStateError(f"contact {contact.id} is disconnected: it cannot be queued again")
         now = self.clock()
@@ -460,9 +532,61 @@ class InstanceState:
         contact.routing = None  # a transfer starts over with the new queue's routing
         contact.queue_priority = contact.queue_time_adjustment = None
 
+    def transfer(self, contact: ContactState, queue_id: str, flow_id: str) -> ContactState:
+        """TransferContact: the contact goes to `queue_id` as a new TRANSFER contact (the old one ends), or,
+        with `transfer_creates_contact` off, is requeued under its own id. Either way any agent is released."""
+        self.touch()
+        count = contact.transfers + 1
+        if not self.routing_spec.transfer_creates_contact:
+            self.enqueue(contact, queue_id)
+            contact.transfers, contact.flow_id = count, flow_id
+            return contact
+        now = self.clock()
+        moved = ContactState(
+            id=self.new_contact_id(),
+            channel=contact.channel,
+            initiation_method="TRANSFER",
+            state=QUEUED,
+            initiated_at=now,
+            last_update=now,
+            queue_id=queue_id,
+            enqueued_at=now,
+            attributes=dict(contact.attributes),
+            tags=dict(contact.tags),
+            segment_attributes=dict(contact.segment_attributes),
+            related_contact_id=contact.related_contact_id,
+            previous_contact_id=contact.id,
+            initial_contact_id=contact.initial_contact_id or contact.id,
+            customer_endpoint=dict(contact.customer_endpoint) if contact.customer_endpoint else None,
+            customer_id=contact.customer_id,
+            transfers=count,
+            flow_id=flow_id,
+        )
+        self._stop_waiting(contact, now, joined=False)
+        agent = self.users.get(contact.agent_id or "")
+        if agent is not None and contact.state in LIVE_STATES:
+            agent.activity_at = now
+        contact.state = DISCONNECTED
+        contact.disconnected_at = contact.last_update = now
+        self.contacts[moved.id] = moved
+        return moved
+
     def set_status(self, user: UserState, status: str) -> None:
+        self.touch()
         user.status = OFFLINE if status.lower() == OFFLINE.lower() else status
-        user.status_since = self.clock()
+        user.status_since = user.activity_at = self.clock()
+        user.missed_contact_id = user.missed_at = (
+            None  # changing status clears a missed contact (rtm-change-agent-activity-state)
+        )
+
+    def agent_queue_id(self, user: UserState) -> str:
+        """The agent's own queue: the world's AGENT queue naming them, else one made up on first use."""
+        for queue in self.queues.values():
+            if queue.type == "AGENT" and queue.owner_id == user.id:
+                return queue.id
+        queue = QueueSpec(stable_id("agent-queue", user.id), f"agent/{user.username}", "AGENT", user.id)
+        self.queues[queue.id] = queue
+        return queue.id
 
     # ------------------------------------------------------------------ monitoring
 
@@ -491,6 +615,7 @@ class InstanceState:
     # ------------------------------------------------------------------ routing criteria
 
     def set_routing_criteria(self, contact: ContactState, steps: Sequence[RoutingStep]) -> None:
+        self.touch()
         queue = self.queues.get(contact.queue_id or "")
         contact.routing = RoutingCriteriaState(
             steps=tuple(steps),
@@ -542,6 +667,10 @@ class InstanceState:
             related_contact_id=contact.related_contact_id,
             queue_priority=contact.queue_priority,
             queue_time_adjustment=contact.queue_time_adjustment,
+            connected_via=contact.connected_via,
+            abandoned=contact.abandoned,
+            previous_contact_id=contact.previous_contact_id,
+            transfers=contact.transfers,
         )
 
     def user_snapshot(self, user: UserState) -> UserSnapshot:
@@ -557,6 +686,7 @@ class InstanceState:
             available_slots=self.available_slots(user),
             contact_ids=tuple(c.id for c in self.live_contacts(user.id)),
             hierarchy_group_id=user.hierarchy_group_id,
+            missed_contact_id=user.missed_contact_id,
         )
 
 

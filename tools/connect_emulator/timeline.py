@@ -74,8 +74,11 @@ class Timeline:
     def next_due(self) -> float | None:
         return self._pending[0].due if self._pending else None
 
-    def apply_due(self, now: float, state: InstanceState, emulator: Any) -> list[TimelineRecord]:
-        """Apply every entry due at or before `now`, each at its own due time."""
+    def apply_due(
+        self, now: float, state: InstanceState, emulator: Any, after: Callable[[], object] | None = None
+    ) -> list[TimelineRecord]:
+        """Apply every entry due at or before `now`, each at its own due time; `after` runs after each one,
+        at that time too (native routing reacts to the change)."""
         applied = []
         while self._pending and self._pending[0].due <= now:
             item = heapq.heappop(self._pending)
@@ -89,6 +92,8 @@ class Timeline:
                 except EmulatorStateError as exc:
                     error = str(exc)
                     logger.warning("connect emulator timeline entry failed at=%s: %s", item.at, error)
+                if after is not None:
+                    after()
             record = TimelineRecord(item.at, item.due, item.description, error)
             self.records.append(record)
             applied.append(record)
@@ -102,6 +107,7 @@ def _apply(entry: TimelineEntry, state: InstanceState) -> None:
             state.set_status(user, entry.status)
         for channel, slots in (entry.busy or {}).items():
             user.busy[channel] = slots
+        state.touch()
         return
     contact = state.require_contact(str(entry.contact_id))
     if entry.disconnect:

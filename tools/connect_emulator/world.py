@@ -29,6 +29,12 @@ MONITOR = "MONITOR"
 DEFAULT_REGION = "eu-west-2"
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_STATUS = "Available"
+# Native routing (docs/emulator.md, "Native routing"): the documented defaults and the named choices.
+ROUTABLE_STATUS = "Available"  # the admin guide: contacts are routed to agents in the Available status
+CROSS_CHANNEL_BEHAVIORS = ("ROUTE_CURRENT_CHANNEL_ONLY", "ROUTE_ANY_CHANNEL")  # CrossChannelBehavior.BehaviorType
+AGENT_ORDERS = ("fewest_contacts", "longest_idle", "random")
+DEFAULT_PROFILE_PRIORITY, MAX_PROFILE_PRIORITY, MAX_PROFILE_DELAY = 1, 99, 9999  # RoutingProfileQueueConfig
+DEFAULT_OFFER_TIMEOUT = 20.0  # "You have 20 seconds to accept or reject a contact" (chat-with-connect-contacts)
 _T = TypeVar("_T")
 _ID_NAMESPACE = uuid.UUID("7b0d6c52-3f7e-4f43-9a43-5c1f0e6b2a10")
 
@@ -62,6 +68,34 @@ class QueueSpec:
     id: str
     name: str
     type: str = "STANDARD"
+    owner_id: str | None = None  # an AGENT queue's agent: the only one its contacts are offered to
+
+
+@dataclass(frozen=True)
+class ContactFlowSpec:
+    """A flow of the instance, by type (the model's ContactFlowType): only its id and type are emulated."""
+
+    id: str
+    name: str
+    type: str = "CONTACT_FLOW"
+
+
+@dataclass(frozen=True)
+class RoutingSpec:
+    """How the emulated instance routes contacts by itself (the world file's `routing:` section).
+
+    Every field is a behaviour the documents leave open or a documented default; see the switch table
+    in docs/emulator.md for each one's source.
+    """
+
+    native: bool = True  # Connect offers queued contacts to agents by itself (about-routing)
+    agent_order: str = "fewest_contacts"  # which eligible agent gets the offer (AGENT_ORDERS)
+    accept_after: float = 0.0  # seconds an agent takes to accept an offer they do not miss
+    offer_timeout: float = DEFAULT_OFFER_TIMEOUT  # seconds an offer rings before it is missed
+    miss_share: float = 0.0  # share of offers the agent misses (seeded)
+    missed_blocks_agent: bool = True  # a missed offer stops routing to the agent until their status changes
+    transfer_creates_contact: bool = True  # TransferContact answers a new contact id (TRANSFER) for the transfer
+    max_transfers: int = 11  # TransferContact: "A contact cannot be transferred more than 11 times"
 
 
 @dataclass(frozen=True)
@@ -70,6 +104,16 @@ class RoutingProfileSpec:
     name: str
     concurrency: Mapping[str, int]
     queue_ids: tuple[str, ...] | None = None  # None: serves every queue
+    # channel -> CrossChannelBehavior while the agent handles a contact of that channel
+    cross_channel: Mapping[str, str] = field(default_factory=dict)
+    # queue id -> (priority, delay seconds) in this profile (RoutingProfileQueueConfig); absent: (1, 0)
+    queue_configs: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    def queue_config(self, queue_id: str) -> tuple[int, int]:
+        return self.queue_configs.get(queue_id, (DEFAULT_PROFILE_PRIORITY, 0))
+
+    def cross_channel_behavior(self, channel: str) -> str:
+        return self.cross_channel.get(channel, CROSS_CHANNEL_BEHAVIORS[0])
 
     def serves(self, queue_id: str) -> bool:
         return self.queue_ids is None or queue_id in self.queue_ids
@@ -149,6 +193,9 @@ class World:
     faults: FaultsSpec = field(default_factory=FaultsSpec)
     hierarchy_groups: tuple[HierarchyGroupSpec, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
+    # No `routing:` section: native routing off, the world of the harnesses written before it existed.
+    routing: RoutingSpec = field(default_factory=lambda: RoutingSpec(native=False))
+    contact_flows: tuple[ContactFlowSpec, ...] = ()  # none: flow ids are not checked
 
     @classmethod
     def from_file(cls, path: str | Path) -> World:
@@ -290,6 +337,13 @@ class _Entry:
             raise self.fail(name, f"must be a whole number >= {minimum}, got {value!r}")
         return value
 
+    def duration(self, name: str, default: float, *, positive: bool = False) -> float:
+        value = self.raw.get(name, default)
+        bad = isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+        if bad or value < 0 or (positive and value == 0):
+            raise self.fail(name, f"must be a number of seconds {'> 0' if positive else '>= 0'}, got {value!r}")
+        return float(value)
+
     def seconds(self, name: str) -> float:
         value = self.raw.get(name)
         if value is None:
@@ -373,6 +427,7 @@ class _WorldParser:
         _unique("users", users, "id")
         _unique("users", users, "username", fold=True)
         world = replace(world, users=users)
+        world = replace(world, queues=self.queue_owners(top, world))
         contacts = tuple(
             self.contact(raw, _label("contacts", i, raw, "id"), world) for i, raw in self.each(top, "contacts")
         )
@@ -384,7 +439,61 @@ class _WorldParser:
             self.timeline_entry(raw, _label("timeline", i, raw, "at"), world, contact_ids.__contains__)
             for i, raw in self.each(top, "timeline")
         )
-        return replace(world, timeline=timeline, faults=self.faults(top.raw.get("faults")))
+        faults, routing = self.faults(top.raw.get("faults")), self.routing(top.raw.get("routing"))
+        flows = tuple(
+            self.contact_flow(raw, _label("contact_flows", i, raw, "name", "id"))
+            for i, raw in self.each(top, "contact_flows")
+        )
+        _unique("contact_flows", flows, "id")
+        _unique("contact_flows", flows, "name")
+        return replace(world, timeline=timeline, faults=faults, routing=routing, contact_flows=flows)
+
+    def contact_flow(self, raw: object, where: str) -> ContactFlowSpec:
+        entry = _Entry(where, raw, ("id", "name", "type"))
+        name = entry.required("name")
+        flow_type = entry.choice("type", self.enum("ContactFlowType"), "CONTACT_FLOW") or "CONTACT_FLOW"
+        flow = ContactFlowSpec(id=entry.text("id") or stable_id("contact-flow", name), name=name, type=flow_type)
+        self.check(entry, "id", flow.id, "ContactFlow", "Id")
+        return flow
+
+    def queue_owners(self, top: _Entry, world: World) -> tuple[QueueSpec, ...]:
+        """AGENT queues name their agent (`agent: username`); read once users are known."""
+        queues = list(world.queues)
+        for index, raw in self.each(top, "queues"):
+            owner_ref = raw.get("agent") if isinstance(raw, Mapping) else None
+            if owner_ref is None:
+                continue
+            where = _label("queues", index, raw, "name", "id")
+            if queues[index].type != "AGENT":
+                raise WorldError(f"{where}: agent is only for queues of type AGENT (an agent's own queue)")
+            owner = world.user(str(owner_ref))
+            if owner is None:
+                raise WorldError(f"{where}: agent {owner_ref!r} is not a defined user (username or id)")
+            queues[index] = replace(queues[index], owner_id=owner.id)
+        return tuple(queues)
+
+    @staticmethod
+    def routing(raw: object) -> RoutingSpec:
+        if raw is None:  # no section: contacts wait until associated or connected (docs/emulator.md)
+            return RoutingSpec(native=False)
+        entry = _Entry("routing", raw, _ROUTING_FIELDS)
+        default = RoutingSpec()
+        order = entry.text("agent_order", default.agent_order) or default.agent_order
+        if order not in AGENT_ORDERS:
+            raise entry.fail("agent_order", f"{order!r} is not one of {', '.join(AGENT_ORDERS)}")
+        share = entry.raw.get("miss_share", default.miss_share)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise entry.fail("miss_share", f"must be a probability between 0 and 1, got {share!r}")
+        return RoutingSpec(
+            native=entry.flag("native", default.native),
+            agent_order=order,
+            accept_after=entry.duration("accept_after", default.accept_after),
+            offer_timeout=entry.duration("offer_timeout", default.offer_timeout, positive=True),
+            miss_share=float(share),
+            missed_blocks_agent=entry.flag("missed_blocks_agent", default.missed_blocks_agent),
+            transfer_creates_contact=entry.flag("transfer_creates_contact", default.transfer_creates_contact),
+            max_transfers=entry.whole("max_transfers", default.max_transfers, minimum=0),
+        )
 
     @staticmethod
     def each(top: _Entry, section: str) -> Iterable[tuple[int, Any]]:
@@ -413,7 +522,7 @@ class _WorldParser:
         return instance
 
     def queue(self, raw: object, where: str) -> QueueSpec:
-        entry = _Entry(where, raw, ("id", "name", "type"))
+        entry = _Entry(where, raw, ("id", "name", "type", "agent"))
         name = entry.required("name")
         queue_type = entry.choice("type", QUEUE_TYPES, "STANDARD") or "STANDARD"
         return QueueSpec(id=entry.text("id") or stable_id("queue", name), name=name, type=queue_type)
@@ -427,18 +536,56 @@ class _WorldParser:
         return group
 
     def routing_profile(self, raw: object, where: str, world: World) -> RoutingProfileSpec:
-        entry = _Entry(where, raw, ("id", "name", "concurrency", "queues"))
+        entry = _Entry(where, raw, ("id", "name", "concurrency", "queues", "cross_channel"))
         name = entry.required("name")
-        queue_refs = entry.text_list("queues")
-        queue_ids: tuple[str, ...] | None = None
-        if queue_refs is not None:
-            queue_ids = tuple(self.resolve_queue(entry, "queues", ref, world) for ref in queue_refs)
+        queue_configs = self.profile_queues(entry, world)
         return RoutingProfileSpec(
             id=entry.text("id") or stable_id("routing-profile", name),
             name=name,
             concurrency=entry.slot_counts("concurrency"),
-            queue_ids=queue_ids,
+            queue_ids=tuple(queue_configs) if queue_configs is not None else None,
+            cross_channel=self.cross_channel(entry),
+            queue_configs=queue_configs or {},
         )
+
+    def profile_queues(self, entry: _Entry, world: World) -> dict[str, tuple[int, int]] | None:
+        """`queues:` names/ids, or `{queue, priority, delay}` (RoutingProfileQueueConfig: 1-99, 0-9999 s)."""
+        raw = entry.raw.get("queues")
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            raise entry.fail("queues", "must be a list of queue names or ids, or {queue, priority, delay} mappings")
+        configs: dict[str, tuple[int, int]] = {}
+        for index, item in enumerate(raw):
+            if isinstance(item, Mapping):
+                sub = _Entry(f"{entry.where}: queues[{index}]", item, ("queue", "priority", "delay"))
+                queue_id = self.resolve_queue(sub, "queue", sub.required("queue"), world)
+                priority = sub.whole("priority", DEFAULT_PROFILE_PRIORITY, minimum=1)
+                delay = sub.whole("delay", 0, minimum=0)
+                if priority > MAX_PROFILE_PRIORITY or delay > MAX_PROFILE_DELAY:
+                    raise sub.fail("priority", f"must be 1-{MAX_PROFILE_PRIORITY} and delay 0-{MAX_PROFILE_DELAY} s")
+                configs[queue_id] = (priority, delay)
+            elif isinstance(item, (str, int)) and not isinstance(item, bool):
+                configs[self.resolve_queue(entry, "queues", str(item), world)] = (DEFAULT_PROFILE_PRIORITY, 0)
+            else:
+                raise entry.fail("queues", f"item {index} must be a queue name or id, or a mapping")
+        return configs
+
+    @staticmethod
+    def cross_channel(entry: _Entry) -> dict[str, str]:
+        """One behaviour for every channel, or `{channel: behaviour}` (the model sets it per channel)."""
+        raw = entry.raw.get("cross_channel")
+        if raw is None:
+            return {}
+        pairs = raw.items() if isinstance(raw, Mapping) else ((channel, raw) for channel in CHANNELS)
+        result: dict[str, str] = {}
+        for channel, behavior in pairs:
+            if str(channel).upper() not in CHANNELS:
+                raise entry.fail("cross_channel", f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
+            if not isinstance(behavior, str) or behavior.upper() not in CROSS_CHANNEL_BEHAVIORS:
+                raise entry.fail("cross_channel", f"{behavior!r} is not one of {', '.join(CROSS_CHANNEL_BEHAVIORS)}")
+            result[str(channel).upper()] = behavior.upper()
+        return result
 
     def user(self, raw: object, where: str, world: World) -> UserSpec:
         allowed = ("id", "username", "routing_profile", "status", "busy", "first_name", "last_name", "hierarchy_group")
@@ -670,6 +817,18 @@ _SECTIONS = (
     "contacts",
     "timeline",
     "faults",
+    "routing",
+    "contact_flows",
+)
+_ROUTING_FIELDS = (
+    "native",
+    "agent_order",
+    "accept_after",
+    "offer_timeout",
+    "miss_share",
+    "missed_blocks_agent",
+    "transfer_creates_contact",
+    "max_transfers",
 )
 _CONTACT_FIELDS = (
     "id",
