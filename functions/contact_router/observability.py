@@ -1,4 +1,4 @@
-"""Logger and metrics, configured once. One structured decision line and one metric per contact."""
+"""Logger, tracer and metrics, configured once. One structured decision line and one metric per contact."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from contact_router.models.affinity import AffinityDecision
@@ -21,6 +21,8 @@ NAMESPACE = "ContactRouter"
 _service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
 logger = Logger(service=_service)
 metrics = Metrics(namespace=NAMESPACE, service=_service)
+# Sends segments only in Lambda with active tracing on (template.yaml: ActiveTracing); off in tests and locally.
+tracer = Tracer(service=_service)
 
 
 # Anything that identifies a customer, wherever it sits in an event or an API answer: erased before logging.

@@ -18,16 +18,11 @@ import pytest
 from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, World
-from contact_router.app import (
-    AffinityApp,
-    RouterApp,
-    SupervisionApp,
-    build_affinity_app,
-    build_router_app,
-    build_supervision_app,
-)
+from contact_router.adapters.aws import Clients
+from contact_router.composition import build_affinity_app, build_router_app, build_supervision_app
 from contact_router.config import Settings
 from contact_router.handlers import router as router_handler
+from contact_router.record_policy import AffinityApp, RouterApp, SupervisionApp
 from contact_router_cli.local import LocalLambdaContext, lambda_output_to
 from tests.conftest import EVENTS_DIR, SAMPLES_DIR
 from tests.support.cfn import load_template
@@ -55,10 +50,7 @@ class Harness:
         settings = Settings.from_env({**self.env, **env})
         app = build_router_app(
             settings,
-            connect_client=self.emulator.client(),
-            dynamodb_client=self.dynamodb,
-            sqs_client=self.sqs,
-            secretsmanager_client=self.secrets,
+            Clients(connect=self.emulator.client(), dynamodb=self.dynamodb, sqs=self.sqs, secretsmanager=self.secrets),
         )
         self.apps.append(app)
         return app
@@ -66,16 +58,13 @@ class Harness:
     def supervision_app(self, **env: str) -> SupervisionApp:
         settings = Settings.from_env({**self.env, "ALLOW_BARGE": "true", **env})
         return build_supervision_app(
-            settings, connect_client=self.emulator.client(), dynamodb_client=self.dynamodb, sqs_client=self.sqs
+            settings, Clients(connect=self.emulator.client(), dynamodb=self.dynamodb, sqs=self.sqs)
         )
 
     def affinity_app(self, **env: str) -> AffinityApp:
         return build_affinity_app(
             Settings.from_env({**self.env, **env}),
-            connect_client=self.emulator.client(),
-            dynamodb_client=self.dynamodb,
-            sqs_client=self.sqs,
-            secretsmanager_client=self.secrets,
+            Clients(connect=self.emulator.client(), dynamodb=self.dynamodb, sqs=self.sqs, secretsmanager=self.secrets),
         )
 
     def record(self, body: str | dict[str, Any], receive_count: int = 1) -> dict[str, Any]:

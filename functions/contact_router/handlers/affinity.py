@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contact_router.config import Settings
-from contact_router.handlers._sqs import SqsFunction
-from contact_router.observability import logger, metrics
-
-if TYPE_CHECKING:
-    from contact_router.app import AffinityApp
+from contact_router.handlers.sqs import SqsFunction
+from contact_router.observability import logger, metrics, tracer
+from contact_router.record_policy import AffinityApp
 
 
 def _build(settings: Settings) -> AffinityApp:
-    from contact_router.app import build_affinity_app  # at the first invocation, not in the init phase
+    from contact_router.composition import build_affinity_app  # at the first invocation, not in the init phase
 
     return build_affinity_app(settings)
 
 
-function = SqsFunction["AffinityApp"](_build)
+function = SqsFunction[AffinityApp](_build)
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, app: AffinityApp | None = None) -> dict[str, Any]:
     return function.handle(event, context, app)

@@ -18,8 +18,6 @@ from contact_router.models.contact import Contact
 from contact_router.models.decision import CandidateVerdict
 from contact_router.rules.model import RoutingRule
 
-MAX_AGENTS = 100
-
 
 @dataclass
 class SharedAgentStates:
@@ -54,7 +52,7 @@ class Prepared:
 
 
 @dataclass
-class BatchPlan:
+class BatchPrefetch:
     prepared: dict[str, Prepared] = field(default_factory=dict)  # contact id -> first pass, used once
     failed: dict[str, ContactRouterError] = field(default_factory=dict)  # contact id -> error met planning
     agents: SharedAgentStates = field(default_factory=SharedAgentStates)

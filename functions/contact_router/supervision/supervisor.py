@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Protocol
 
 from contact_router.errors import PermanentError
@@ -23,6 +24,7 @@ from contact_router.models.decision import CandidateVerdict, Verdict
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 from contact_router.routing.ports import IdempotencyPort, RulesProviderPort
 from contact_router.routing.references import ReferenceKind, arn_allowed, classify
+from contact_router.routing.replay import decide_once
 from contact_router.rules.matcher import mismatch
 from contact_router.rules.model import SupervisionRule
 from contact_router.supervision.policy import (
@@ -114,20 +116,10 @@ class Supervisor:
                 detail=f"sample {bucket:.3f} >= rate {rule.when.sample_rate}",
             )
 
-        if self.idempotency is None:
-            return self._choose_and_monitor(base, contact, rule)
         key = {"contact_id": contact.id, "agent_id": contact.agent_id, "dry_run": self.options.dry_run}
-        record, replayed = self.idempotency.run(key, lambda: self._choose_and_monitor(base, contact, rule).to_record())
-        decision = SupervisionDecision.from_record(record)
-        if replayed:
-            return replace(
-                decision,
-                outcome=SupervisionOutcome.DUPLICATE,
-                replayed=True,
-                reason="already_decided",
-                detail=f"redelivered event; first decision was {decision.outcome.value}",
-            )
-        return decision
+        return decide_once(
+            self.idempotency, key, partial(self._choose_and_monitor, base, contact, rule), SupervisionDecision
+        )
 
     # --------------------------------------------------------------------------------------- internals
     def _screen(self, channel: str, initiation_method: str | None) -> tuple[str, str] | None:
