@@ -104,6 +104,13 @@ def _secret(settings: Settings, clients: Clients) -> Callable[[], bytes]:
     return secret_loader(settings.customer_key_secret_arn, clients.secretsmanager)
 
 
+def source_ports(settings: Settings, clients: Clients) -> dict[str, object]:
+    """Adapters that candidate sources need beyond Connect and the customer history, by source kind: a
+    source kind backed by another AWS service adds its adapter here (read by its resolver from
+    ``lookup.ports[kind]``). None today."""
+    return {}
+
+
 def build_router_app(
     settings: Settings,
     clients: Clients | None = None,
@@ -129,6 +136,7 @@ def build_router_app(
         rechecks=rechecks
         or (SqsRechecks(settings.router_queue_url, clients.sqs) if settings.router_queue_url else None),
         clock=clock,
+        source_ports=source_ports(settings, clients),
         history=HistoryLookup(store, _secret(settings, clients), settings.customer_profile_attribute)
         if store
         else None,

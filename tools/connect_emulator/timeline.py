@@ -71,9 +71,6 @@ class Timeline:
         """(seconds after start, description) of every entry not applied yet, in due order."""
         return [(item.at, item.description) for item in sorted(self._pending)]
 
-    def next_due(self) -> float | None:
-        return self._pending[0].due if self._pending else None
-
     def apply_due(self, now: float, state: InstanceState, emulator: Any) -> list[TimelineRecord]:
         """Apply every entry due at or before `now`, each at its own due time."""
         applied = []

@@ -12,9 +12,10 @@ Order of work, cheapest and safest first:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 from contact_router.errors import ContactRouterError, PermanentError
 from contact_router.models.agent import MAX_AGENTS_PER_CALL
@@ -68,6 +69,7 @@ class Router:
         rechecks: RecheckPort | None = None,
         clock: Callable[[], float] = time.time,
         history: HistoryPort | None = None,
+        source_ports: Mapping[str, Any] | None = None,
     ) -> None:
         self.options = options
         self.connect = connect
@@ -77,6 +79,7 @@ class Router:
         self.rechecks = rechecks
         self.clock = clock
         self.history = history
+        self.source_ports = dict(source_ports or {})
 
     # ----------------------------------------------------------------------------------------- entry
     def route(
@@ -362,6 +365,7 @@ class Router:
             allowed_agent_arn_pattern=self.options.allowed_agent_arn_pattern,
             clock=self.clock,
             history=self.history,
+            ports=self.source_ports,
         )
 
 

@@ -11,11 +11,9 @@ from contact_router.rules.model import CandidateSource
 
 def resolve(source: CandidateSource, contact: Contact, lookup: Lookup) -> list[CandidateVerdict]:
     label = source.label
-    history = lookup.customer_history(contact)
-    if history is None:
-        return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer history (AFFINITY_TABLE unset)")]
-    if not history.keys:
-        return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer key on this contact")]
+    history = lookup.customer_history(label, contact)
+    if isinstance(history, CandidateVerdict):
+        return [history]
     newest = history.newest_last_agent()
     if newest is None:
         return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no last agent recorded for this customer")]

@@ -3,8 +3,9 @@ username) becomes a candidate verdict."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from contact_router.customers.history import CustomerHistory
 from contact_router.models.agent import UserRef
@@ -25,15 +26,22 @@ class Lookup:
     allowed_agent_arn_pattern: str
     clock: Callable[[], float]
     history: HistoryPort | None = None
+    # Ports of sources that need more than Connect and the customer history, by source kind (each resolver
+    # declares the Protocol it expects; composition.source_ports wires the adapters).
+    ports: Mapping[str, Any] = field(default_factory=dict)
     _history: dict[str, CustomerHistory] = field(default_factory=dict)
 
-    def customer_history(self, contact: Contact) -> CustomerHistory | None:
-        """What the affinity table says about this contact's customer; None without AFFINITY_TABLE."""
+    def customer_history(self, label: str, contact: Contact) -> CustomerHistory | CandidateVerdict:
+        """What the affinity table says about this contact's customer, or the empty-source verdict saying
+        why there is nothing to say (no AFFINITY_TABLE, no customer key on the contact)."""
         if self.history is None:
-            return None
+            return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer history (AFFINITY_TABLE unset)")
         if contact.id not in self._history:
             self._history[contact.id] = self.history.for_contact(contact)
-        return self._history[contact.id]
+        found = self._history[contact.id]
+        if not found.keys:
+            return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer key on this contact")
+        return found
 
     def reference(self, label: str, raw: str) -> CandidateVerdict:
         """A user id, user ARN or username -> an eligible candidate, or why it cannot be one."""

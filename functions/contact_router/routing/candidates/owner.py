@@ -12,11 +12,9 @@ from contact_router.rules.model import CandidateSource
 
 def resolve(source: CandidateSource, contact: Contact, lookup: Lookup) -> list[CandidateVerdict]:
     label = source.label
-    history = lookup.customer_history(contact)
-    if history is None:
-        return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer history (AFFINITY_TABLE unset)")]
-    if not history.keys:
-        return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer key on this contact")]
+    history = lookup.customer_history(label, contact)
+    if isinstance(history, CandidateVerdict):
+        return [history]
     owner = history.owner()
     if owner is None:
         return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no owner for this customer")]
