@@ -172,7 +172,7 @@ def build_supervision_app(settings: Settings, clients: Clients | None = None) ->
         idempotency=shared.idempotency,
     )
     return RecordPolicy(
-        decide=lambda detail, _recheck, _prefetched: supervisor.supervise(detail),
+        decide=lambda event, _recheck, _prefetched: supervisor.supervise(event),
         kind=SupervisionDecision,
         dead_letters=shared.dead_letters,
         idempotency=shared.idempotency,
@@ -192,7 +192,7 @@ def build_affinity_app(settings: Settings, clients: Clients | None = None) -> Af
         settings.customer_profile_attribute,
     )
     return RecordPolicy(
-        decide=lambda detail, _recheck, _prefetched: recorder.record(detail),
+        decide=lambda event, _recheck, _prefetched: recorder.record(event),
         kind=AffinityDecision,
         dead_letters=_dead_letters(settings, clients),
     )

@@ -95,10 +95,10 @@ class RecordPolicy(Generic[D]):
         try:
             self._check_deadline()
             debug_payload("sqs record", body=json_or_text(record.body))
-            detail, recheck = parse_record(record.body)
-            contact_id = detail.contact_id
+            event, recheck = parse_record(record.body)
+            contact_id = event.contact_id
             logger.append_keys(contact_id=contact_id)
-            decision = self.decide(detail, recheck, self.prefetched)
+            decision = self.decide(event, recheck, self.prefetched)
         except PermanentError as exc:
             rejected = failure(self.kind, contact_id, exc.reason, exc.message, permanent=True)
             record_decision(rejected)

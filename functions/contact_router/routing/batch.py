@@ -54,12 +54,12 @@ class Prepared:
 @dataclass
 class BatchPrefetch:
     prepared: dict[str, Prepared] = field(default_factory=dict)  # contact id -> first pass, used once
-    failed: dict[str, ContactRouterError] = field(default_factory=dict)  # contact id -> error met planning
+    failed: dict[str, ContactRouterError] = field(default_factory=dict)  # contact id -> error met prefetching
     agents: SharedAgentStates = field(default_factory=SharedAgentStates)
 
     def take(self, contact_id: str) -> Prepared | None:
         """The first pass of this contact, once: a duplicate in the same batch reads the contact afresh.
-        An error met while planning is raised here, on the record's own path (not retried at once)."""
+        An error met while prefetching is raised here, on the record's own path (not retried at once)."""
         error = self.failed.pop(contact_id, None)
         if error is not None:
             raise error

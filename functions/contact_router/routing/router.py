@@ -83,17 +83,17 @@ class Router:
 
     # ----------------------------------------------------------------------------------------- entry
     def route(
-        self, detail: ContactEventDetail, recheck: Recheck | None = None, prefetched: BatchPrefetch | None = None
+        self, event: ContactEventDetail, recheck: Recheck | None = None, prefetched: BatchPrefetch | None = None
     ) -> Decision:
         base = Decision(
             outcome=Outcome.IGNORED,
-            contact_id=detail.contact_id,
-            channel=detail.channel,
-            event_type=detail.event_type,
-            queue_id=detail.queue_info.queue_id if detail.queue_info else None,
+            contact_id=event.contact_id,
+            channel=event.channel,
+            event_type=event.event_type,
+            queue_id=event.queue_info.queue_id if event.queue_info else None,
             dry_run=self.options.dry_run,
         )
-        skip = screen_event(detail, self.options.route_voice)
+        skip = screen_event(event, self.options.route_voice)
         if skip:
             return replace(base, reason=skip.reason, detail=skip.detail)
         if (
@@ -111,14 +111,14 @@ class Router:
                 reason="hop",
                 detail=f"long wait: next hop in {remaining} s",
             )
-        if detail.instance_arn.lower() != self.options.instance_arn.lower():
+        if event.instance_arn.lower() != self.options.instance_arn.lower():
             raise PermanentError(
                 "other_instance",
-                f"event for instance {detail.instance_arn}; this deployment serves {self.options.instance_arn}",
+                f"event for instance {event.instance_arn}; this deployment serves {self.options.instance_arn}",
             )
 
-        prepared = prefetched.take(detail.contact_id) if prefetched is not None else None
-        contact = prepared.contact if prepared else self.connect.describe_contact(detail.contact_id)
+        prepared = prefetched.take(event.contact_id) if prefetched is not None else None
+        contact = prepared.contact if prepared else self.connect.describe_contact(event.contact_id)
         agents = prefetched.agents if prefetched else None
         return self.decide(contact, base, recheck, prepared=prepared, agents=agents)
 
@@ -129,22 +129,22 @@ class Router:
         records take the ordinary per-record path, with its own error handling.
         """
         batch = BatchPrefetch()
-        for detail, recheck in items:
-            if detail.contact_id in batch.prepared or screen_event(detail, self.options.route_voice):
+        for event, recheck in items:
+            if event.contact_id in batch.prepared or screen_event(event, self.options.route_voice):
                 continue
             if recheck is not None and seconds_until_due(recheck, self.clock()) is not None:
                 continue
-            if detail.instance_arn.lower() != self.options.instance_arn.lower():
+            if event.instance_arn.lower() != self.options.instance_arn.lower():
                 continue
             try:
-                contact = self.connect.describe_contact(detail.contact_id)
+                contact = self.connect.describe_contact(event.contact_id)
                 if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
                     batch.prepared[contact.id] = Prepared(contact, None)
                     continue
                 rule = match_rule(self.rules.current().routing, contact).rule
                 candidates = tuple(collect(rule, contact, self._lookup())) if rule else ()
             except ContactRouterError as exc:
-                batch.failed[detail.contact_id] = exc  # raised on the record's own path, with its policy
+                batch.failed[event.contact_id] = exc  # raised on the record's own path, with its policy
                 continue
             batch.prepared[contact.id] = Prepared(contact, rule, candidates)
         wanted = list(

@@ -71,25 +71,25 @@ class Supervisor:
         self.rules = rules
         self.idempotency = idempotency
 
-    def supervise(self, detail: ContactEventDetail) -> SupervisionDecision:
+    def supervise(self, event: ContactEventDetail) -> SupervisionDecision:
         base = SupervisionDecision(
             outcome=SupervisionOutcome.IGNORED,
-            contact_id=detail.contact_id,
-            channel=detail.channel,
-            event_type=detail.event_type,
+            contact_id=event.contact_id,
+            channel=event.channel,
+            event_type=event.event_type,
             dry_run=self.options.dry_run,
         )
-        if detail.event_type != "CONNECTED_TO_AGENT":
+        if event.event_type != "CONNECTED_TO_AGENT":
             return replace(
-                base, reason="not_connected_event", detail=f"event type {detail.event_type} is not supervised"
+                base, reason="not_connected_event", detail=f"event type {event.event_type} is not supervised"
             )
-        skip = self._screen(detail.channel, detail.initiation_method)
+        skip = self._screen(event.channel, event.initiation_method)
         if skip:
             return replace(base, reason=skip[0], detail=skip[1])
-        if detail.instance_arn.lower() != self.options.instance_arn.lower():
-            raise PermanentError("other_instance", f"event for instance {detail.instance_arn}")
+        if event.instance_arn.lower() != self.options.instance_arn.lower():
+            raise PermanentError("other_instance", f"event for instance {event.instance_arn}")
 
-        contact = self.connect.describe_contact(detail.contact_id)
+        contact = self.connect.describe_contact(event.contact_id)
         base = replace(base, channel=contact.channel, agent_id=contact.agent_id)
         skip = self._screen(contact.channel, contact.initiation_method)
         if skip:
