@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contact_router.config import Settings
 from contact_router.handlers.sqs import SqsFunction
 from contact_router.observability import logger, metrics, tracer
-from contact_router.record_policy import RouterApp
+
+if TYPE_CHECKING:  # built at the first invocation: the init phase imports none of it
+    from contact_router.record_policy import RouterApp
 
 
 def _build(settings: Settings) -> RouterApp:
@@ -18,7 +20,7 @@ def _build(settings: Settings) -> RouterApp:
     return build_router_app(settings)
 
 
-function = SqsFunction[RouterApp](_build)
+function = SqsFunction["RouterApp"](_build)
 
 
 @logger.inject_lambda_context(clear_state=True)

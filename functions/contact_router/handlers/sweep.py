@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contact_router.observability import logger, metrics, tracer
-from contact_router.sweep.schedule import ScheduledSweep
 from contact_router.sweep.settings import SweepSettings
+
+if TYPE_CHECKING:
+    from contact_router.sweep.schedule import ScheduledSweep
 
 
 @logger.inject_lambda_context(clear_state=True)
