@@ -29,6 +29,7 @@ from tests.support.cfn import (
 
 ROUTER_ENV_NAMES = {
     "CONNECT_INSTANCE_ARN",
+    "POWERTOOLS_TRACE_DISABLED",
     "RULES_SOURCE",
     "RULES_SSM_PARAMETER",
     "RULES_APPCONFIG_APPLICATION",
@@ -463,6 +464,8 @@ def test_active_tracing_is_a_parameter_off_by_default_with_its_permission_only_w
     assert len(functions) == 4
     for name, function in functions.items():
         assert function["Properties"]["TracingConfig"] == {"Mode": "Active" if on else "PassThrough"}, name
+    for function in functions.values():
+        assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == str(not on).lower()
     for role in TRACED_ROLES:
         names = [policy["PolicyName"] for policy in deployed.properties(role)["Policies"]]
         assert ("xray-tracing" in names) is on, role

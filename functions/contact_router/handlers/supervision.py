@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contact_router.config import Settings
 from contact_router.handlers.sqs import SqsFunction
-from contact_router.observability import logger, metrics, tracer
+from contact_router.observability import logger, metrics, traced
 
 if TYPE_CHECKING:  # built at the first invocation: the init phase imports none of it
     from contact_router.record_policy import SupervisionApp
@@ -24,7 +24,7 @@ function = SqsFunction["SupervisionApp"](_build)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, app: SupervisionApp | None = None) -> dict[str, Any]:
     return function.handle(event, context, app)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from contact_router.observability import logger, metrics, tracer
+from contact_router.observability import logger, metrics, traced
 from contact_router.sweep.settings import SweepSettings
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, app: ScheduledSweep | None = None) -> dict[str, Any]:
     return (app or default_app()).run(event, context).to_record()
