@@ -199,7 +199,8 @@ def lambda_output_discarded() -> Iterator[None]:
 
 
 def _own_cost_run(contacts: int, *, idempotency: bool, profile: cProfile.Profile | None = None) -> float:
-    from contact_router.app import build_router_app
+    from contact_router.adapters.aws import Clients
+    from contact_router.composition import build_router_app
     from contact_router.config import Settings
     from contact_router.handlers import router as handler
     from contact_router_cli.simulate.clock import VirtualClock
@@ -213,7 +214,7 @@ def _own_cost_run(contacts: int, *, idempotency: bool, profile: cProfile.Profile
         if idempotency:
             env["IDEMPOTENCY_TABLE"] = "idempotency"
         connect = FakeConnectClient()
-        app = build_router_app(Settings.from_env(env), connect_client=connect, dynamodb_client=FakeDynamoDBClient())
+        app = build_router_app(Settings.from_env(env), Clients(connect=connect, dynamodb=FakeDynamoDBClient()))
     batches = []
     for start in range(0, contacts, 10):
         records = []
@@ -274,8 +275,8 @@ OWN_COST_FUNCTIONS = {
     "run",
     "parse_record",
     "parse_contact_event",
-    "prepare_batch",
-    "plan_batch",
+    "start_batch",
+    "prefetch_batch",
     "route",
     "decide",
     "_decide_and_act",
@@ -419,7 +420,7 @@ import time
 marks = [('start', time.perf_counter())]
 def mark(name): marks.append((name, time.perf_counter()))
 import contact_router.handlers.router as h; mark('import the handler module')
-import contact_router.app; mark('import contact_router.app (what the first invocation imports)')
+import contact_router.composition; mark('import contact_router.composition (what the first invocation imports)')
 from contact_router.adapters import aws
 aws.client('connect', 'eu-west-2', aws.CONNECT_CONFIG); mark('first client (botocore session + connect)')
 aws.client('dynamodb', 'eu-west-2'); mark('dynamodb client')

@@ -7,11 +7,16 @@ address fails loudly, so a test can never reach real AWS by accident.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# The Powertools Tracer is off outside Lambda anyway; said here too, before any function module is imported,
+# so no test ever tries to send a trace segment, whatever the environment it runs in.
+os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = ROOT / "events"

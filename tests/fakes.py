@@ -6,11 +6,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from contact_router.customers.history import CustomerHistory
 from contact_router.errors import PermanentError
 from contact_router.models.agent import AgentState, UserRef
 from contact_router.models.contact import Contact
+from contact_router.routing.candidates import Lookup
 from contact_router.rules.loader import parse_rules
-from contact_router.rules.model import RulesFile
+from contact_router.rules.model import CandidateSource, RulesFile
 
 INSTANCE_ARN = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
 DANA = "33333333-0000-4000-8000-000000000001"
@@ -122,3 +124,34 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@dataclass
+class FakeHistory:
+    """The customer-history port: one fixed answer, and how many times it was asked."""
+
+    answer: CustomerHistory = field(default_factory=CustomerHistory)
+    reads: int = 0
+
+    def for_contact(self, contact: Contact) -> CustomerHistory:
+        self.reads += 1
+        return self.answer
+
+
+def lookup(
+    connect: FakeConnect | None = None, history: FakeHistory | None = None, now: float = 1_800_000_000.0
+) -> Lookup:
+    """What candidate resolvers consult, over fakes; only this instance's agents are allowed."""
+    connect = connect or FakeConnect()
+    return Lookup(
+        connect=connect,
+        users=connect,
+        instance_arn=INSTANCE_ARN,
+        allowed_agent_arn_pattern=f"{INSTANCE_ARN}/agent/*",
+        clock=lambda: now,
+        history=history,
+    )
+
+
+def source(**entry: Any) -> CandidateSource:
+    return CandidateSource.model_validate(entry)

@@ -10,13 +10,69 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from contact_router.adapters.pacing import parse_quotas
 from contact_router.customers.keys import is_supported_region
 from contact_router.errors import ConfigurationError
 
 INSTANCE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):connect:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):instance/(?P<id>[A-Za-z0-9-]{1,100})$"
 )
+
+
+@dataclass(frozen=True)
+class InstanceArn:
+    arn: str
+    instance_id: str
+    region: str
+    account: str
+
+
+def parse_instance_arn(env: Mapping[str, str], problems: list[str]) -> InstanceArn | None:
+    """CONNECT_INSTANCE_ARN and its parts; None (and a problem for the operator) when it is not one."""
+    raw = env.get("CONNECT_INSTANCE_ARN", "").strip()
+    match = INSTANCE_ARN_RE.match(raw)
+    if match is None:
+        problems.append(
+            "CONNECT_INSTANCE_ARN must be an Amazon Connect instance ARN "
+            f"(arn:aws:connect:REGION:ACCOUNT:instance/ID), got {raw!r}"
+        )
+        return None
+    return InstanceArn(raw, match.group("id"), match.group("region"), match.group("account"))
+
+
+# Operations CONNECT_API_QUOTAS may name (the ones the functions call).
+PACEABLE = frozenset(
+    {
+        "AssociateContactWithUser",
+        "DescribeContact",
+        "DescribeUser",
+        "GetCurrentUserData",
+        "MonitorContact",
+        "SearchContacts",
+        "SearchUsers",
+        "UpdateContactRoutingData",
+    }
+)
+
+
+def parse_quotas(text: str) -> dict[str, float]:
+    """``"AssociateContactWithUser=2,GetCurrentUserData=2"`` -> {operation: requests per second}."""
+    quotas: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in PACEABLE:
+            raise ValueError(f"{item!r}: expected Operation=rate with an operation among {sorted(PACEABLE)}")
+        try:
+            rate = float(value)
+        except ValueError:
+            raise ValueError(f"{item!r}: the rate must be a number of requests per second") from None
+        if rate <= 0:
+            raise ValueError(f"{item!r}: the rate must be above 0")
+        quotas[name] = rate
+    return quotas
+
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -81,10 +137,6 @@ class Settings:
         """Each execution's share of the account's quotas."""
         return {op: quota / self.max_concurrency for op, quota in self.connect_quotas.items()}
 
-    @property
-    def agent_arn_prefix(self) -> str:
-        return f"{self.instance_arn}/agent/"
-
     @classmethod
     def for_instance(cls, instance_arn: str, **overrides: object) -> Settings:
         """Settings for code and tests that already know their instance (no environment involved)."""
@@ -123,12 +175,7 @@ class Settings:
             return env.get(name, "").strip() or None
 
         instance_arn = env.get("CONNECT_INSTANCE_ARN", "").strip()
-        match = INSTANCE_ARN_RE.match(instance_arn)
-        if not match:
-            problems.append(
-                "CONNECT_INSTANCE_ARN must be an Amazon Connect instance ARN "
-                f"(arn:aws:connect:REGION:ACCOUNT:instance/ID), got {instance_arn!r}"
-            )
+        parsed = parse_instance_arn(env, problems)
 
         kind_raw = env.get("RULES_SOURCE", "bundled").strip().lower() or "bundled"
         try:
@@ -183,14 +230,14 @@ class Settings:
 
         settings = cls(
             instance_arn=instance_arn,
-            instance_id=match.group("id") if match else "",
-            region=match.group("region") if match else "",
-            account=match.group("account") if match else "",
+            instance_id=parsed.instance_id if parsed else "",
+            region=parsed.region if parsed else "",
+            account=parsed.account if parsed else "",
             rules=rules,
             dry_run=flag("DRY_RUN", False),
             route_voice=flag("ROUTE_VOICE", False),
             allowed_agent_arn_pattern=env.get("ALLOWED_AGENT_ARN_PATTERN", "").strip()
-            or (f"{instance_arn}/agent/*" if match else ""),
+            or (f"{instance_arn}/agent/*" if parsed else ""),
             idempotency_table=optional("IDEMPOTENCY_TABLE"),
             idempotency_ttl_seconds=number("IDEMPOTENCY_TTL_SECONDS", 86_400, 60),
             dead_letter_queue_url=optional("DEAD_LETTER_QUEUE_URL"),

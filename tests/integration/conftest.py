@@ -18,16 +18,11 @@ import pytest
 from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, Iam, World
-from contact_router.app import (
-    AffinityApp,
-    RouterApp,
-    SupervisionApp,
-    build_affinity_app,
-    build_router_app,
-    build_supervision_app,
-)
+from contact_router.adapters.aws import Clients
+from contact_router.composition import build_affinity_app, build_router_app, build_supervision_app
 from contact_router.config import Settings
 from contact_router.handlers import router as router_handler
+from contact_router.record_policy import AffinityApp, RouterApp, SupervisionApp
 from contact_router_cli.local import LocalLambdaContext, lambda_output_to
 from contact_router_cli.roles import function_role_policies
 from tests.conftest import EVENTS_DIR, SAMPLES_DIR
@@ -61,10 +56,12 @@ class Harness:
         settings = Settings.from_env({**self.env, **env})
         app = build_router_app(
             settings,
-            connect_client=self.emulator.client(role="RouterFunction"),
-            dynamodb_client=self.dynamodb,
-            sqs_client=self.sqs,
-            secretsmanager_client=self.secrets,
+            Clients(
+                connect=self.emulator.client(role="RouterFunction"),
+                dynamodb=self.dynamodb,
+                sqs=self.sqs,
+                secretsmanager=self.secrets,
+            ),
         )
         self.apps.append(app)
         return app
@@ -73,18 +70,18 @@ class Harness:
         settings = Settings.from_env({**self.env, "ALLOW_BARGE": "true", **env})
         return build_supervision_app(
             settings,
-            connect_client=self.emulator.client(role="SupervisionFunction"),
-            dynamodb_client=self.dynamodb,
-            sqs_client=self.sqs,
+            Clients(connect=self.emulator.client(role="SupervisionFunction"), dynamodb=self.dynamodb, sqs=self.sqs),
         )
 
     def affinity_app(self, **env: str) -> AffinityApp:
         return build_affinity_app(
             Settings.from_env({**self.env, **env}),
-            connect_client=self.emulator.client(role="AffinityFunction"),
-            dynamodb_client=self.dynamodb,
-            sqs_client=self.sqs,
-            secretsmanager_client=self.secrets,
+            Clients(
+                connect=self.emulator.client(role="AffinityFunction"),
+                dynamodb=self.dynamodb,
+                sqs=self.sqs,
+                secretsmanager=self.secrets,
+            ),
         )
 
     def record(self, body: str | dict[str, Any], receive_count: int = 1) -> dict[str, Any]:

@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from contact_router.adapters.affinity_store import AffinityStore
+from contact_router.adapters.aws import Clients
 from contact_router.adapters.connect import ConnectGateway
-from contact_router.app import build_router_app
+from contact_router.composition import build_router_app
 from contact_router.config import Settings
 from contact_router.handlers import affinity as affinity_handler
 from contact_router.handlers import router as router_handler
@@ -85,10 +86,12 @@ def test_affinity_older_than_the_rule_allows_is_ignored_and_said(
     body["detail"]["contactId"] = sms.id
     app = build_router_app(
         Settings.from_env(harness.env),
-        connect_client=emulator.client(role="RouterFunction"),
-        dynamodb_client=harness.dynamodb,
-        sqs_client=harness.sqs,
-        secretsmanager_client=harness.secrets,
+        Clients(
+            connect=emulator.client(role="RouterFunction"),
+            dynamodb=harness.dynamodb,
+            sqs=harness.sqs,
+            secretsmanager=harness.secrets,
+        ),
         clock=emulator.now,
     )
     caplog.set_level("INFO")

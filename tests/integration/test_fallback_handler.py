@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from contact_router.adapters.aws import Clients
 from contact_router.adapters.rechecks import SqsRechecks
-from contact_router.app import RouterApp, build_router_app
+from contact_router.composition import build_router_app
 from contact_router.config import Settings
 from contact_router.handlers import router as router_handler
+from contact_router.record_policy import RouterApp
 from tests.fakes import FakeRechecks
 from tests.integration.conftest import Harness, LambdaContext, event
 
@@ -42,9 +44,7 @@ def waiting(harness: Harness, tmp_path: Path) -> tuple[Harness, RouterApp, FakeR
     settings = Settings.from_env({**harness.env, "RULES_FILE": str(rules)})
     app = build_router_app(
         settings,
-        connect_client=emulator.client(role="RouterFunction"),
-        dynamodb_client=harness.dynamodb,
-        sqs_client=harness.sqs,
+        Clients(connect=emulator.client(role="RouterFunction"), dynamodb=harness.dynamodb, sqs=harness.sqs),
         clock=emulator.now,
         rechecks=rechecks,
     )

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from contact_router.adapters.affinity_store import AffinityStore
+from contact_router.adapters.aws import Clients
 from contact_router.adapters.connect import ConnectGateway
-from contact_router.app import build_router_app
+from contact_router.composition import build_router_app
 from contact_router.config import Settings
 from contact_router.handlers import affinity as affinity_handler
 from contact_router.handlers import router as router_handler
@@ -42,9 +43,7 @@ def test_every_fixture_gets_the_outcome_the_catalog_promises(
     rechecks = VirtualTimeRechecks(harness.emulator)
     app = build_router_app(
         Settings.from_env(harness.env),
-        connect_client=harness.emulator.client(role="RouterFunction"),
-        dynamodb_client=harness.dynamodb,
-        sqs_client=harness.sqs,
+        Clients(connect=harness.emulator.client(role="RouterFunction"), dynamodb=harness.dynamodb, sqs=harness.sqs),
         clock=harness.emulator.now,
         rechecks=rechecks,
     )

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
+from contact_router.adapters.aws import Clients
+from contact_router.composition import build_sweep_app
 from contact_router.errors import TransientError
 from contact_router.handlers import sweep as sweep_handler
-from contact_router.sweep.app import SweepApp, build_sweep
+from contact_router.sweep.schedule import ScheduledSweep
 from contact_router.sweep.settings import SweepSettings
 from contact_router.sweep.sweeper import SweepFailed
 from tests.conftest import SAMPLES_DIR
@@ -52,10 +54,9 @@ class Sweep:
                 "ROUTER_QUEUE_URL": self.queue_url,
             }
         )
-        self.app: SweepApp = build_sweep(
+        self.app: ScheduledSweep = build_sweep_app(
             settings,
-            connect_client=harness.emulator.client(role="SweepFunction"),
-            sqs_client=harness.sqs,
+            Clients(connect=harness.emulator.client(role="SweepFunction"), sqs=harness.sqs),
             clock=harness.emulator.now,
             sleep=self.slept.append,
         )

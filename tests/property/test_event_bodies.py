@@ -8,8 +8,8 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 
-from contact_router.app import parse_record
 from contact_router.errors import PermanentError
+from contact_router.records import parse_record
 from tests.property.strategies import INSTANCE_ARN, RECHECK_KEY, is_known_parse_bug, sqs_bodies
 
 PROPERTY = settings(

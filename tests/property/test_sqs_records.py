@@ -21,11 +21,14 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from connect_emulator import ConnectEmulator, World
-from contact_router.app import RouterApp, build_router_app, parse_record
+from contact_router.adapters.aws import Clients
+from contact_router.composition import build_router_app
 from contact_router.config import Settings
 from contact_router.errors import TransientError
-from contact_router.handlers._sqs import SqsFunction
+from contact_router.handlers.sqs import SqsFunction
 from contact_router.models.decision import Outcome
+from contact_router.record_policy import RouterApp
+from contact_router.records import parse_record
 from contact_router_cli.local import lambda_output_to
 from contact_router_cli.simulate import workload
 from contact_router_cli.simulate.clock import VirtualClock
@@ -87,7 +90,7 @@ class Router:
             }
         )
         self.app: RouterApp = build_router_app(
-            settings, connect_client=self.emulator.client(), sqs_client=SimulatedSqsClient(self.queue, self.dlq)
+            settings, Clients(connect=self.emulator.client(), sqs=SimulatedSqsClient(self.queue, self.dlq))
         )
 
     def context(self) -> Any:

@@ -27,6 +27,7 @@ EVERYTHING_ON: dict[str, str] = {
     "RulesSsmParameterName": "/contact-router/rules",
     "AllowBarge": '"true"',
     "RouteVoice": '"true"',
+    "ActiveTracing": '"true"',
 }
 
 _TOP_LEVEL = re.compile(r"^\S")

@@ -35,6 +35,7 @@ AFFINITY_ENV = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_TRACE_DISABLED",
 }
 GETATT_TABLE = {"Fn::GetAtt": ["AffinityTable", "Arn"]}
 REF_SECRET = {"Ref": "CustomerKeySecret"}

@@ -605,6 +605,7 @@ def test_the_sweep_environment_and_role() -> None:
         "POWERTOOLS_SERVICE_NAME": "contact-router-sweep",
         "POWERTOOLS_METRICS_NAMESPACE": "ContactRouter",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "true",
     }
     statements = deployed.role_statements("SweepFunction")
     assert actions_of(statements) == {

@@ -25,6 +25,7 @@ from tests.support.samconfig import samconfig_overrides
 
 SUPERVISION_HANDLER = "contact_router.handlers.supervision.lambda_handler"
 SUPERVISION_ENV_NAMES = {
+    "POWERTOOLS_TRACE_DISABLED",
     "CONNECT_INSTANCE_ARN",
     "RULES_SOURCE",
     "RULES_SSM_PARAMETER",

@@ -30,6 +30,7 @@ from tests.support.samconfig import samconfig_overrides
 
 ROUTER_ENV_NAMES = {
     "CONNECT_INSTANCE_ARN",
+    "POWERTOOLS_TRACE_DISABLED",
     "RULES_SOURCE",
     "RULES_SSM_PARAMETER",
     "RULES_APPCONFIG_APPLICATION",
@@ -449,3 +450,25 @@ def test_samconfig_deploys_dry_run_first_and_names_only_real_parameters() -> Non
         assert overrides["DryRun"] == "true", env
     assert config["default"]["deploy"]["parameters"]["stack_name"] == "contact-router"
     assert config["prod"]["deploy"]["parameters"]["stack_name"] == "contact-router-prod"
+
+
+# ---------------------------------------------------------------- tracing
+
+TRACED_ROLES = ("RouterFunctionRole", "SupervisionFunctionRole", "AffinityFunctionRole", "SweepFunctionRole")
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_active_tracing_is_a_parameter_off_by_default_with_its_permission_only_when_on(on: bool) -> None:
+    # GIVEN the template's default, or ActiveTracing=true (the sweep on, so every function exists)
+    assert load_template()["Parameters"]["ActiveTracing"]["Default"] == "false"
+    deployed = stack(SweepEnabled="true", SweepQueueIds="q-1", **({"ActiveTracing": "true"} if on else {}))
+    # THEN every function traces actively only when asked, and its role may send segments only then
+    functions = deployed.of_type("AWS::Lambda::Function")
+    assert len(functions) == 4
+    for name, function in functions.items():
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active" if on else "PassThrough"}, name
+    for function in functions.values():
+        assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == str(not on).lower()
+    for role in TRACED_ROLES:
+        names = [policy["PolicyName"] for policy in deployed.properties(role)["Policies"]]
+        assert ("xray-tracing" in names) is on, role

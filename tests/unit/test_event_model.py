@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from contact_router.app import parse_contact_event
 from contact_router.errors import PermanentError
 from contact_router.models.contact_event import ContactEvent, queue_id_from_arn, user_id_from_arn
+from contact_router.records import parse_contact_event
 from tests.conftest import EVENTS_DIR
 
 INSTANCE = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
@@ -145,7 +145,7 @@ def test_every_fixture_parses_or_is_rejected_as_the_catalog_says() -> None:
     ],
 )
 def test_malformed_recheck_messages_are_rejected_with_a_reason(state: object) -> None:
-    from contact_router.app import parse_record
+    from contact_router.records import parse_record
 
     with pytest.raises(PermanentError) as err:
         parse_record(json.dumps({"contact-router-recheck": state}))

@@ -10,7 +10,7 @@ from contact_router.errors import PermanentError
 from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import Outcome
-from contact_router.routing.fallback import Recheck, hop, plan
+from contact_router.routing.fallback import Recheck, choose_fallback, seconds_until_due
 from contact_router.routing.router import Router, RouterOptions
 from tests.fakes import (
     DANA,
@@ -78,21 +78,21 @@ def deliver(router: Router, rechecks: FakeRechecks, clock: Clock, channel: str =
 
 def test_plan_waits_in_steps_then_moves_on() -> None:
     now = 1000.0
-    first = plan(RULE, "c1", INSTANCE_ARN, "CHAT", None, now)
+    first = choose_fallback(RULE, "c1", INSTANCE_ARN, "CHAT", None, now)
     assert first.__class__.__name__ == "WaitAgain"
     assert (first.delay_seconds, first.recheck.attempt, first.recheck.step_started_at) == (10, 1, now)  # type: ignore[union-attr]
-    later = plan(RULE, "c1", INSTANCE_ARN, "CHAT", first.recheck, now + 55)  # type: ignore[union-attr]
+    later = choose_fallback(RULE, "c1", INSTANCE_ARN, "CHAT", first.recheck, now + 55)  # type: ignore[union-attr]
     assert (later.delay_seconds, later.recheck.attempt) == (5, 2), "never waits past max_seconds"  # type: ignore[union-attr]
-    done = plan(RULE, "c1", INSTANCE_ARN, "CHAT", later.recheck, now + 60)  # type: ignore[union-attr]
+    done = choose_fallback(RULE, "c1", INSTANCE_ARN, "CHAT", later.recheck, now + 60)  # type: ignore[union-attr]
     assert done.__class__.__name__ == "SetRoutingCriteria"
 
 
 def test_waits_longer_than_sqs_allows_are_chained_in_hops() -> None:
-    first = plan(LONG, "c1", INSTANCE_ARN, "EMAIL", None, 0.0)
+    first = choose_fallback(LONG, "c1", INSTANCE_ARN, "EMAIL", None, 0.0)
     assert first.delay_seconds == 900  # type: ignore[union-attr]
     assert first.recheck.not_before == 1200  # type: ignore[union-attr]
-    assert hop(first.recheck, 900.0) == 300  # type: ignore[union-attr]
-    assert hop(first.recheck, 1200.0) is None  # type: ignore[union-attr]
+    assert seconds_until_due(first.recheck, 900.0) == 300  # type: ignore[union-attr]
+    assert seconds_until_due(first.recheck, 1200.0) is None  # type: ignore[union-attr]
 
 
 def test_busy_preferred_agent_frees_a_slot_20_s_later_and_gets_the_contact() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contact_router.adapters.pacing import Pacer, parse_quotas
-from contact_router.config import Settings
+from contact_router.adapters.pacing import Pacer
+from contact_router.config import Settings, parse_quotas
 from contact_router.errors import ConfigurationError
 from tests.fakes import INSTANCE_ARN, Clock
 

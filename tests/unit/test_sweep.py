@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from contact_router.app import parse_contact_event
+from contact_router.adapters.router_queue import RouterQueue
 from contact_router.errors import ConfigurationError, PermanentError, TransientError
 from contact_router.models.contact import Contact
+from contact_router.records import parse_contact_event
 from contact_router.routing.screening import screen_event
-from contact_router.sweep.app import scheduled_time
-from contact_router.sweep.router_queue import RouterQueue
+from contact_router.sweep.schedule import scheduled_time
 from contact_router.sweep.selection import (
     SkipReason,
     SweepWindow,

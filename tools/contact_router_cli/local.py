@@ -24,8 +24,9 @@ from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, Iam, World
 from contact_router.adapters.affinity_store import AffinityStore
+from contact_router.adapters.aws import Clients
 from contact_router.adapters.connect import ConnectGateway
-from contact_router.app import build_affinity_app, build_router_app, build_supervision_app
+from contact_router.composition import build_affinity_app, build_router_app, build_supervision_app
 from contact_router.config import Settings
 from contact_router.handlers import affinity as affinity_handler
 from contact_router.handlers import router as router_handler
@@ -189,29 +190,23 @@ def run_pipeline(
             "AFFINITY_TABLE": AFFINITY_TABLE,
             "CUSTOMER_KEY_SECRET_ARN": secret_arn,
         }
-        clients = {
-            "dynamodb_client": dynamodb,
-            "sqs_client": sqs,
-            "secretsmanager_client": secrets,
-        }
         rechecks = VirtualTimeRechecks(emulator)
+
+        def clients(role: str) -> Clients:
+            # each function calls Connect as its own role (the emulator's IAM mode evaluates it)
+            return Clients(connect=emulator.client(role=role), dynamodb=dynamodb, sqs=sqs, secretsmanager=secrets)
+
         router_app = build_router_app(
             Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": dlq_url}),
-            **clients,
-            connect_client=emulator.client(role="RouterFunction"),
+            clients("RouterFunction"),
             clock=emulator.now,
             rechecks=rechecks,
         )
-        no_secrets = {k: v for k, v in clients.items() if k != "secretsmanager_client"}
         supervision_app = build_supervision_app(
-            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": supervision_dlq}),
-            **no_secrets,
-            connect_client=emulator.client(role="SupervisionFunction"),
+            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": supervision_dlq}), clients("SupervisionFunction")
         )
         affinity_app = build_affinity_app(
-            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": affinity_dlq}),
-            **clients,
-            connect_client=emulator.client(role="AffinityFunction"),
+            Settings.from_env({**env, "DEAD_LETTER_QUEUE_URL": affinity_dlq}), clients("AffinityFunction")
         )
         owners = (
             import_owners(

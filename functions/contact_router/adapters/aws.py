@@ -40,3 +40,34 @@ def client(service: str, region: str | None = None, config: Config | None = None
         if _session is None:
             _session = botocore.session.get_session()
         return _session.create_client(service, region_name=region or None, config=config or DEFAULT_CONFIG)
+
+
+class Clients:
+    """The AWS clients of one execution environment, each created at its first use and then reused.
+
+    Tests and the local runner hand in their own (the Connect emulator's client, moto's); anything not
+    handed in is a real client for ``region``.
+    """
+
+    def __init__(self, region: str | None = None, **given: Any) -> None:
+        self.region = region
+        self._clients: dict[str, Any] = {name: c for name, c in given.items() if c is not None}
+
+    def __getattr__(self, service: str) -> Any:
+        if service.startswith("_"):
+            raise AttributeError(service)
+        made = self._clients.get(service)
+        if made is None:
+            made = client(service, self.region, CONNECT_CONFIG if service == "connect" else None)
+            self._clients[service] = made
+        return made
+
+    def given(self, service: str) -> Any:
+        """The client handed in (or already made) for ``service``, else None: nothing is created."""
+        return self._clients.get(service)
+
+    def for_region(self, region: str) -> Clients:
+        """The same clients; those not yet created will be for ``region``."""
+        if self.region is None:
+            self.region = region
+        return self

@@ -19,14 +19,12 @@ from botocore.exceptions import (
 
 from contact_router.adapters.pacing import Pacer
 from contact_router.errors import PERMANENT_REASONS, PermanentError, TransientError, classify_aws_error
-from contact_router.models.agent import AgentState, UserRef
+from contact_router.models.agent import MAX_AGENTS_PER_CALL, AgentState, UserRef
 from contact_router.models.contact import Contact, flatten_segment_attributes
 from contact_router.observability import debug_payload
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-MAX_AGENTS_PER_CALL = 100  # GetCurrentUserData Filters.Agents
 
 
 class ConnectGateway:

@@ -13,40 +13,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-# Operations a quota string may name (the ones the functions call).
-PACEABLE = frozenset(
-    {
-        "AssociateContactWithUser",
-        "DescribeContact",
-        "DescribeUser",
-        "GetCurrentUserData",
-        "MonitorContact",
-        "SearchContacts",
-        "SearchUsers",
-        "UpdateContactRoutingData",
-    }
-)
-
-
-def parse_quotas(text: str) -> dict[str, float]:
-    """``"AssociateContactWithUser=2,GetCurrentUserData=2"`` -> {operation: requests per second}."""
-    quotas: dict[str, float] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or name not in PACEABLE:
-            raise ValueError(f"{item!r}: expected Operation=rate with an operation among {sorted(PACEABLE)}")
-        try:
-            rate = float(value)
-        except ValueError:
-            raise ValueError(f"{item!r}: the rate must be a number of requests per second") from None
-        if rate <= 0:
-            raise ValueError(f"{item!r}: the rate must be above 0")
-        quotas[name] = rate
-    return quotas
-
 
 @dataclass
 class _Bucket:

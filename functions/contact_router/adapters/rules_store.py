@@ -7,7 +7,6 @@ Size limits: SSM standard parameters hold 4 KB, advanced 8 KB; AppConfig hosted 
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.config import RulesSource, RulesSourceKind
 from contact_router.errors import ConfigurationError
+from contact_router.observability import logger
 from contact_router.rules.loader import (
     RulesError,
     check_deployment,
@@ -25,8 +25,6 @@ from contact_router.rules.loader import (
     parse_rules,
 )
 from contact_router.rules.model import RulesFile
-
-log = logging.getLogger(__name__)
 
 
 class RulesProvider:
@@ -78,10 +76,7 @@ class RulesProvider:
                 if isinstance(exc, ConfigurationError):
                     raise
                 raise RulesError([f"{self.source}: cannot load rules: {exc}"]) from exc
-            log.error(
-                "rules reload failed; keeping the last good rules",
-                extra={"rules_source": self.source, "error": str(exc)},
-            )
+            logger.error("rules reload failed; keeping the last good rules", rules_source=self.source, error=str(exc))
             return self._rules
         self._text, self._rules = text, rules
         return rules

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contact_router.config import Settings
-from contact_router.handlers._sqs import SqsFunction
-from contact_router.observability import logger, metrics
+from contact_router.handlers.sqs import SqsFunction
+from contact_router.observability import logger, metrics, traced
 
-if TYPE_CHECKING:
-    from contact_router.app import SupervisionApp
+if TYPE_CHECKING:  # built at the first invocation: the init phase imports none of it
+    from contact_router.record_policy import SupervisionApp
 
 
 def _build(settings: Settings) -> SupervisionApp:
-    from contact_router.app import build_supervision_app  # at the first invocation, not in the init phase
+    from contact_router.composition import build_supervision_app  # at the first invocation, not in the init phase
 
     return build_supervision_app(settings)
 
@@ -24,6 +24,7 @@ function = SqsFunction["SupervisionApp"](_build)
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, app: SupervisionApp | None = None) -> dict[str, Any]:
     return function.handle(event, context, app)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# GetCurrentUserData Filters.Agents: at most 100 agents per call. Rules hold at most this many static users.
+MAX_AGENTS_PER_CALL = 100
+
 
 @dataclass(frozen=True)
 class UserRef:

@@ -81,10 +81,6 @@ class Decision:
     routing_steps: tuple[tuple[str, ...], ...] = ()  # agent ids of each routing-criteria step
     routing_step_seconds: int | None = None
 
-    @property
-    def agent_label(self) -> str | None:
-        return self.agent_username or self.agent_id
-
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict for the log line and the idempotency store (no customer data in it)."""
         return to_record(self)

@@ -18,8 +18,6 @@ from contact_router.models.contact import Contact
 from contact_router.models.decision import CandidateVerdict
 from contact_router.rules.model import RoutingRule
 
-MAX_AGENTS = 100
-
 
 @dataclass
 class SharedAgentStates:
@@ -54,14 +52,14 @@ class Prepared:
 
 
 @dataclass
-class BatchPlan:
+class BatchPrefetch:
     prepared: dict[str, Prepared] = field(default_factory=dict)  # contact id -> first pass, used once
-    failed: dict[str, ContactRouterError] = field(default_factory=dict)  # contact id -> error met planning
+    failed: dict[str, ContactRouterError] = field(default_factory=dict)  # contact id -> error met prefetching
     agents: SharedAgentStates = field(default_factory=SharedAgentStates)
 
     def take(self, contact_id: str) -> Prepared | None:
         """The first pass of this contact, once: a duplicate in the same batch reads the contact afresh.
-        An error met while planning is raised here, on the record's own path (not retried at once)."""
+        An error met while prefetching is raised here, on the record's own path (not retried at once)."""
         error = self.failed.pop(contact_id, None)
         if error is not None:
             raise error

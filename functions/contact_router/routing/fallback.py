@@ -71,7 +71,7 @@ class LeaveToQueue:
 FallbackAction = WaitAgain | SetRoutingCriteria | LeaveToQueue
 
 
-def plan(
+def choose_fallback(
     rule: RoutingRule, contact_id: str, instance_arn: str, channel: str, recheck: Recheck | None, now: float
 ) -> FallbackAction:
     """The next fallback action for a contact nobody can take right now."""
@@ -97,7 +97,7 @@ def plan(
     return LeaveToQueue(waited, after_wait=waited > 0)
 
 
-def hop(recheck: Recheck, now: float) -> int | None:
+def seconds_until_due(recheck: Recheck, now: float) -> int | None:
     """Seconds still to wait when a re-check arrives before ``not_before`` (a chained hop), else None."""
     remaining = recheck.not_before - now
     return min(math.ceil(remaining), SQS_MAX_DELAY) if remaining >= 1 else None

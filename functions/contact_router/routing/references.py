@@ -46,8 +46,3 @@ def classify(reference: str) -> Reference:
 def arn_allowed(user_arn: str, pattern: str) -> bool:
     """fnmatch-style check of a user ARN against ALLOWED_AGENT_ARN_PATTERN (mirrors the IAM condition)."""
     return fnmatch.fnmatchcase(user_arn, pattern) if pattern else True
-
-
-def arn_of_reference(reference: str) -> str | None:
-    ref = reference.strip()
-    return ref if ref.startswith("arn:") else None

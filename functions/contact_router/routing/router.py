@@ -4,33 +4,36 @@ Order of work, cheapest and safest first:
 1. screen the event (no API call): event type, channel, monitor legs, agent replies, agent queues;
 2. DescribeContact: is it still waiting? (events arrive late, out of order and more than once);
 3. first matching rule (pure);
-4. inside the idempotency guard (key: contact, queue, enqueue time): resolve candidates, one
-   GetCurrentUserData for all of them, choose, AssociateContactWithUser (skipped in dry run).
+4. inside the idempotency guard (key: contact, queue, enqueue time): resolve candidates (routing/candidates),
+   one GetCurrentUserData for all of them, choose, AssociateContactWithUser (skipped in dry run);
+5. nobody can take it: the rule's fallback (wait, routing criteria, queue).
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
 
-from contact_router.customers.history import CustomerHistory
 from contact_router.errors import ContactRouterError, PermanentError
-from contact_router.models.agent import UserRef
+from contact_router.models.agent import MAX_AGENTS_PER_CALL
 from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict
-from contact_router.routing.batch import MAX_AGENTS, BatchPlan, Prepared, SharedAgentStates
+from contact_router.observability import logger
+from contact_router.routing.batch import BatchPrefetch, Prepared, SharedAgentStates
+from contact_router.routing.candidates import Lookup, collect
 from contact_router.routing.eligibility import judge
 from contact_router.routing.fallback import (
     LeaveToQueue,
     Recheck,
     SetRoutingCriteria,
     WaitAgain,
-    hop,
-    plan,
+    choose_fallback,
     routing_steps,
+    seconds_until_due,
     step_agents,
 )
 from contact_router.routing.ports import (
@@ -41,12 +44,10 @@ from contact_router.routing.ports import (
     RulesProviderPort,
     UserDirectoryPort,
 )
-from contact_router.routing.references import ReferenceKind, arn_allowed, classify
+from contact_router.routing.replay import decide_once
 from contact_router.routing.screening import screen_contact, screen_event
 from contact_router.rules.matcher import match_rule
-from contact_router.rules.model import CandidateSource, RoutingRule
-
-log = logging.getLogger(__name__)
+from contact_router.rules.model import RoutingRule
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Router:
         rechecks: RecheckPort | None = None,
         clock: Callable[[], float] = time.time,
         history: HistoryPort | None = None,
+        source_ports: Mapping[str, Any] | None = None,
     ) -> None:
         self.options = options
         self.connect = connect
@@ -77,23 +79,28 @@ class Router:
         self.rechecks = rechecks
         self.clock = clock
         self.history = history
+        self.source_ports = dict(source_ports or {})
 
     # ----------------------------------------------------------------------------------------- entry
     def route(
-        self, detail: ContactEventDetail, recheck: Recheck | None = None, plan: BatchPlan | None = None
+        self, event: ContactEventDetail, recheck: Recheck | None = None, prefetched: BatchPrefetch | None = None
     ) -> Decision:
         base = Decision(
             outcome=Outcome.IGNORED,
-            contact_id=detail.contact_id,
-            channel=detail.channel,
-            event_type=detail.event_type,
-            queue_id=detail.queue_info.queue_id if detail.queue_info else None,
+            contact_id=event.contact_id,
+            channel=event.channel,
+            event_type=event.event_type,
+            queue_id=event.queue_info.queue_id if event.queue_info else None,
             dry_run=self.options.dry_run,
         )
-        skip = screen_event(detail, self.options.route_voice)
+        skip = screen_event(event, self.options.route_voice)
         if skip:
             return replace(base, reason=skip.reason, detail=skip.detail)
-        if recheck is not None and (remaining := hop(recheck, self.clock())) is not None and self.rechecks:
+        if (
+            recheck is not None
+            and (remaining := seconds_until_due(recheck, self.clock())) is not None
+            and self.rechecks
+        ):
             # A wait longer than SQS's 15-minute delay arrives in hops: pass it on, no API call.
             self.rechecks.schedule(recheck.to_message(), remaining)
             return replace(
@@ -104,56 +111,57 @@ class Router:
                 reason="hop",
                 detail=f"long wait: next hop in {remaining} s",
             )
-        if detail.instance_arn.lower() != self.options.instance_arn.lower():
+        if event.instance_arn.lower() != self.options.instance_arn.lower():
             raise PermanentError(
                 "other_instance",
-                f"event for instance {detail.instance_arn}; this deployment serves {self.options.instance_arn}",
+                f"event for instance {event.instance_arn}; this deployment serves {self.options.instance_arn}",
             )
 
-        prepared = plan.take(detail.contact_id) if plan is not None else None
-        contact = prepared.contact if prepared else self.connect.describe_contact(detail.contact_id)
-        return self.decide(contact, base, recheck, prepared=prepared, agents=plan.agents if plan else None)
+        prepared = prefetched.take(event.contact_id) if prefetched is not None else None
+        contact = prepared.contact if prepared else self.connect.describe_contact(event.contact_id)
+        agents = prefetched.agents if prefetched else None
+        return self.decide(contact, base, recheck, prepared=prepared, agents=agents)
 
-    def plan_batch(self, items: Sequence[tuple[ContactEventDetail, Recheck | None]]) -> BatchPlan:
+    def prefetch_batch(self, items: Sequence[tuple[ContactEventDetail, Recheck | None]]) -> BatchPrefetch:
         """Read-only first pass over a batch, then one GetCurrentUserData for every candidate in it.
 
         Anything that cannot be prepared here (ignored events, hops, errors) is simply left out: those
         records take the ordinary per-record path, with its own error handling.
         """
-        plan = BatchPlan()
-        for detail, recheck in items:
-            if detail.contact_id in plan.prepared or screen_event(detail, self.options.route_voice):
+        batch = BatchPrefetch()
+        for event, recheck in items:
+            if event.contact_id in batch.prepared or screen_event(event, self.options.route_voice):
                 continue
-            if recheck is not None and hop(recheck, self.clock()) is not None:
+            if recheck is not None and seconds_until_due(recheck, self.clock()) is not None:
                 continue
-            if detail.instance_arn.lower() != self.options.instance_arn.lower():
+            if event.instance_arn.lower() != self.options.instance_arn.lower():
                 continue
             try:
-                contact = self.connect.describe_contact(detail.contact_id)
+                contact = self.connect.describe_contact(event.contact_id)
                 if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
-                    plan.prepared[contact.id] = Prepared(contact, None)
+                    batch.prepared[contact.id] = Prepared(contact, None)
                     continue
                 rule = match_rule(self.rules.current().routing, contact).rule
-                candidates = tuple(self._collect_candidates(rule, contact)) if rule else ()
+                candidates = tuple(collect(rule, contact, self._lookup())) if rule else ()
             except ContactRouterError as exc:
-                plan.failed[detail.contact_id] = exc  # raised on the record's own path, with its policy
+                batch.failed[event.contact_id] = exc  # raised on the record's own path, with its policy
                 continue
-            plan.prepared[contact.id] = Prepared(contact, rule, candidates)
+            batch.prepared[contact.id] = Prepared(contact, rule, candidates)
         wanted = list(
             dict.fromkeys(
                 c.user_id
-                for p in plan.prepared.values()
+                for p in batch.prepared.values()
                 for c in p.candidates
                 if c.verdict is Verdict.ELIGIBLE and c.user_id
             )
-        )[:MAX_AGENTS]
+        )[:MAX_AGENTS_PER_CALL]
         if wanted:
             try:
-                plan.agents.states.update(self.connect.current_user_data(wanted))
-                plan.agents.covered.update(wanted)
+                batch.agents.states.update(self.connect.current_user_data(wanted))
+                batch.agents.covered.update(wanted)
             except ContactRouterError as exc:
-                plan.agents.error = exc
-        return plan
+                batch.agents.error = exc
+        return batch
 
     def decide(
         self,
@@ -186,8 +194,6 @@ class Router:
         candidates = prepared.candidates if prepared else None
         base = replace(base, rule=rule.name)
 
-        if self.idempotency is None:
-            return self._decide_and_act(base, contact, rule, recheck, candidates, agents)
         key = {
             "contact_id": contact.id,
             "queue_id": contact.queue_id,
@@ -196,19 +202,12 @@ class Router:
             # every re-check of a wait is its own decision
             "recheck": [recheck.step, recheck.attempt] if recheck else None,
         }
-        record, replayed = self.idempotency.run(
-            key, lambda: self._decide_and_act(base, contact, rule, recheck, candidates, agents).to_record()
+        return decide_once(
+            self.idempotency,
+            key,
+            partial(self._decide_and_act, base, contact, rule, recheck, candidates, agents),
+            Decision,
         )
-        decision = Decision.from_record(record)
-        if replayed:
-            return replace(
-                decision,
-                outcome=Outcome.DUPLICATE,
-                replayed=True,
-                reason="already_decided",
-                detail=f"redelivered event; first decision was {decision.outcome.value}",
-            )
-        return decision
 
     # -------------------------------------------------------------------------------- decide and act
     def _decide_and_act(
@@ -221,7 +220,7 @@ class Router:
         agents: SharedAgentStates | None = None,
     ) -> Decision:
         candidates = (
-            list(prepared_candidates) if prepared_candidates is not None else self._collect_candidates(rule, contact)
+            list(prepared_candidates) if prepared_candidates is not None else collect(rule, contact, self._lookup())
         )
         to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
         if agents is not None and agents.error is not None and to_check:
@@ -272,11 +271,13 @@ class Router:
         """Nobody can take it now: the rule's fallback decides (wait, routing criteria, queue)."""
         first = judged[0].verdict.value if judged else "no_candidates"
         summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
-        action = plan(rule, contact.id, self.options.instance_arn, contact.channel, recheck, self.clock())
+        action = choose_fallback(rule, contact.id, self.options.instance_arn, contact.channel, recheck, self.clock())
         dry = " (dry run: not sent)" if self.options.dry_run else ""
         if isinstance(action, WaitAgain):
             if self.rechecks is None:
-                log.error("wait fallback without a re-check queue (ROUTER_QUEUE_URL); leaving the contact to its queue")
+                logger.error(
+                    "wait fallback without a re-check queue (ROUTER_QUEUE_URL); leaving the contact to its queue"
+                )
                 return replace(
                     base,
                     outcome=Outcome.NO_ELIGIBLE_AGENT,
@@ -356,119 +357,16 @@ class Router:
             )
         return decided
 
-    def _collect_candidates(self, rule: RoutingRule, contact: Contact) -> list[CandidateVerdict]:
-        excluded = self._excluded_ids(rule)
-        seen: set[str] = set()
-        out: list[CandidateVerdict] = []
-        history: list[CustomerHistory] = []  # looked up at most once per contact, only if a source needs it
-        for source in rule.candidates:
-            for found in self._from_source(source, contact, history):
-                user_id = found.user_id
-                if user_id is None or found.verdict is not Verdict.ELIGIBLE:
-                    out.append(found)
-                elif user_id in excluded:
-                    out.append(replace(found, verdict=Verdict.EXCLUDED, detail="in exclude_users"))
-                elif user_id in seen:
-                    out.append(replace(found, verdict=Verdict.DUPLICATE, detail="already a candidate"))
-                else:
-                    seen.add(user_id)
-                    out.append(found)
-        return out
-
-    def _from_source(
-        self, source: CandidateSource, contact: Contact, history: list[CustomerHistory]
-    ) -> list[CandidateVerdict]:
-        label = source.label
-        if source.last_agent is not None or source.owner is not None:
-            return [self._from_history(source, contact, history)]
-        if source.attribute is not None:
-            value = contact.attributes.get(source.attribute)
-            if not value:
-                return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="attribute not set")]
-            return [self._resolve(label, value)]
-        if source.agent_of is not None:
-            other_id = contact.related_contact_id if source.agent_of == "related" else contact.previous_contact_id
-            if not other_id:
-                return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail=f"no {source.agent_of} contact")]
-            try:
-                other = self.connect.describe_contact(other_id)
-            except PermanentError as exc:
-                if exc.reason != "unknown_contact":
-                    raise
-                return [CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail=f"{source.agent_of} contact not found")]
-            if not other.agent_id:
-                return [CandidateVerdict(label, Verdict.NO_AGENT, detail=f"{source.agent_of} contact had no agent")]
-            return [self._resolve(label, other.agent_id)]
-        return [self._resolve(label, ref) for ref in source.users or []]
-
-    def _from_history(
-        self, source: CandidateSource, contact: Contact, history: list[CustomerHistory]
-    ) -> CandidateVerdict:
-        """last_agent / owner: what the affinity table says about this customer, and why it is (not) used."""
-        label = source.label
-        if self.history is None:
-            return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer history (AFFINITY_TABLE unset)")
-        if not history:
-            history.append(self.history.for_contact(contact))
-        found = history[0]
-        if not found.keys:
-            return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no customer key on this contact")
-        if source.owner is not None:
-            owner = found.owner()
-            if owner is None:
-                return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no owner for this customer")
-            return replace(
-                self._resolve(f"owner:{owner[0].value}", owner[1].owner_id), source=f"owner:{owner[0].value}"
-            )
-        newest = found.newest_last_agent()
-        if newest is None:
-            return CandidateVerdict(label, Verdict.SOURCE_EMPTY, detail="no last agent recorded for this customer")
-        kind, last = newest
-        age = max(0.0, self.clock() - last.connected_at)
-        max_age = source.last_agent.max_age if source.last_agent else 0
-        where = f"last_agent:{kind.value}, {_ago(age)} ago on {last.channel}"
-        if age > max_age:
-            return CandidateVerdict(
-                where, Verdict.TOO_OLD, user_id=last.agent_id, detail=f"older than the rule's max_age {_ago(max_age)}"
-            )
-        return self._resolve(where, last.agent_id)
-
-    def _resolve(self, source: str, raw: str) -> CandidateVerdict:
-        ref = classify(raw)
-        if ref.kind is ReferenceKind.INVALID:
-            return CandidateVerdict(source, Verdict.INVALID_REFERENCE, detail=ref.value)
-        if ref.kind is ReferenceKind.USERNAME:
-            user = self.users.find_by_username(ref.value)
-            if user is None:
-                return CandidateVerdict(source, Verdict.UNKNOWN_USER, reference=ref.value, detail="no such username")
-        else:
-            arn = raw.strip() if ref.kind is ReferenceKind.ARN else f"{self.options.instance_arn}/agent/{ref.value}"
-            user = UserRef(id=ref.value, arn=arn)
-        if not arn_allowed(user.arn, self.options.allowed_agent_arn_pattern):
-            return CandidateVerdict(
-                source,
-                Verdict.NOT_ALLOWED,
-                user_id=user.id,
-                username=user.username,
-                detail="outside allowed agents",
-            )
-        return CandidateVerdict(source, Verdict.ELIGIBLE, user_id=user.id, username=user.username)
-
-    def _excluded_ids(self, rule: RoutingRule) -> set[str]:
-        ids: set[str] = set()
-        for raw in rule.exclude_users:
-            resolved = self._resolve("exclude", raw)
-            if resolved.user_id:
-                ids.add(resolved.user_id)
-        return ids
-
-
-def _ago(seconds: float) -> str:
-    if seconds >= 86_400:
-        return f"{seconds / 86_400:.1f} d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.0f} min"
+    def _lookup(self) -> Lookup:
+        return Lookup(
+            connect=self.connect,
+            users=self.users,
+            instance_arn=self.options.instance_arn,
+            allowed_agent_arn_pattern=self.options.allowed_agent_arn_pattern,
+            clock=self.clock,
+            history=self.history,
+            ports=self.source_ports,
+        )
 
 
 def _why(contact: Contact) -> str:

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from contact_router.models.agent import MAX_AGENTS_PER_CALL
 from contact_router.models.contact import Channel
 from contact_router.models.contact_event import queue_id_from_arn
 
@@ -34,7 +35,6 @@ INITIATION_METHODS = (
     "AGENT_REPLY",
     "FLOW",
 )
-MAX_CANDIDATES = 100  # GetCurrentUserData checks at most 100 agents per call
 SOURCE_KINDS = ("attribute", "agent_of", "users", "last_agent", "owner")
 RULE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -149,15 +149,7 @@ class CandidateSource(_Strict):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        json_schema_extra={
-            "oneOf": [
-                {"required": ["attribute"]},
-                {"required": ["agent_of"]},
-                {"required": ["users"]},
-                {"required": ["last_agent"]},
-                {"required": ["owner"]},
-            ]
-        },
+        json_schema_extra={"oneOf": [{"required": [kind]} for kind in SOURCE_KINDS]},
     )
 
     attribute: Annotated[str, StringConstraints(min_length=1, max_length=32767)] | None = Field(
@@ -167,7 +159,7 @@ class CandidateSource(_Strict):
         default=None, description="The agent who handled the related (RelatedContactId) or previous contact."
     )
     users: list[UserReference] | None = Field(
-        default=None, min_length=1, max_length=MAX_CANDIDATES, description="User ids, ARNs or usernames."
+        default=None, min_length=1, max_length=MAX_AGENTS_PER_CALL, description="User ids, ARNs or usernames."
     )
 
     last_agent: LastAgentSource | None = Field(
@@ -183,16 +175,15 @@ class CandidateSource(_Strict):
         return self
 
     @property
+    def kind(self) -> str:
+        """The one key given (an entry of SOURCE_KINDS): routing/candidates resolves it."""
+        return next(k for k in SOURCE_KINDS if getattr(self, k) is not None)
+
+    @property
     def label(self) -> str:
-        if self.attribute is not None:
-            return f"attribute:{self.attribute}"
-        if self.agent_of is not None:
-            return f"agent_of:{self.agent_of}"
-        if self.last_agent is not None:
-            return "last_agent"
-        if self.owner is not None:
-            return "owner"
-        return "users"
+        """How decision records name the source: ``kind:value`` when the value is a name, else the kind."""
+        value = getattr(self, self.kind)
+        return f"{self.kind}:{value}" if isinstance(value, str) else self.kind
 
 
 SQS_MAX_DELAY = 900
@@ -304,8 +295,8 @@ class RoutingRule(_Strict):
     @model_validator(mode="after")
     def _static_list_fits_one_call(self) -> RoutingRule:
         static = sum(len(s.users or []) for s in self.candidates)
-        if static > MAX_CANDIDATES:
-            raise ValueError(f"at most {MAX_CANDIDATES} static users per rule (one GetCurrentUserData call)")
+        if static > MAX_AGENTS_PER_CALL:
+            raise ValueError(f"at most {MAX_AGENTS_PER_CALL} static users per rule (one GetCurrentUserData call)")
         return self
 
 
@@ -346,7 +337,7 @@ class SupervisionRule(_Strict):
     enabled: bool = True
     when: SupervisionWhen = Field(default_factory=SupervisionWhen)
     supervisors: list[UserReference] = Field(
-        min_length=1, max_length=MAX_CANDIDATES, description="In order of preference: ids, ARNs or usernames."
+        min_length=1, max_length=MAX_AGENTS_PER_CALL, description="In order of preference: ids, ARNs or usernames."
     )
     capabilities: Annotated[list[str], BeforeValidator(_upper)] = Field(
         default_factory=lambda: ["SILENT_MONITOR"],
@@ -398,10 +389,6 @@ class RulesFile(_Strict):
                 seen.add(rule.name)
         return self
 
-    @property
-    def active_routing(self) -> list[RoutingRule]:
-        return [r for r in self.routing if r.enabled]
-
 
 def json_schema() -> dict[str, Any]:
     schema = RulesFile.model_json_schema()
@@ -413,7 +400,6 @@ def json_schema() -> dict[str, Any]:
 
 __all__ = [
     "INITIATION_METHODS",
-    "MAX_CANDIDATES",
     "MONITOR_CAPABILITIES",
     "RULE_NAME_RE",
     "AgentCondition",

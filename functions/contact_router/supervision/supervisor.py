@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Protocol
 
 from contact_router.errors import PermanentError
@@ -23,6 +24,7 @@ from contact_router.models.decision import CandidateVerdict, Verdict
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 from contact_router.routing.ports import IdempotencyPort, RulesProviderPort
 from contact_router.routing.references import ReferenceKind, arn_allowed, classify
+from contact_router.routing.replay import decide_once
 from contact_router.rules.matcher import mismatch
 from contact_router.rules.model import SupervisionRule
 from contact_router.supervision.policy import (
@@ -69,25 +71,25 @@ class Supervisor:
         self.rules = rules
         self.idempotency = idempotency
 
-    def supervise(self, detail: ContactEventDetail) -> SupervisionDecision:
+    def supervise(self, event: ContactEventDetail) -> SupervisionDecision:
         base = SupervisionDecision(
             outcome=SupervisionOutcome.IGNORED,
-            contact_id=detail.contact_id,
-            channel=detail.channel,
-            event_type=detail.event_type,
+            contact_id=event.contact_id,
+            channel=event.channel,
+            event_type=event.event_type,
             dry_run=self.options.dry_run,
         )
-        if detail.event_type != "CONNECTED_TO_AGENT":
+        if event.event_type != "CONNECTED_TO_AGENT":
             return replace(
-                base, reason="not_connected_event", detail=f"event type {detail.event_type} is not supervised"
+                base, reason="not_connected_event", detail=f"event type {event.event_type} is not supervised"
             )
-        skip = self._screen(detail.channel, detail.initiation_method)
+        skip = self._screen(event.channel, event.initiation_method)
         if skip:
             return replace(base, reason=skip[0], detail=skip[1])
-        if detail.instance_arn.lower() != self.options.instance_arn.lower():
-            raise PermanentError("other_instance", f"event for instance {detail.instance_arn}")
+        if event.instance_arn.lower() != self.options.instance_arn.lower():
+            raise PermanentError("other_instance", f"event for instance {event.instance_arn}")
 
-        contact = self.connect.describe_contact(detail.contact_id)
+        contact = self.connect.describe_contact(event.contact_id)
         base = replace(base, channel=contact.channel, agent_id=contact.agent_id)
         skip = self._screen(contact.channel, contact.initiation_method)
         if skip:
@@ -114,20 +116,10 @@ class Supervisor:
                 detail=f"sample {bucket:.3f} >= rate {rule.when.sample_rate}",
             )
 
-        if self.idempotency is None:
-            return self._choose_and_monitor(base, contact, rule)
         key = {"contact_id": contact.id, "agent_id": contact.agent_id, "dry_run": self.options.dry_run}
-        record, replayed = self.idempotency.run(key, lambda: self._choose_and_monitor(base, contact, rule).to_record())
-        decision = SupervisionDecision.from_record(record)
-        if replayed:
-            return replace(
-                decision,
-                outcome=SupervisionOutcome.DUPLICATE,
-                replayed=True,
-                reason="already_decided",
-                detail=f"redelivered event; first decision was {decision.outcome.value}",
-            )
-        return decision
+        return decide_once(
+            self.idempotency, key, partial(self._choose_and_monitor, base, contact, rule), SupervisionDecision
+        )
 
     # --------------------------------------------------------------------------------------- internals
     def _screen(self, channel: str, initiation_method: str | None) -> tuple[str, str] | None:

@@ -7,6 +7,7 @@ decided is a Duplicate or NotWaiting, never associated twice. See docs/sweep.md.
 
 * ``selection``: pure (the window, which contact to re-inject and why not, the synthetic event);
 * ``sweeper``: the use case over two small ports (contact search, the router's queue);
-* ``settings``: the sweep's own validated environment; ``app``: composition, the summary line and metrics;
-* ``router_queue``: the SQS side (SendMessageBatch to the router's queue).
+* ``settings``: the sweep's own validated environment; ``schedule``: one run, its summary line and metrics;
+* ``adapters/router_queue``: the SQS side (SendMessageBatch to the router's queue).
+The sweep is wired in ``contact_router.composition`` like every other function.
 """

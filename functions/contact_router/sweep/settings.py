@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contact_router.config import INSTANCE_ARN_RE
+from contact_router.config import parse_instance_arn
 from contact_router.errors import ConfigurationError
 
 # The schedule's period (template.yaml: rate(5 minutes)). Each sweep covers the contacts whose wait crossed
@@ -38,13 +38,7 @@ class SweepSettings:
         """Read and validate the sweep's variables; report every problem at once."""
         problems: list[str] = []
 
-        instance_arn = env.get("CONNECT_INSTANCE_ARN", "").strip()
-        match = INSTANCE_ARN_RE.match(instance_arn)
-        if not match:
-            problems.append(
-                "CONNECT_INSTANCE_ARN must be an Amazon Connect instance ARN "
-                f"(arn:aws:connect:REGION:ACCOUNT:instance/ID), got {instance_arn!r}"
-            )
+        instance = parse_instance_arn(env, problems)
 
         queue_ids = tuple(dict.fromkeys(q.strip() for q in env.get("SWEEP_QUEUE_IDS", "").split(",") if q.strip()))
         if not queue_ids:
@@ -71,13 +65,13 @@ class SweepSettings:
         if not router_queue_url:
             problems.append("ROUTER_QUEUE_URL is required: the sweep sends what it finds to the router's queue")
 
-        if problems or match is None:
+        if problems or instance is None:
             raise ConfigurationError(problems)
         return cls(
-            instance_arn=instance_arn,
-            instance_id=match.group("id"),
-            region=match.group("region"),
-            account=match.group("account"),
+            instance_arn=instance.arn,
+            instance_id=instance.instance_id,
+            region=instance.region,
+            account=instance.account,
             queue_ids=queue_ids,
             router_queue_url=router_queue_url,
             min_wait_seconds=min_wait,

@@ -2,7 +2,7 @@
 
 Each worker is one Lambda execution environment fed by the event source mapping: it receives batches
 (batch size and batching window from template.yaml), builds its own app on a cold start with
-``contact_router.app.build_router_app`` (real ConnectGateway, Powertools idempotency on moto's DynamoDB, the
+``contact_router.composition.build_router_app`` (real ConnectGateway, Powertools idempotency on moto's DynamoDB, the
 real dead-letter and re-check adapters over the simulated queue), and runs each batch through its own
 ``SqsFunction`` (what the router handler holds per environment: batch planning, its own ``BatchProcessor``,
 Powertools' ``process_partial_response`` over ``app.handle_record``).
@@ -35,12 +35,14 @@ from connect_emulator import ConnectEmulator, World
 from connect_emulator.emulator import CallRecord
 from connect_emulator.state import Association
 from contact_router.adapters import aws
-from contact_router.app import RouterApp, build_router_app
+from contact_router.adapters.aws import Clients
+from contact_router.composition import build_router_app
 from contact_router.config import Settings
 from contact_router.errors import TransientError
-from contact_router.handlers._sqs import SqsFunction
+from contact_router.handlers.sqs import SqsFunction
 from contact_router.models.decision import Decision, Outcome
 from contact_router.observability import metrics
+from contact_router.record_policy import RouterApp
 from contact_router.routing.fallback import RECHECK_KEY
 from contact_router_cli.local import create_table, lambda_output_to
 from contact_router_cli.simulate import template, workload
@@ -502,9 +504,7 @@ class _Worker:
             client.meta.events.register("after-call.connect.DescribeContact", sim.always_waiting)
         app = build_router_app(
             self.settings,
-            connect_client=client,
-            dynamodb_client=self.dynamodb,
-            sqs_client=sim.sqs,
+            Clients(connect=client, dynamodb=self.dynamodb, sqs=sim.sqs),
             clock=sim.clock.now,
             sleep=sim.clock.sleep,
         )

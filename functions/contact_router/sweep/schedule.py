@@ -1,8 +1,5 @@
-"""Composition of the sweep, its scheduled event, and its observability (one summary line, a few metrics).
-
-``build_sweep`` wires the Connect gateway and the router's queue to the ``Sweeper`` from ``SweepSettings``;
-clients can be injected (tests) and default to real boto3 clients.
-"""
+"""One scheduled sweep: its event's time, the sweep, and its observability (one summary line, a few metrics).
+``composition.build_sweep_app`` wires it."""
 
 from __future__ import annotations
 
@@ -15,17 +12,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from contact_router.adapters import aws
-from contact_router.adapters.connect import ConnectGateway
 from contact_router.errors import PermanentError
 from contact_router.observability import logger, metrics
-from contact_router.sweep.router_queue import RouterQueue
-from contact_router.sweep.settings import SweepSettings
-from contact_router.sweep.sweeper import Sweeper, SweepFailed, SweepOptions, SweepReport
+from contact_router.sweep.sweeper import Sweeper, SweepFailed, SweepReport
 
 
 @dataclass
-class SweepApp:
+class ScheduledSweep:
     sweeper: Sweeper
     clock: Callable[[], float] = time.time
 
@@ -81,30 +74,3 @@ def record_sweep(report: SweepReport) -> None:
         ("SweepFailed", int(not report.completed)),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-def build_sweep(
-    settings: SweepSettings,
-    *,
-    connect_client: Any = None,
-    sqs_client: Any = None,
-    clock: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
-) -> SweepApp:
-    connect = ConnectGateway(
-        connect_client or aws.client("connect", settings.region, aws.CONNECT_CONFIG), instance_id=settings.instance_id
-    )
-    queue = RouterQueue(settings.router_queue_url, sqs_client or aws.client("sqs", settings.region))
-    sweeper = Sweeper(
-        SweepOptions(
-            instance_arn=settings.instance_arn,
-            queue_ids=settings.queue_ids,
-            min_wait_seconds=settings.min_wait_seconds,
-            interval_seconds=settings.interval_seconds,
-        ),
-        search=connect,
-        sink=queue,
-        sleep=sleep,
-    )
-    logger.debug("sweep configured", queues=len(settings.queue_ids), min_wait_seconds=settings.min_wait_seconds)
-    return SweepApp(sweeper, clock)

@@ -1,5 +1,6 @@
-"""What every SQS-fed function shares: one app per execution environment, built at the first invocation
-(not at import: the init phase stays small), and partial batch responses from the app's per-record policy."""
+"""What every SQS-fed function shares (public: the local runner and the simulator drive it too): one app per
+execution environment, built at the first invocation (not at import: the init phase stays small), and
+partial batch responses from the app's per-record policy (record_policy.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from contact_router.config import Settings
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
 
-    from contact_router.app import EventApp
+    from contact_router.record_policy import RecordPolicy
 
-A = TypeVar("A", bound="EventApp[Any]")
+A = TypeVar("A", bound="RecordPolicy[Any]")
 
 
 class SqsFunction(Generic[A]):
@@ -50,7 +51,7 @@ class SqsFunction(Generic[A]):
 
         app = app or self.app()
         app.register_lambda_context(context)
-        app.prepare_batch(event.get("Records", []))
+        app.start_batch(event.get("Records", []))
         try:
             return dict(
                 process_partial_response(
