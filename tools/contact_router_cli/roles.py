@@ -1,9 +1,8 @@
 """The Connect statements of each function's role in template.yaml, for the Connect emulator's IAM mode.
 
-Each function's role is a plain ``AWS::IAM::Role`` the SAM transform leaves as it is, so the simulator's small
-loader (``simulate.template``) reads it; this module adds what role policies use on top of parameters and
-conditions: pseudo parameters (partition, Region and account from the instance ARN), ``Fn::Sub``,
-``Fn::Select``, ``Fn::Split`` and ``Fn::Join``. ``tests/template/test_iam_emulator_roles.py`` checks the result
+Each function's role is a plain ``AWS::IAM::Role`` the SAM transform leaves as it is, so the simulator's loader
+and its one intrinsic ``Resolver`` (``simulate.template``) read it, with the pseudo parameters (partition, Region
+and account) taken from the instance ARN. ``tests/template/test_iam_emulator_roles.py`` checks the result
 equals the SAM-transformed template's statements.
 
     roles = function_role_policies(instance_arn)      # {"RouterFunction": [statement, ...], ...}
@@ -20,46 +19,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from contact_router_cli.simulate.template import _NO_VALUE, TEMPLATE, TemplateError, _Resolver, load
+from contact_router_cli.simulate.template import (
+    _NO_VALUE,
+    TEMPLATE,
+    Resolver,
+    TemplateError,
+    list_parameters,
+    load,
+    parameter_values,
+)
 
 _INSTANCE_ARN = re.compile(r"^arn:(?P<partition>[^:]+):connect:(?P<region>[^:]+):(?P<account>\d{12}):instance/[^/]+$")
-_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
-
-
-class _RoleResolver(_Resolver):
-    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str], pseudo: Mapping[str, str]):
-        super().__init__(template, parameters)
-        self.pseudo = dict(pseudo)
-
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, dict) and len(node) == 1:
-            ((key, args),) = node.items()
-            if key == "Ref" and args in self.pseudo:
-                return self.pseudo[args]
-            if key == "Fn::Sub":
-                return self._sub(args)
-            if key == "Fn::Select":
-                index, items = self.resolve(args[0]), self.resolve(args[1])
-                return items[int(index)] if isinstance(items, list) else node
-            if key == "Fn::Split":
-                text = self.resolve(args[1])
-                return text.split(args[0]) if isinstance(text, str) else node
-            if key == "Fn::Join":
-                items = self.resolve(args[1])
-                if isinstance(items, list) and all(isinstance(item, str) for item in items):
-                    return str(args[0]).join(items)
-                return node
-        return super().resolve(node)
-
-    def _sub(self, args: Any) -> Any:
-        text, variables = (args, {}) if isinstance(args, str) else args
-        values = {**self.values, **self.pseudo, **{name: self.resolve(value) for name, value in variables.items()}}
-
-        def substitute(match: re.Match[str]) -> str:
-            value = values.get(match.group(1))
-            return value if isinstance(value, str) else match.group(0)
-
-        return _SUB_VARIABLE.sub(substitute, text)
 
 
 def _statements(document: Mapping[str, Any]) -> list[Any]:
@@ -102,7 +72,8 @@ def _role_policies(
         "AWS::StackName": "contact-router",
         "AWS::URLSuffix": "amazonaws.com",
     }
-    resolver = _RoleResolver(data, {"ConnectInstanceArn": instance_arn, **parameters}, pseudo)
+    values = parameter_values(data, {"ConnectInstanceArn": instance_arn, **parameters})
+    resolver = Resolver(values, data.get("Conditions") or {}, list_parameters(data), pseudo)
     resources: dict[str, Any] = data["Resources"]
     roles: dict[str, list[dict[str, Any]]] = {}
     for name, resource in resources.items():
