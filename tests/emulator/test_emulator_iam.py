@@ -1,5 +1,6 @@
 """The IAM mode: requests authorized against the calling role's policy, as Amazon Connect does, on the resources
-and condition keys the Service Authorization Reference lists per action (docs/iam-reference.yaml)."""
+and condition keys the Service Authorization Reference lists per action (tools/aws_reference/iam-reference.yaml,
+read through aws_reference.iam)."""
 
 from __future__ import annotations
 
@@ -157,6 +158,8 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "AssociateContactWithUser": {"InstanceId": INSTANCE_ID, "ContactId": "c-1", "UserId": DANA},
     "MonitorContact": {"InstanceId": INSTANCE_ID, "ContactId": "c-1", "UserId": DANA},
     "GetContactAttributes": {"InstanceId": INSTANCE_ID, "InitialContactId": "c-1"},
+    "DescribeInstance": {"InstanceId": INSTANCE_ID},
+    "DescribeQueue": {"InstanceId": INSTANCE_ID, "QueueId": SUPPORT_QUEUE},
 }
 
 

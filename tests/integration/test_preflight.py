@@ -25,6 +25,7 @@ from contact_router_cli.main import main
 from contact_router_cli.preflight import CLIENTS_KEY, Clients
 from tests.support.cfn import REGION
 from tests.support.iam_policy import policy_document
+from tests.support.iam_reference import action_reference, patterns_meet, resource_format
 from tests.support.preflight_account import RULES, STACK_NAME, WORLD, Account, deploy, rules_parameter
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::")  # moto's note on resources it skips
@@ -143,6 +144,42 @@ def test_permissions_are_simulated_with_real_arns_and_condition_keys(account: Ac
     assert roles == {role_of(account, f) for f in ("router", "supervision", "affinity")}
 
 
+def test_each_action_is_simulated_on_one_real_arn_of_each_type_the_reference_requires(account: Account) -> None:
+    # WHEN preflight runs
+    account.simulator.calls.clear()
+    code, _ = report(account)
+    assert code == 0
+
+    # THEN every Connect action is asked about exactly one ARN of each resource type the reference marks required
+    # (the same table the template test and the emulator's IAM mode read), and about no other ARN
+    asked: dict[tuple[str, str], set[str]] = {}
+    for principal, action, resource, _ in account.simulator.calls:
+        asked.setdefault((principal, action), set()).add(resource)
+    connect = {key: arns for key, arns in asked.items() if key[1].startswith("connect:")}
+    assert {action for _, action in connect} >= {
+        "connect:DescribeContact",
+        "connect:GetCurrentUserData",
+        "connect:AssociateContactWithUser",
+        "connect:MonitorContact",
+    }
+    for (_, action), arns in connect.items():
+        reference = action_reference(action)
+        assert reference is not None, action
+        covered = {
+            kind for kind in reference.required for arn in arns if patterns_meet(arn, resource_format("connect", kind))
+        }
+        assert covered == set(reference.required), action
+        assert len(arns) == len(reference.required), (action, arns)
+    # AND the ARNs are the instance's own: GetCurrentUserData on the agent's real routing profile and hierarchy group
+    instance = account.emulator.instance_arn
+    agent_resources = next(arns for (_, action), arns in connect.items() if action == "connect:GetCurrentUserData")
+    agent = next(arn for arn in agent_resources if "/agent/" in arn)
+    user = account.clients.connect.describe_user(InstanceId=instance.rsplit("/", 1)[1], UserId=agent.rsplit("/", 1)[1])
+    assert f"{instance}/routing-profile/{user['User']['RoutingProfileId']}" in agent_resources
+    group = user["User"].get("HierarchyGroupId")
+    assert any(arn.startswith(f"{instance}/agent-group/{group or ''}") for arn in agent_resources)
+
+
 # ------------------------------------------------------------------------------------- broken permission
 def _without_agent_resource(statement: dict[str, Any]) -> None:
     statement["Resource"] = [r for r in statement["Resource"] if "/agent/" not in r]
@@ -150,6 +187,10 @@ def _without_agent_resource(statement: dict[str, Any]) -> None:
 
 def _other_agents_only(statement: dict[str, Any]) -> None:
     statement["Condition"]["ArnLike"]["connect:PreferredUserArn"] += "-nobody"
+
+
+def _another_parameter(statement: dict[str, Any]) -> None:
+    statement["Resource"] += "-other"
 
 
 def _silent_only(statement: dict[str, Any]) -> None:
@@ -164,7 +205,7 @@ def _silent_only(statement: dict[str, Any]) -> None:
             "AssociateContactWithAllowedAgents",
             _without_agent_resource,
             "router: connect:AssociateContactWithUser",
-            "implicitDeny on agent arn:aws:connect:",
+            "implicitDeny on user arn:aws:connect:",
         ),
         (
             "router",
@@ -180,8 +221,15 @@ def _silent_only(statement: dict[str, Any]) -> None:
             "supervision: connect:MonitorContact",
             "implicitDeny on contact arn:aws:connect:",
         ),
+        (
+            "router",
+            "ReadRulesParameter",
+            _another_parameter,
+            "router: ssm:GetParameter",
+            "implicitDeny on parameter arn:aws:ssm:eu-west-2:123456789012:parameter/contact-router/rules",
+        ),
     ],
-    ids=["no-agent-resource", "preferred-user-condition", "no-barge"],
+    ids=["no-agent-resource", "preferred-user-condition", "no-barge", "rules-parameter"],
 )
 def test_one_broken_permission_fails_with_its_fix(
     account: Account,

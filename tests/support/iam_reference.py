@@ -1,4 +1,5 @@
-"""Check IAM statements against docs/iam-reference.yaml (the Service Authorization Reference, transcribed).
+"""Check IAM statements against the Service Authorization Reference, transcribed in
+tools/aws_reference/iam-reference.yaml (read by ``aws_reference.iam``, which preflight and the emulator share).
 
 ``statement_problems(statement, resolve)`` lists, for one Allow statement, every way it disagrees with the
 reference: a required resource type no ARN of the statement covers, an ARN that is no resource type the action
@@ -14,16 +15,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cache, lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
+from aws_reference.iam import action_reference, load_reference, resource_format
+from tests.support.cfn import ACCOUNT, REGION, as_list
 
-from tests.support.cfn import ACCOUNT, REGION, ROOT, as_list
-
-REFERENCE = ROOT / "docs" / "iam-reference.yaml"
+__all__ = [
+    "action_reference",
+    "load_reference",
+    "patterns_meet",
+    "resolver_for",
+    "resource_format",
+    "statement_problems",
+]
 
 # Placeholder tokens inside a compiled ARN format: one path segment, several segments, any string.
 _SEGMENT, _SEGMENTS, _ANY = "\x01", "\x02", "\x03"
@@ -31,49 +36,6 @@ _STARS = {_SEGMENT, _SEGMENTS, _ANY}
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 # Global condition keys apply to every action; the tag keys among aws: are per action (listed in the table).
 _PER_ACTION_AWS_KEYS = ("aws:resourcetag/", "aws:requesttag/", "aws:tagkeys")
-
-
-@dataclass(frozen=True)
-class ActionReference:
-    service: str
-    name: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
-    condition_keys: tuple[str, ...]
-    read: bool
-
-    @property
-    def resource_types(self) -> tuple[str, ...]:
-        return self.required + self.optional
-
-
-@cache
-def load_reference(path: Path = REFERENCE) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
-    return data
-
-
-def action_reference(action: str) -> ActionReference | None:
-    """The table's row for ``service:Action`` (None when the table has none)."""
-    service, _, name = action.partition(":")
-    entry = load_reference()["services"].get(service, {}).get("actions", {}).get(name)
-    if entry is None:
-        return None
-    return ActionReference(
-        service=service,
-        name=name,
-        required=tuple(entry["required"]),
-        optional=tuple(entry["optional"]),
-        condition_keys=tuple(entry["condition_keys"]),
-        read=bool(entry["read"]),
-    )
-
-
-def resource_format(service: str, resource_type: str) -> str:
-    """The ARN format IAM evaluates for a resource type (``evaluated_as`` when the table gives one)."""
-    spec = load_reference()["services"][service]
-    evaluated: dict[str, str] = spec.get("evaluated_as", {})
-    return evaluated.get(resource_type) or spec["resources"][resource_type]
 
 
 @lru_cache(maxsize=512)
@@ -157,7 +119,7 @@ def statement_problems(statement: Mapping[str, Any], resolve: Callable[[Any], st
     for action in as_list(statement["Action"]):
         reference = action_reference(action)
         if reference is None:
-            problems.append(f"{where}: {action} is not in docs/iam-reference.yaml")
+            problems.append(f"{where}: {action} is not in tools/aws_reference/iam-reference.yaml")
             continue
         if not reference.resource_types:
             if resources != ["*"]:

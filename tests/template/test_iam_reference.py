@@ -1,5 +1,5 @@
 """Every Allow statement of the deployed stack agrees with the Service Authorization Reference
-(docs/iam-reference.yaml): each action gets every resource type the reference marks required, no ARN the action
+(tools/aws_reference/iam-reference.yaml): each action gets every resource type the reference marks required, no ARN the action
 does not take, and only condition keys the action supports. Checked on the SAM-transformed template for each
 set of parameters that changes the policies."""
 

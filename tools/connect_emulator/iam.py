@@ -7,7 +7,8 @@ statements (plain JSON, intrinsics resolved; `contact_router_cli.roles` reads th
 Requests signed with a key that names no role (an operator's CLI, a test's own client) are not evaluated.
 
 What a request is authorized on comes from the Service Authorization Reference ("Actions, resources, and
-condition keys for Amazon Connect", transcribed in docs/iam-reference.yaml): the ARN of every resource type
+condition keys for Amazon Connect", transcribed in tools/aws_reference/iam-reference.yaml and read through
+`aws_reference.iam`, the one table preflight and the template tests read too): the ARN of every resource type
 the action lists as required, built from the request (`InstanceId`, `ContactId`, `UserId` ...), and the
 condition keys it lists that the request fills (`connect:InstanceId`, `connect:PreferredUserArn`,
 `connect:MonitorCapabilities`). Each resource must be allowed by some Allow statement (action, resource and
@@ -27,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_reference.iam import action_reference, id_placeholder, resource_arn
 from connect_emulator.errors import ServiceError
 
 ACCESS_DENIED = "AccessDeniedException"
@@ -61,15 +63,15 @@ class AuthorizationRequest:
     context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Instance:
-    arn_prefix: str  # arn:<partition>:connect:<region>:<account>:
-
-    def instance_arn(self, instance_id: str) -> str:
-        return instance_id if instance_id.startswith("arn:") else f"{self.arn_prefix}instance/{instance_id}"
-
-    def child(self, instance_id: str, kind: str, value: str) -> str:
-        return value if value.startswith("arn:") else f"{self.instance_arn(instance_id)}/{kind}/{value}"
+# GetCurrentUserData names its resources in Filters: each filter holds ids of one resource type.
+_FILTER_TYPES = {
+    "Agents": "user",
+    "Queues": "queue",
+    "RoutingProfiles": "routing-profile",
+    "UserHierarchyGroups": "hierarchy-group",
+}
+# Where a request names a resource when the parameter is not called as the ARN format's placeholder.
+_PARAMETER_FOR = {("GetContactAttributes", "ContactId"): "InitialContactId"}
 
 
 def _text(params: Mapping[str, Any], name: str) -> str:
@@ -84,57 +86,58 @@ def _texts(value: Any) -> list[str]:
 def authorization_request(
     operation: str, params: Mapping[str, Any], instance_arn: str, switches: IamSwitches = IamSwitches()
 ) -> AuthorizationRequest | None:
-    """The resources and condition keys Connect authorizes `operation` on (None: not modelled here).
+    """The resources and condition keys Connect authorizes `operation` on (None: not in the reference table).
 
-    Resource types per action are the reference's required ones; `instance_arn` gives partition, Region and
-    account for ARNs built from plain ids.
+    The resource types are the ones the reference (aws_reference.iam) marks required for the action; each ARN is
+    the type's format filled from the request: the parameter named as the format's placeholder (`ContactId`,
+    `UserId`, `RoutingProfileId` ...; an ARN given there is taken as it is). GetCurrentUserData is authorized on
+    every resource its Filters name, each of one of its required types. `instance_arn` gives partition, Region
+    and account for ARNs built from plain ids.
     """
     match = _INSTANCE_ARN.match(instance_arn)
     if match is None:
         raise ValueError(f"not a Connect instance ARN: {instance_arn!r}")
-    where = _Instance(f"arn:{match['partition']}:connect:{match['region']}:{match['account']}:")
-    instance_id = _text(params, "InstanceId")
-    instance = where.instance_arn(instance_id)
-    context: dict[str, tuple[str, ...]] = {"connect:InstanceId": (instance.rsplit("/", 1)[-1],)}
-    action = f"connect:{operation}"
+    reference = action_reference(f"connect:{operation}")
+    if reference is None:
+        return None
+    instance_id = _text(params, "InstanceId").rsplit("/", 1)[-1]
+    values = {
+        "Partition": match["partition"],
+        "Region": match["region"],
+        "Account": match["account"],
+        "InstanceId": instance_id,
+    }
 
-    def contact(name: str = "ContactId") -> str:
-        return where.child(instance_id, "contact", _text(params, name))
+    def arn(kind: str, value: str) -> str:
+        if value.startswith("arn:"):
+            return value
+        return resource_arn("connect", kind, {**values, id_placeholder("connect", kind): value})
 
-    def user() -> str:
-        return where.child(instance_id, "agent", _text(params, "UserId"))
+    def named(kind: str) -> str:
+        placeholder = id_placeholder("connect", kind)
+        return arn(kind, _text(params, _PARAMETER_FOR.get((operation, placeholder), placeholder)))
 
-    if operation in ("DescribeContact", "UpdateContactRoutingData"):
-        return AuthorizationRequest(action, (contact(),), context)
-    if operation == "GetContactAttributes":
-        return AuthorizationRequest(action, (contact("InitialContactId"),), context)
-    if operation == "DescribeUser":
-        return AuthorizationRequest(action, (user(),), context)
-    if operation in ("SearchUsers", "SearchContacts"):
-        return AuthorizationRequest(action, (instance,), context)
-    if operation == "ListRoutingProfileQueues":
-        routing_profile = where.child(instance_id, "routing-profile", _text(params, "RoutingProfileId"))
-        return AuthorizationRequest(action, (routing_profile,), context)
-    if operation == "AssociateContactWithUser":
-        user_id = _text(params, "UserId")
-        if user_id.startswith("arn:") or switches.preferred_user_arn_from_id:
-            context["connect:PreferredUserArn"] = (user(),)
-        return AuthorizationRequest(action, (contact(), instance, user()), context)
-    if operation == "MonitorContact":
-        capabilities = _texts(params.get("AllowedMonitorCapabilities"))
-        if capabilities:
-            context["connect:MonitorCapabilities"] = tuple(capabilities)
-        return AuthorizationRequest(action, (contact(), instance, user()), context)
+    context: dict[str, tuple[str, ...]] = {"connect:InstanceId": (instance_id,)}
     if operation == "GetCurrentUserData":
         raw_filters = params.get("Filters")
         filters: Mapping[str, Any] = raw_filters if isinstance(raw_filters, Mapping) else {}
-        kinds = {"Agents": "agent", "Queues": "queue", "RoutingProfiles": "routing-profile"}
-        resources = [
-            where.child(instance_id, kind, value) for key, kind in kinds.items() for value in _texts(filters.get(key))
-        ]
-        resources += [where.child(instance_id, "agent-group", v) for v in _texts(filters.get("UserHierarchyGroups"))]
-        return AuthorizationRequest(action, tuple(resources), context)
-    return None
+        resources = tuple(
+            arn(kind, value)
+            for key, kind in _FILTER_TYPES.items()
+            if kind in reference.required
+            for value in _texts(filters.get(key))
+        )
+        return AuthorizationRequest(reference.action, resources, context)
+    resources = tuple(named(kind) for kind in reference.required)
+    if "connect:PreferredUserArn" in reference.condition_keys and operation == "AssociateContactWithUser":
+        user_id = _text(params, "UserId")
+        if user_id.startswith("arn:") or switches.preferred_user_arn_from_id:
+            context["connect:PreferredUserArn"] = (named("user"),)
+    if "connect:MonitorCapabilities" in reference.condition_keys:
+        capabilities = _texts(params.get("AllowedMonitorCapabilities"))
+        if capabilities:
+            context["connect:MonitorCapabilities"] = tuple(capabilities)
+    return AuthorizationRequest(reference.action, resources, context)
 
 
 # ------------------------------------------------------------------------------------------ evaluation
@@ -258,7 +261,7 @@ class Iam:
             raise ServiceError(
                 ACCESS_DENIED,
                 f"connect emulator IAM mode: no authorization model for {operation} "
-                "(add its resource types to connect_emulator/iam.py)",
+                "(add its row to tools/aws_reference/iam-reference.yaml)",
             )
         account = instance_arn.split(":")[4]
         for resource in request.resources:

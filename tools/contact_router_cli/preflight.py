@@ -36,6 +36,7 @@ from botocore.exceptions import (
 from rich.console import Console
 from rich.table import Table
 
+from aws_reference.iam import required_arns
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.adapters.rules_store import RulesProvider, remote_fetcher
 from contact_router.config import INSTANCE_ARN_RE, RulesSourceKind, Settings
@@ -657,47 +658,38 @@ def _resolve_user(gateway: ConnectGateway, instance_arn: str, ref: str) -> tuple
 # ------------------------------------------------------------------------------------------------- IAM
 @dataclass(frozen=True)
 class Need:
-    """A call a function makes: the action, the resource types it is authorized on, and its condition keys."""
+    """A call a function makes: the IAM action, the template.yaml statement that grants it, its condition keys.
+
+    The resource types it is simulated on are the ones the Service Authorization Reference marks required for
+    the action (``aws_reference.iam``, the table the template tests and the emulator's IAM mode read too).
+    """
 
     action: str
-    resources: tuple[str, ...]  # instance, contact, agent, queue, or a literal ARN
     sid: str  # the template.yaml statement that grants it
     preferred_user: bool = False
     monitor: bool = False
     only_if: str = ""  # "routing_criteria": only when a rule uses that fallback
 
 
-# The resource types follow what template.yaml grants for each action (contact/*, agent/*, the instance and
-# instance/*); the Service Authorization Reference is the authority on which types each action takes.
 AGENT_READS = (
-    Need("connect:GetCurrentUserData", ("instance", "agent"), "ReadInstanceAgents"),
-    Need("connect:SearchUsers", ("instance",), "ReadInstanceAgents"),
-    Need("connect:DescribeUser", ("agent",), "ReadInstanceAgents"),
+    Need("connect:GetCurrentUserData", "ReadInstanceAgents"),
+    Need("connect:SearchUsers", "ReadInstanceAgents"),
+    Need("connect:DescribeUser", "ReadInstanceAgents"),
 )
 NEEDS: dict[str, tuple[Need, ...]] = {
     "router": (
-        Need("connect:DescribeContact", ("contact",), "DescribeInstanceContacts"),
+        Need("connect:DescribeContact", "DescribeInstanceContacts"),
         *AGENT_READS,
-        Need(
-            "connect:AssociateContactWithUser",
-            ("contact", "agent"),
-            "AssociateContactWithAllowedAgents",
-            preferred_user=True,
-        ),
-        Need(
-            "connect:UpdateContactRoutingData",
-            ("contact",),
-            "UpdateInstanceContactRoutingData",
-            only_if="routing_criteria",
-        ),
+        Need("connect:AssociateContactWithUser", "AssociateContactWithAllowedAgents", preferred_user=True),
+        Need("connect:UpdateContactRoutingData", "UpdateInstanceContactRoutingData", only_if="routing_criteria"),
     ),
     "supervision": (
-        Need("connect:DescribeContact", ("contact",), "DescribeInstanceContacts"),
+        Need("connect:DescribeContact", "DescribeInstanceContacts"),
         *AGENT_READS,
-        Need("connect:MonitorContact", ("contact", "agent"), "MonitorInstanceContacts", monitor=True),
+        Need("connect:MonitorContact", "MonitorInstanceContacts", monitor=True),
     ),
-    "affinity": (Need("connect:DescribeContact", ("contact",), "DescribeInstanceContacts"),),
-    "sweep": (Need("connect:SearchContacts", ("instance",), "SearchInstanceContacts"),),
+    "affinity": (Need("connect:DescribeContact", "DescribeInstanceContacts"),),
+    "sweep": (Need("connect:SearchContacts", "SearchInstanceContacts"),),
 }
 
 
@@ -711,33 +703,65 @@ def _check_permissions(ctx: Context) -> None:
     uses_criteria = ctx.rules is not None and any(
         step.routing_criteria is not None for rule in ctx.rules.routing if rule.enabled for step in rule.fallback
     )
-    arns = {
-        "instance": ctx.instance_arn,
-        "contact": f"{ctx.instance_arn}/contact/{EXAMPLE_CONTACT_ID}",
-        "agent": agent,
-        "queue": ctx.queue_arns[0] if ctx.queue_arns else f"{ctx.instance_arn}/queue/{uuid.UUID(int=0)}",
-    }
+    ids = _connect_ids(ctx, agent)
     for short, function in ctx.functions.items():
-        needs = list(NEEDS.get(short, ()))
-        for need in needs:
+        for need in NEEDS.get(short, ()):
             if need.only_if == "routing_criteria" and not uses_criteria:
                 continue
+            user = supervisor if need.monitor else agent
             context = [ContextEntry("connect:InstanceId", (ctx.instance_id,))]
-            resources = {kind: arns.get(kind, kind) for kind in need.resources}
             if need.preferred_user:
-                context.append(ContextEntry("connect:PreferredUserArn", (agent,)))
+                context.append(ContextEntry("connect:PreferredUserArn", (user,)))
             if need.monitor:
-                resources = {k: (supervisor if k == "agent" else v) for k, v in resources.items()}
                 context.append(ContextEntry("connect:MonitorCapabilities", tuple(capabilities), "stringList"))
+            resources = required_arns(need.action, {**ids, "UserId": user.rsplit("/", 1)[-1]})
             _simulate(ctx, function, need, resources, context)
         _check_extra_permissions(ctx, function)
         if short == "supervision" and function.settings and not function.settings.allow_barge:
             _check_barge_held_back(ctx, function, supervisor)
 
 
+def _arn_parts(arn: str) -> dict[str, str]:
+    """The partition, Region and account of an ARN, as the reference's formats name them."""
+    _, partition, _, region, account, _ = arn.split(":", 5)
+    return {"Partition": partition, "Region": region, "Account": account}
+
+
+def _connect_ids(ctx: Context, agent: str) -> dict[str, str]:
+    """The ids that fill the reference's Connect ARN formats: the real instance, queue, and the example agent's
+    routing profile and hierarchy group where the instance has them; an example id where it does not (IAM matches
+    ARNs, it never looks a resource up)."""
+    example = str(uuid.UUID(int=0))
+    ids = {
+        **_arn_parts(ctx.instance_arn),
+        "InstanceId": ctx.instance_id,
+        "ContactId": EXAMPLE_CONTACT_ID,
+        "QueueId": ctx.queue_arns[0].rsplit("/", 1)[-1] if ctx.queue_arns else example,
+        "RoutingProfileId": example,
+        "HierarchyGroupId": example,
+    }
+    if ctx.instance_ok and agent.startswith(f"{ctx.instance_arn}/agent/"):
+        try:
+            user = _call(
+                "connect:DescribeUser",
+                ctx.clients.connect.describe_user,
+                InstanceId=ctx.instance_id,
+                UserId=agent.rsplit("/", 1)[-1],
+            ).get("User", {})
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            user = {}
+        for key in ("RoutingProfileId", "HierarchyGroupId"):
+            if user.get(key):
+                ids[key] = str(user[key])
+    return ids
+
+
 def _simulate(
     ctx: Context, function: Function, need: Need, resources: Mapping[str, str], context: Sequence[ContextEntry]
 ) -> None:
+    """Simulate ``need`` on each resource (by its reference type) with ``context``; one check with the outcome."""
     results = {
         kind: _call(
             "iam:SimulatePrincipalPolicy",
@@ -749,16 +773,17 @@ def _simulate(
         )
         for kind, arn in resources.items()
     }
-    agent = resources.get("agent", "")
+    user = resources.get("user", "")
     keys = "".join(
-        f", {e.key}=" + ("the agent's ARN" if e.values == (agent,) else ",".join(e.values))
+        f", {e.key}=" + ("the agent's ARN" if e.values == (user,) else ",".join(e.values))
         for e in context
         if e.key != "connect:InstanceId"
     )
     name = f"{function.short}: {need.action}"
     denied = {kind: r for kind, r in results.items() if not r.allowed}
     if not denied:
-        ctx.add("iam", name, Status.PASS, f"allowed on {', '.join(_short(kind) for kind in resources)}{keys}")
+        where = ", ".join(_label(kind, arn) for kind, arn in resources.items())
+        ctx.add("iam", name, Status.PASS, f"allowed on {where}{keys}")
         return
     detail = "; ".join(
         f"{r.decision} on {kind} {r.resource}"
@@ -770,8 +795,13 @@ def _simulate(
 
 
 def _short(resource: str) -> str:
-    """A resource type as it is, an ARN by its resource part (queue name, parameter/..., log-group:...)."""
+    """An ARN by its resource part (queue name, parameter/..., log-group:...), anything else as it is."""
     return resource.split(":", 5)[5] if resource.startswith("arn:") and resource.count(":") >= 5 else resource
+
+
+def _label(kind: str, arn: str) -> str:
+    """A Connect resource by its reference type (instance, contact, user ...), another by its resource part."""
+    return kind if arn.split(":")[2:3] == ["connect"] else _short(arn)
 
 
 def _permission_fix(function: Function, need: Need, denied: Mapping[str, Simulation]) -> str:
@@ -781,7 +811,7 @@ def _permission_fix(function: Function, need: Need, denied: Mapping[str, Simulat
         return (
             f"the {' and '.join(sorted(by))} of role {role} must allow {need.action}; ask your account administrators"
         )
-    kinds = ", ".join(f"{kind} ARNs" if kind in ("instance", "contact", "agent", "queue") else kind for kind in denied)
+    kinds = ", ".join(f"{kind} ARNs" if _label(kind, r.resource) == kind else r.resource for kind, r in denied.items())
     fix = f"role {role} must allow {need.action} on {kinds} (template.yaml statement {need.sid})"
     if need.preferred_user:
         fix += " with ArnLike connect:PreferredUserArn matching the agent's ARN (AllowedAgentArnPattern)"
@@ -793,26 +823,33 @@ def _permission_fix(function: Function, need: Need, denied: Mapping[str, Simulat
 def _check_extra_permissions(ctx: Context, function: Function) -> None:
     """The rules source and the dead-letter queue: without them the function fails every record."""
     region, account = ctx.clients.region, ctx.stack.account or ctx.instance_arn.split(":")[4]
+    partition = ctx.instance_arn.split(":")[1] if ctx.instance_arn else "aws"
+    where = {"Partition": partition, "Region": region, "Account": account}
     settings = function.settings
     if settings is not None and function.short in ("router", "supervision"):
         source = settings.rules
         if source.kind is RulesSourceKind.SSM and source.ssm_parameter:
-            arn = f"arn:aws:ssm:{region}:{account}:parameter{source.ssm_parameter}"
-            _simulate(ctx, function, Need("ssm:GetParameter", (arn,), "ReadRulesParameter"), {arn: arn}, [])
+            need = Need("ssm:GetParameter", "ReadRulesParameter")
+            name = {"ParameterNameWithoutLeadingSlash": source.ssm_parameter.lstrip("/")}
+            _simulate(ctx, function, need, required_arns(need.action, {**where, **name}), [])
         elif source.kind is RulesSourceKind.APPCONFIG:
-            arn = (
-                f"arn:aws:appconfig:{region}:{account}:application/{source.appconfig_application}"
-                f"/environment/{source.appconfig_environment}/configuration/{source.appconfig_profile}"
-            )
+            names = {  # all three are required by the settings validation that produced `settings`
+                "ApplicationId": source.appconfig_application or "",
+                "EnvironmentId": source.appconfig_environment or "",
+                "ConfigurationProfileId": source.appconfig_profile or "",
+            }
             for action in ("appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"):
-                _simulate(ctx, function, Need(action, (arn,), "ReadRulesAppConfig"), {arn: arn}, [])
+                need = Need(action, "ReadRulesAppConfig")
+                _simulate(ctx, function, need, required_arns(action, {**where, **names}), [])
     queue_url = ctx.stack.physical(DEAD_LETTER_QUEUES[function.short])
     if queue_url:
         arn = _queue_arn(ctx, queue_url)
         sid = (
             "SendFailedRunsToDeadLetterQueue" if function.short == "sweep" else "SendPermanentFailuresToDeadLetterQueue"
         )
-        _simulate(ctx, function, Need("sqs:SendMessage", (arn,), sid), {arn: arn}, [])
+        need = Need("sqs:SendMessage", sid)
+        values = {**_arn_parts(arn), "QueueName": arn.rsplit(":", 1)[-1]}
+        _simulate(ctx, function, need, required_arns(need.action, values), [])
 
 
 def _check_barge_held_back(ctx: Context, function: Function, supervisor: str) -> None:

@@ -1,8 +1,8 @@
 """The Connect statements of each function's role in template.yaml, for the Connect emulator's IAM mode.
 
-Each function's role is a plain ``AWS::IAM::Role`` the SAM transform leaves as it is, so the simulator's small
-loader and resolver (``simulate.template``) read it, with the pseudo parameters (partition, Region and
-account) taken from the instance ARN. ``tests/template/test_iam_emulator_roles.py`` checks the result
+Each function's role is a plain ``AWS::IAM::Role`` the SAM transform leaves as it is, so the simulator's loader
+and its one intrinsic ``Resolver`` (``simulate.template``) read it, with the pseudo parameters (partition, Region
+and account) taken from the instance ARN. ``tests/template/test_iam_emulator_roles.py`` checks the result
 equals the SAM-transformed template's statements.
 
     roles = function_role_policies(instance_arn)      # {"RouterFunction": [statement, ...], ...}
@@ -72,12 +72,8 @@ def _role_policies(
         "AWS::StackName": "contact-router",
         "AWS::URLSuffix": "amazonaws.com",
     }
-    resolver = Resolver(
-        parameter_values(data, {"ConnectInstanceArn": instance_arn, **parameters}),
-        data.get("Conditions") or {},
-        list_parameters(data),
-        pseudo,
-    )
+    values = parameter_values(data, {"ConnectInstanceArn": instance_arn, **parameters})
+    resolver = Resolver(values, data.get("Conditions") or {}, list_parameters(data), pseudo)
     resources: dict[str, Any] = data["Resources"]
     roles: dict[str, list[dict[str, Any]]] = {}
     for name, resource in resources.items():
