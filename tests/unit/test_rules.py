@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -261,7 +262,22 @@ def test_no_rules_on_purpose() -> None:
     assert (rules.routing, rules.supervision, rules.allow_empty) == ([], [], True)
 
 
-def test_a_file_that_is_not_utf8_is_one_line() -> None:
-    problems = problems_of(ONE_RULE.encode() + b"    description: caf\xe9\n")
-    assert len(problems) == 1
-    assert problems[0].startswith("rules.yaml: not valid YAML: ")
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    # GIVEN rules saved in latin-1 (a UnicodeDecodeError traceback from `rules validate` before)
+    data = ONE_RULE.encode() + b"    description: caf\xe9\n"
+    assert problems_of(data) == ["rules.yaml: not UTF-8: byte 0xE9 at line 5, column 21"]
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(data)
+    with pytest.raises(RulesError) as err:
+        load_rules_file(path)
+    assert err.value.problems == [f"{path}: not UTF-8: byte 0xE9 at line 5, column 21"]
+    # UTF-16 with its byte-order mark is YAML too
+    assert parse_rules(ONE_RULE.encode("utf-16")).routing[0].name == "r"
+
+
+def test_an_oversized_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_bytes(b"#" * (MAX_RULES_BYTES + 1))
+    with pytest.raises(RulesError) as err:
+        load_rules_file(path)
+    assert err.value.problems == [f"{path}: {MAX_RULES_BYTES + 1} bytes, more than the {MAX_RULES_BYTES} bytes allowed"]

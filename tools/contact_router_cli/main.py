@@ -173,6 +173,9 @@ def rules_validate(allow_barge: bool | None, files: tuple[Path, ...]) -> None:
         def names(rules: list[Any]) -> str:
             return ", ".join(r.name + ("" if r.enabled else " (disabled)") for r in rules)
 
+        if not loaded.routing and not loaded.supervision:
+            click.echo(f"{path}: OK, no rules (allow_empty: true): nothing is routed or monitored")
+            continue
         click.echo(f"{path}: OK, {len(loaded.routing)} routing rule(s): {names(loaded.routing)}")
         if loaded.supervision:
             click.echo(f"{path}: OK, {len(loaded.supervision)} supervision rule(s): {names(loaded.supervision)}")

@@ -8,6 +8,7 @@ parser's events, so a hostile document is refused before anything deep or huge i
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -159,6 +160,8 @@ def parse_rules(text: str | bytes, source: str = "rules") -> RulesFile:
     size = len(text) if isinstance(text, bytes) or len(text) > MAX_RULES_BYTES else len(text.encode())
     if size > MAX_RULES_BYTES:
         raise RulesError([f"{source}: {size} bytes, more than the {MAX_RULES_BYTES} bytes allowed"])
+    if isinstance(text, bytes):
+        text = _decoded(text, source)
     try:
         _check_shape(text)
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
@@ -200,10 +203,13 @@ def check_deployment(rules: RulesFile, source: str, *, allow_barge: bool) -> Rul
 def load_rules_file(path: str | Path) -> RulesFile:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_RULES_BYTES:  # refused without reading it
+            raise RulesError([f"{path}: {size} bytes, more than the {MAX_RULES_BYTES} bytes allowed"])
+        data = path.read_bytes()  # the parser decodes it, reporting a bad byte with its line and column
     except OSError as exc:
         raise RulesError([f"{path}: cannot read rules file: {exc.strerror or exc}"]) from exc
-    return parse_rules(text, str(path))
+    return parse_rules(data, str(path))
 
 
 def load_bundled_rules() -> RulesFile:
@@ -249,7 +255,23 @@ def _path(loc: list[Any] | tuple[Any, ...]) -> str:
 
 def _yaml_message(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
+    problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # always one line
     if mark is not None:
         return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return str(problem)
+    return problem
+
+
+def _decoded(data: bytes, source: str) -> str:
+    """UTF-8 (or UTF-16 with its byte-order mark, as YAML allows); a bad byte is told with its line and column."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding, data = "utf-8", data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise RulesError(
+            [f"{source}: not {encoding.upper()}: byte 0x{data[exc.start]:02X} at line {line}, column {column}"]
+        ) from exc
