@@ -5,11 +5,14 @@
 Writes a CSV of ``--rows`` good rows (phone, email and customer_id keys; owners by username, id and ARN, as
 people write them), imports it into a fresh affinity table on moto (in-process, no network) with owners
 resolved against the Connect emulator (samples/world.yaml), then imports it again (every row unchanged).
-Prints rows per second for both runs and the DynamoDB requests made.
+Prints rows per CPU-second (everything runs in this one thread: moto, the emulator, the import; CPU time is
+what a shared machine's load disturbs least) and per wall-clock second for both runs, and the DynamoDB
+requests made.
 
-``--baseline COMMIT`` first runs the same measurement on that commit's code (``git archive`` of functions/ and
-tools/ into a temporary folder, run in a subprocess), then on the working tree, and prints the ratios: the two
-side by side in one run, on the same machine load. A benchmark, not a test.
+``--baseline COMMIT`` runs the same measurement on that commit's code (``git archive`` of functions/ and tools/
+into a temporary folder) and on the working tree, each in a fresh subprocess, alternating ``--repeat`` times,
+and prints the median of the per-pair ratios: the two side by side in one run, on the same machine load (a
+shared machine's load drifts over minutes, so pairs are compared, not totals). A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,14 +95,14 @@ def measure(rows: int) -> list[float]:
         resolver = OwnerResolver(ConnectGateway(emulator.client(), emulator.instance_id), emulator.instance_arn)
         for run in ("first import (all new)", "second import (all unchanged)"):
             dynamodb.calls.clear()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             report = import_owners(path, store, SECRET, resolver)
-            elapsed = time.perf_counter() - started
-            figures.append(rows / elapsed)
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            figures.append(rows / cpu)
             requests = ", ".join(f"{name} {count}" for name, count in sorted(dynamodb.calls.items()))
             print(
-                f"  {run:30} {rows / elapsed:9.0f} rows/s  {elapsed:7.2f} s  stored {report.stored}, "
-                f"unchanged {report.unchanged}, bad {len(report.bad)}  [{requests}]",
+                f"  {run:30} {rows / cpu:7.0f} rows/CPU-s  {rows / elapsed:7.0f} rows/s wall  stored "
+                f"{report.stored}, unchanged {report.unchanged}, bad {len(report.bad)}  [{requests}]",
                 flush=True,
             )
         pages = raw.get_paginator("scan").paginate(TableName=TABLE, Select="COUNT")
@@ -106,39 +110,49 @@ def measure(rows: int) -> list[float]:
     return figures
 
 
-def baseline(commit: str, rows: int) -> list[float]:
-    """The same measurement on ``commit``'s code, in a subprocess."""
+def in_subprocess(source: Path, label: str, rows: int) -> list[float]:
+    """The measurement on the code under ``source`` (functions/ and tools/), in a fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": f"{source}/functions{os.pathsep}{source}/tools"}
+    out = subprocess.run(
+        [sys.executable, __file__, "--rows", str(rows), "--label", label],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    print(out, end="", flush=True)
+    return [float(value) for value in re.findall(r"(\d+) rows/CPU-s", out)]
+
+
+def compare(commit: str, rows: int, repeat: int) -> None:
+    ratios: list[list[float]] = [[], []]
     with tempfile.TemporaryDirectory() as folder:
         archive = subprocess.run(
             ["git", "-C", str(ROOT), "archive", commit, "functions", "tools"], check=True, capture_output=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
-        env = {**os.environ, "PYTHONPATH": f"{folder}/functions{os.pathsep}{folder}/tools"}
-        out = subprocess.run(
-            [sys.executable, __file__, "--rows", str(rows), "--label", commit],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    print(out, end="")
-    return [float(value) for value in re.findall(r"(\d+) rows/s", out)]
+        for _ in range(repeat):
+            before = in_subprocess(Path(folder), commit, rows)
+            after = in_subprocess(ROOT, "working tree", rows)
+            for index, (old, new) in enumerate(zip(before, after, strict=True)):
+                ratios[index].append(new / old)
+    for run, values in zip(("first import (all new)", "second import (all unchanged)"), ratios, strict=True):
+        pairs = ", ".join(f"{value:.1f}" for value in values)
+        print(f"  {run:30} median {statistics.median(values):5.1f} x  (pairs: {pairs})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--baseline", metavar="COMMIT", help="Also measure this commit's code, then compare.")
+    parser.add_argument("--baseline", metavar="COMMIT", help="Compare this commit's code with the working tree.")
+    parser.add_argument("--repeat", type=int, default=3, help="Pairs of runs with --baseline (default 3).")
     parser.add_argument("--label", default="working tree", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    where = "moto DynamoDB (in-process), owners resolved on the emulator"
-    before = []
     if args.baseline:
-        before = baseline(args.baseline, args.rows)
-    print(f"owners import, {args.rows} rows, {where} -- {args.label}", flush=True)
-    after = measure(args.rows)
-    for run, old, new in zip(("first import", "second import"), before, after, strict=False):
-        print(f"  {run:30} {new / old:9.1f} x  ({old:.0f} -> {new:.0f} rows/s)")
+        compare(args.baseline, args.rows, args.repeat)
+        return
+    print(f"owners import, {args.rows} rows, moto DynamoDB (in-process), emulator owners -- {args.label}", flush=True)
+    measure(args.rows)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 Items: ``pk = "last#<hash>"`` (agent_id, contact_id, channel, queue_id, connected_at in ms, expires_at for
 TTL) and ``pk = "owner#<hash>"`` (owner_id, kind). A last-agent item only replaces an older one: the
 write is conditional on the connection time, so late and duplicated events never overwrite a newer agent.
+Owner mappings are loaded by the owners CLI in batches (BatchGetItem to see what is stored, BatchWriteItem to
+write or delete), each batch retrying what DynamoDB left unprocessed.
 """
 
 from __future__ import annotations
