@@ -35,6 +35,7 @@ INITIATION_METHODS = (
     "AGENT_REPLY",
     "FLOW",
 )
+MAX_RULES = 500  # per section (routing, supervision); docs/rules.md "Limits"
 SOURCE_KINDS = ("attribute", "agent_of", "users", "last_agent", "owner")
 RULE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -122,7 +123,7 @@ class When(_Strict):
         return value
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
@@ -374,10 +375,28 @@ class SupervisionRule(_Strict):
 
 class RulesFile(_Strict):
     version: Literal[1] = Field(description="Format version; always 1 for now.")
-    routing: list[RoutingRule] = Field(default_factory=list, description="Evaluated in order; first match wins.")
-    supervision: list[SupervisionRule] = Field(
-        default_factory=list, description="Monitoring rules for connected contacts; first match wins."
+    routing: list[RoutingRule] = Field(
+        default_factory=list, max_length=MAX_RULES, description="Evaluated in order; first match wins."
     )
+    supervision: list[SupervisionRule] = Field(
+        default_factory=list,
+        max_length=MAX_RULES,
+        description="Monitoring rules for connected contacts; first match wins.",
+    )
+    allow_empty: bool = Field(
+        default=False,
+        description="true: a file with no routing and no supervision rules is intended (nothing is routed or "
+        "monitored). Without it such a file is an error, so a truncated or blank update cannot switch routing off.",
+    )
+
+    @model_validator(mode="after")
+    def _not_empty_by_accident(self) -> RulesFile:
+        if not self.routing and not self.supervision and not self.allow_empty:
+            raise ValueError(
+                "no rules: give at least one routing or supervision rule, or add allow_empty: true to run with "
+                "none on purpose"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> RulesFile:
@@ -400,6 +419,7 @@ def json_schema() -> dict[str, Any]:
 
 __all__ = [
     "INITIATION_METHODS",
+    "MAX_RULES",
     "MONITOR_CAPABILITIES",
     "RULE_NAME_RE",
     "AgentCondition",
