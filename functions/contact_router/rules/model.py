@@ -36,7 +36,7 @@ INITIATION_METHODS = (
     "FLOW",
 )
 MAX_RULES = 500  # per section (routing, supervision); docs/rules.md "Limits"
-SOURCE_KINDS = ("attribute", "agent_of", "users", "last_agent", "owner")
+SOURCE_KINDS = ("attribute", "agent_of", "users", "last_agent", "owner", "customer_profile")
 RULE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -144,6 +144,24 @@ class LastAgentSource(_Strict):
     max_age: Duration = Field(description="Ignore a last agent older than this: 24h, 7d, 90m... (60 s to 400 d).")
 
 
+# Which of the contact's identities may find its profile, in this order (Customer Profiles' predefined keys).
+ProfileSearchKey = Literal["profile_id", "email", "phone"]
+PROFILE_SEARCH_KEYS: tuple[ProfileSearchKey, ...] = ("profile_id", "email", "phone")
+
+
+class CustomerProfileSource(_Strict):
+    attribute: Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)] = Field(
+        description="The profile attribute (Attributes map of the profile) holding a user id, user ARN or username, "
+        "such as preferredAgent or accountOwner."
+    )
+    search_by: list[ProfileSearchKey] = Field(
+        default=list(PROFILE_SEARCH_KEYS),
+        min_length=1,
+        description="The contact's identities tried in order, first one present wins: profile_id (the contact "
+        "attribute named by CUSTOMER_PROFILE_ATTRIBUTE, searched as _profileId), email (_email), phone (_phone).",
+    )
+
+
 class CandidateSource(_Strict):
     """Where candidate agents come from; exactly one key per entry."""
 
@@ -167,6 +185,9 @@ class CandidateSource(_Strict):
         default=None, description="The agent who last handled this customer (any channel), if recent enough."
     )
     owner: Literal[True] | None = Field(default=None, description="The account owner of this customer.")
+    customer_profile: CustomerProfileSource | None = Field(
+        default=None, description="A user named on the contact's Amazon Connect Customer Profiles profile."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CandidateSource:
