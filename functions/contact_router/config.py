@@ -46,6 +46,7 @@ PACEABLE = frozenset(
         "DescribeContact",
         "DescribeUser",
         "GetCurrentUserData",
+        "ListRoutingProfileQueues",
         "MonitorContact",
         "SearchContacts",
         "SearchUsers",
