@@ -160,6 +160,7 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "GetContactAttributes": {"InstanceId": INSTANCE_ID, "InitialContactId": "c-1"},
     "DescribeInstance": {"InstanceId": INSTANCE_ID},
     "DescribeQueue": {"InstanceId": INSTANCE_ID, "QueueId": SUPPORT_QUEUE},
+    "ListRoutingProfileQueues": {"InstanceId": INSTANCE_ID, "RoutingProfileId": "rp"},
 }
 
 
