@@ -218,3 +218,21 @@ def test_the_limits_apply_only_to_rules_with_routing_criteria() -> None:
         "fallback: [{routing_criteria: {expiry_seconds: 30}}]", "fallback: [queue]"
     )
     assert parse_rules(text).routing[0].max_candidates == MAX_AGENTS_PER_STEP + 3
+
+
+def test_leaving_and_blocked_members_are_still_preferred_by_routing_criteria() -> None:
+    # GIVEN dana leaving and sam blocked by a missed chat, both members of the queue's profile
+    connect = FakeConnect(
+        contacts={"c1": Contact(id="c1", channel="CHAT", queue_id=QUEUE)},
+        states={
+            DANA: state(DANA, next_status="Lunch"),
+            SAM: state(SAM, blocking=(("c-missed", "MISSED"),)),
+        },
+        profile_queues={"rp-support": SERVES.queues},
+    )
+    router = Router(RouterOptions(instance_arn=INSTANCE_ARN), connect=connect, users=connect, rules=CRITERIA_RULES)
+    decision = router.decide(connect.contacts["c1"])
+    # THEN Connect is asked to prefer both: it offers when they are routable again
+    assert decision.outcome is Outcome.ROUTING_CRITERIA_SET
+    assert decision.routing_steps == ((DANA, SAM),)
+    assert [c.verdict for c in decision.candidates] == [Verdict.LEAVING, Verdict.BLOCKED]
