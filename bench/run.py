@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 INSTANCE_ARN = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
 QUEUE_ID = "22222222-0000-4000-8000-000000000001"
+PROFILE_ID = "55555555-0000-4000-8000-000000000001"  # every agent's routing profile: serves the queue for CHAT
 AGENT = "33333333-0000-4000-8000-000000000000"  # contact i prefers agent ...(i % 50)
 
 
@@ -144,6 +145,7 @@ class FakeConnectClient:
             "UserDataList": [
                 {
                     "User": {"Id": agent, "Arn": f"{INSTANCE_ARN}/agent/{agent}"},
+                    "RoutingProfile": {"Id": PROFILE_ID, "Arn": f"{INSTANCE_ARN}/routing-profile/{PROFILE_ID}"},
                     "Status": {"StatusName": "Available"},
                     "AvailableSlotsByChannel": {"CHAT": 3, "TASK": 1, "EMAIL": 1, "VOICE": 1},
                     "MaxSlotsByChannel": {"CHAT": 3, "TASK": 1, "EMAIL": 1, "VOICE": 1},
@@ -156,6 +158,11 @@ class FakeConnectClient:
     def associate_contact_with_user(self, **_: Any) -> dict[str, Any]:
         self.calls["AssociateContactWithUser"] += 1
         return {}
+
+    def list_routing_profile_queues(self, *, InstanceId: str, RoutingProfileId: str, **_: Any) -> dict[str, Any]:
+        self.calls["ListRoutingProfileQueues"] += 1
+        summary = {"QueueId": QUEUE_ID, "QueueArn": f"{INSTANCE_ARN}/queue/{QUEUE_ID}", "QueueName": "Support"}
+        return {"RoutingProfileQueueConfigSummaryList": [{**summary, "Priority": 1, "Delay": 0, "Channel": "CHAT"}]}
 
 
 class FakeDynamoDBClient:

@@ -8,7 +8,7 @@ from typing import Any
 
 from contact_router.customers.history import CustomerHistory
 from contact_router.errors import PermanentError
-from contact_router.models.agent import AgentState, UserRef
+from contact_router.models.agent import AgentState, QueueMembership, UserRef
 from contact_router.models.contact import Contact
 from contact_router.routing.candidates import Lookup
 from contact_router.rules.loader import parse_rules
@@ -32,6 +32,9 @@ class FakeConnect:
     monitor_errors: dict[str, Exception] = field(default_factory=dict)  # supervisor id -> error
     instance_id: str = "11111111-2222-4333-8444-555555555555"
     routing_error: Exception | None = None
+    # Routing profile -> its (queue, channel) pairs; a profile not listed serves every queue on every channel.
+    profile_queues: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)  # user id -> routing profile id (DescribeUser)
 
     def describe_contact(self, contact_id: str) -> Contact:
         self.calls.append(("DescribeContact", contact_id))
@@ -69,8 +72,26 @@ class FakeConnect:
         if self.routing_error:
             raise self.routing_error
 
+    def routing_profile_queues(self, routing_profile_id: str) -> QueueMembership:
+        self.calls.append(("ListRoutingProfileQueues", routing_profile_id))
+        if routing_profile_id not in self.profile_queues:
+            return _EveryQueue(routing_profile_id, frozenset())
+        return QueueMembership(routing_profile_id, self.profile_queues[routing_profile_id])
+
+    def routing_profile_of(self, user_id: str) -> str | None:
+        self.calls.append(("DescribeUser", user_id))
+        return self.profiles.get(user_id, "profile-serving-everything")
+
     def count(self, operation: str) -> int:
         return sum(1 for op, _ in self.calls if op == operation)
+
+
+@dataclass(frozen=True)
+class _EveryQueue(QueueMembership):
+    """A fake routing profile that serves every queue on every channel (the fake's default)."""
+
+    def serves(self, queue_id: str, channel: str) -> bool:
+        return True
 
 
 @dataclass

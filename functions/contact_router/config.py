@@ -49,6 +49,7 @@ PACEABLE = frozenset(
         "DescribeContact",
         "DescribeUser",
         "GetCurrentUserData",
+        "ListRoutingProfileQueues",
         "MonitorContact",
         "SearchContacts",
         "SearchProfiles",

@@ -186,7 +186,12 @@ def test_explain_against_an_instance_by_arn_uses_the_aws_endpoint(monkeypatch: p
     assert "rule preferred-agent-attribute: match" in out
     assert "decision now: WouldAssociate would associate with dana" in out
     assert emulator.associations == []
-    assert set(emulator.call_counts()) <= {"DescribeContact", "SearchUsers", "GetCurrentUserData"}
+    assert set(emulator.call_counts()) <= {
+        "DescribeContact",
+        "SearchUsers",
+        "GetCurrentUserData",
+        "ListRoutingProfileQueues",
+    }
 
 
 def test_monitor_on_demand_prints_the_monitoring_contact_and_is_idempotent() -> None:

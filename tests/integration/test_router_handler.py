@@ -142,7 +142,7 @@ def _new_chat_for(harness: Harness, preferred: str) -> dict[str, Any]:
 THREE_CALLS = {"DescribeContact": 1, "GetCurrentUserData": 1, "AssociateContactWithUser": 1}
 
 
-def test_attribute_rule_costs_at_most_three_connect_calls(harness: Harness, tmp_path: Path) -> None:
+def test_attribute_rule_costs_three_connect_calls_and_one_cached_profile_read(harness: Harness, tmp_path: Path) -> None:
     # GIVEN an attribute rule and a chat whose attribute holds dana's user id, on a cold environment
     rules = tmp_path / "rules.yaml"
     rules.write_text(
@@ -151,8 +151,14 @@ def test_attribute_rule_costs_at_most_three_connect_calls(harness: Harness, tmp_
     body = _new_chat_for(harness, DANA)
     harness.emulator.reset_calls()
     # WHEN routed
-    harness.invoke([harness.record(body)], harness.app(RULES_FILE=str(rules)))
-    # THEN DescribeContact, GetCurrentUserData and AssociateContactWithUser, once each
+    app = harness.app(RULES_FILE=str(rules))
+    harness.invoke([harness.record(body)], app)
+    # THEN DescribeContact, GetCurrentUserData and AssociateContactWithUser, once each, and the queues of dana's
+    # routing profile (cold: the environment caches them for USER_CACHE_SECONDS)
+    assert dict(harness.emulator.call_counts()) == {**THREE_CALLS, "ListRoutingProfileQueues": 1}
+    # AND the next contact in the same environment costs the three calls only
+    harness.emulator.reset_calls()
+    harness.invoke([harness.record(_new_chat_for(harness, DANA))], app)
     assert dict(harness.emulator.call_counts()) == THREE_CALLS
 
 
@@ -370,12 +376,18 @@ def test_a_batch_shares_one_get_current_user_data(harness: Harness, tmp_path: Pa
     harness.emulator.reset_calls()
     # WHEN they arrive in one SQS batch
     assert harness.invoke(records, harness.app(RULES_FILE=str(rules))) == {"batchItemFailures": []}
-    # THEN 10 DescribeContact, 1 GetCurrentUserData, 10 AssociateContactWithUser: 2.1 calls per association
+    # THEN 10 DescribeContact, 1 GetCurrentUserData, 10 AssociateContactWithUser, and one ListRoutingProfileQueues
+    # per routing profile of the five agents (Digital generalists, Supervisors), not one per contact
     assert dict(harness.emulator.call_counts()) == {
         "DescribeContact": 10,
         "GetCurrentUserData": 1,
+        "ListRoutingProfileQueues": 2,
         "AssociateContactWithUser": 10,
     }
+    profiles = [
+        c.params["RoutingProfileId"] for c in harness.emulator.calls if c.operation == "ListRoutingProfileQueues"
+    ]
+    assert sorted(profiles) == sorted({u.routing_profile_id for u in harness.emulator.world.users if u.id in ids})
     assert len(harness.emulator.associations) == 10
 
 

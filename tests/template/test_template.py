@@ -311,6 +311,7 @@ def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
         "connect:GetCurrentUserData",
         "connect:SearchUsers",
         "connect:DescribeUser",
+        "connect:ListRoutingProfileQueues",
         "connect:AssociateContactWithUser",
         "connect:UpdateContactRoutingData",
     }
@@ -319,6 +320,8 @@ def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
             assert resource == TEST_INSTANCE_ARN or resource.startswith(f"{TEST_INSTANCE_ARN}/"), resource
     describe = statement_with(connect, "connect:DescribeContact")
     assert as_list(describe["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
+    profiles = statement_with(connect, "connect:ListRoutingProfileQueues")
+    assert as_list(profiles["Resource"]) == [f"{TEST_INSTANCE_ARN}/routing-profile/*"]
 
 
 @pytest.mark.parametrize(

@@ -162,8 +162,19 @@ def associate_contact_with_user(state: InstanceState, params: Mapping[str, Any])
             f"Contact {contact.id} is not waiting in a queue (state {contact.state}"
             + (f", agent {contact.agent_id})" if contact.agent_id else ")"),
         )
+    if state.instance.association_requires_queue and not _serves(state, user, contact):
+        # Switch: the API reference neither requires nor excludes an agent whose profile lacks the queue.
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"User {user.id}'s routing profile does not serve queue {contact.queue_id} for {contact.channel} "
+            "(world setting instance.association_requires_queue)",
+        )
     state.associate(contact, user)
     return {}
+
+
+def _serves(state: InstanceState, user: UserState, contact: ContactState) -> bool:
+    return (contact.queue_id or "", contact.channel) in _profile_queue_pairs(state, user.routing_profile_id)
 
 
 # ------------------------------------------------------------------------------ GetCurrentUserData
@@ -178,7 +189,9 @@ def get_current_user_data(state: InstanceState, params: Mapping[str, Any]) -> di
             INVALID_REQUEST,
             f"Filters must contain exactly one of {', '.join(USER_FILTERS)}; got {', '.join(chosen) or 'none'}",
         )
-    users = [u for u in _filtered_users(state, chosen[0], filters[chosen[0]]) if u.logged_in]
+    # Switch instance.user_data_lists_offline: whether logged-out agents appear is not documented.
+    lists_offline = state.instance.user_data_lists_offline
+    users = [u for u in _filtered_users(state, chosen[0], filters[chosen[0]]) if lists_offline or u.logged_in]
     contact_states = (filters.get("ContactFilter") or {}).get("ContactStates")
     if contact_states:
         users = [u for u in users if any(found in contact_states for _, found, _ in _agent_contacts(state, u))]
@@ -237,6 +250,7 @@ def _user_data(state: InstanceState, user: UserState) -> dict[str, Any]:
         "MaxSlotsByChannel": state.max_slots(user),
         "ActiveSlotsByChannel": state.active_slots(user),
         "Contacts": [_contact_reference(state, *found) for found in _agent_contacts(state, user)],
+        **({"NextStatus": user.next_status} if user.next_status else {}),
     }
 
 
@@ -851,6 +865,52 @@ def dismiss_user_contact(state: InstanceState, params: Mapping[str, Any]) -> dic
     )
 
 
+# ------------------------------------------------------------------------------ ListRoutingProfileQueues
+
+
+def _profile_queue_pairs(state: InstanceState, profile_id: str) -> list[tuple[str, str]]:
+    """(queue id, channel) of a routing profile, in world order: each queue it serves (every STANDARD queue when the
+    world lists none) for each channel of its concurrency with at least one slot (a decision: the world gives
+    queues without channels)."""
+    profile = state.routing_profiles[profile_id]
+    queue_ids = (
+        profile.queue_ids
+        if profile.queue_ids is not None
+        else tuple(q.id for q in state.queues.values() if q.type == "STANDARD")
+    )
+    channels = [channel for channel, slots in profile.concurrency.items() if slots > 0]
+    return [(queue_id, channel) for queue_id in queue_ids if queue_id in state.queues for channel in channels]
+
+
+def list_routing_profile_queues(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """RoutingProfileQueueConfigSummaryList: one entry per queue and channel the profile serves."""
+    _require_instance(state, params)
+    profile_id = state.find_routing_profile_id(params["RoutingProfileId"])
+    if profile_id is None or profile_id != params["RoutingProfileId"]:
+        raise ServiceError(NOT_FOUND, f"Routing profile not found: {params['RoutingProfileId']}")
+    profile = state.routing_profiles[profile_id]
+    summaries = []
+    for queue_id, channel in _profile_queue_pairs(state, profile_id):
+        priority, delay = profile.queue_config(queue_id)
+        summaries.append(
+            {
+                "QueueId": queue_id,
+                "QueueArn": state.arn("queue", queue_id),
+                "QueueName": state.queues[queue_id].name,
+                "Priority": priority,
+                "Delay": delay,
+                "Channel": channel,
+            }
+        )
+    page, token = _page(summaries, params)
+    return {
+        "RoutingProfileQueueConfigSummaryList": list(page),
+        "NextToken": token,
+        "LastModifiedTime": state.started_at,
+        "LastModifiedRegion": state.instance.region,
+    }
+
+
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
     "AssociateContactWithUser": associate_contact_with_user,
@@ -864,4 +924,5 @@ HANDLERS: Mapping[str, Handler] = {
     "DescribeQueue": describe_queue,
     "TransferContact": transfer_contact,
     "DismissUserContact": dismiss_user_contact,
+    "ListRoutingProfileQueues": list_routing_profile_queues,
 }

@@ -141,6 +141,7 @@ class UserState:
     activity_at: float = 0.0  # last status change, offer, connection or end of a contact: the idle clock
     missed_contact_id: str | None = None  # the offer this agent missed, while it blocks routing to them
     missed_at: float | None = None
+    next_status: str | None = None  # NextStatus (admin guide, "Set your Next status": no new contacts routed)
 
     @property
     def logged_in(self) -> bool:
@@ -254,6 +255,7 @@ class InstanceState:
                 u.last_name,
                 u.hierarchy_group_id,
                 activity_at=now,
+                next_status=u.next_status,
             )
             for u in world.users
         }

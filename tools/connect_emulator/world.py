@@ -51,6 +51,9 @@ class InstanceSpec:
     account: str = DEFAULT_ACCOUNT
     voice_association: bool = False
     max_monitors_per_supervisor: int = 1
+    # Switches on behaviour the documents leave open (docs/emulator.md lists each with its source).
+    association_requires_queue: bool = False  # AssociateContactWithUser refuses an agent whose profile lacks the queue
+    user_data_lists_offline: bool = False  # GetCurrentUserData lists logged-out agents (status Offline)
 
     @property
     def arn(self) -> str:
@@ -129,6 +132,7 @@ class UserSpec:
     first_name: str | None = None
     last_name: str | None = None
     hierarchy_group_id: str | None = None
+    next_status: str | None = None  # GetCurrentUserData NextStatus: leaving after the current contacts
 
 
 @dataclass(frozen=True)
@@ -505,7 +509,19 @@ class _WorldParser:
         return enumerate(value)
 
     def instance(self, raw: object) -> InstanceSpec:
-        entry = _Entry("instance", raw, ("id", "region", "account", "voice_association", "max_monitors_per_supervisor"))
+        entry = _Entry(
+            "instance",
+            raw,
+            (
+                "id",
+                "region",
+                "account",
+                "voice_association",
+                "max_monitors_per_supervisor",
+                "association_requires_queue",
+                "user_data_lists_offline",
+            ),
+        )
         account = entry.text("account", DEFAULT_ACCOUNT) or DEFAULT_ACCOUNT
         if isinstance(entry.raw.get("account"), int):
             account = account.zfill(12)
@@ -517,6 +533,8 @@ class _WorldParser:
             account=account,
             voice_association=entry.flag("voice_association", False),
             max_monitors_per_supervisor=entry.whole("max_monitors_per_supervisor", 1, minimum=1),
+            association_requires_queue=entry.flag("association_requires_queue", False),
+            user_data_lists_offline=entry.flag("user_data_lists_offline", False),
         )
         self.check(entry, "id", instance.id, "DescribeContactRequest", "InstanceId")
         return instance
@@ -588,7 +606,17 @@ class _WorldParser:
         return result
 
     def user(self, raw: object, where: str, world: World) -> UserSpec:
-        allowed = ("id", "username", "routing_profile", "status", "busy", "first_name", "last_name", "hierarchy_group")
+        allowed = (
+            "id",
+            "username",
+            "routing_profile",
+            "status",
+            "busy",
+            "first_name",
+            "last_name",
+            "hierarchy_group",
+            "next_status",
+        )
         entry = _Entry(where, raw, allowed)
         username = entry.required("username")
         profile_ref = entry.required("routing_profile")
@@ -609,8 +637,11 @@ class _WorldParser:
             first_name=entry.text("first_name"),
             last_name=entry.text("last_name"),
             hierarchy_group_id=group.id if group is not None else None,
+            next_status=entry.text("next_status"),
         )
         self.check(entry, "username", user.username, "User", "Username")
+        if user.next_status is not None:
+            self.check(entry, "next_status", user.next_status, "UserData", "NextStatus")
         return user
 
     def status(self, entry: _Entry) -> str:

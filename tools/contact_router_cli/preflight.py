@@ -680,6 +680,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "router": (
         Need("connect:DescribeContact", "DescribeInstanceContacts"),
         *AGENT_READS,
+        Need("connect:ListRoutingProfileQueues", "ListInstanceRoutingProfileQueues"),
         Need("connect:AssociateContactWithUser", "AssociateContactWithAllowedAgents", preferred_user=True),
         Need("connect:UpdateContactRoutingData", "UpdateInstanceContactRoutingData", only_if="routing_criteria"),
     ),

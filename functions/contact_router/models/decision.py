@@ -40,6 +40,9 @@ class Verdict(StrEnum):
     OFFLINE = "offline"  # not logged in
     STATUS = "status"  # logged in, status not allowed by the rule
     NO_CAPACITY = "no_capacity"  # no free slot for this channel
+    NOT_IN_QUEUE = "not_in_queue"  # the agent's routing profile lacks the contact's queue for its channel
+    LEAVING = "leaving"  # logged in with a NextStatus: Connect routes no new contacts to them
+    BLOCKED = "blocked"  # a contact MISSED / REJECTED / ERROR blocks the agent until cleared
     TOO_OLD = "too_old"  # last_agent: the last contact is older than the rule's max_age
     BUSY = "busy"  # supervisor: more active contacts than the rule allows
     HANDLING_AGENT = "handling_agent"  # supervisor: is the agent handling the contact
@@ -54,6 +57,7 @@ class CandidateVerdict:
     username: str | None = None
     reference: str | None = None
     detail: str | None = None
+    in_queue: bool | None = None  # the routing profile serves the queue for the channel (None: not checked)
 
     @property
     def label(self) -> str:
@@ -128,7 +132,7 @@ def to_record(decision: Any) -> dict[str, Any]:
 
 def _candidate(candidate: CandidateVerdict) -> dict[str, Any]:
     out: dict[str, Any] = {"source": candidate.source, "verdict": candidate.verdict.value}
-    for name in ("user_id", "username", "reference", "detail"):
+    for name in ("user_id", "username", "reference", "detail", "in_queue"):
         value = getattr(candidate, name)
         if value is not None:
             out[name] = value
@@ -149,6 +153,7 @@ def candidates_from_record(record: dict[str, Any]) -> tuple[CandidateVerdict, ..
             username=c.get("username"),
             reference=c.get("reference"),
             detail=c.get("detail"),
+            in_queue=c.get("in_queue"),
         )
         for c in record.get("candidates", [])
     )

@@ -13,8 +13,20 @@ from contact_router.models.decision import CandidateVerdict, Verdict
 from contact_router.rules.model import SQS_MAX_DELAY, RoutingCriteriaFallback, RoutingRule
 
 RECHECK_KEY = "contact-router-recheck"
-# Candidates Connect's engine can be asked to prefer: real users of this instance, whatever their state now.
-PREFERABLE = frozenset({Verdict.OFFLINE, Verdict.STATUS, Verdict.NO_CAPACITY, Verdict.ELIGIBLE, Verdict.CHOSEN})
+# Candidates Connect's engine can be asked to prefer: real users of this instance, whatever their state now
+# (leaving or blocked agents included: Connect offers when they are routable again). Routing criteria also need
+# the queue in the agent's routing profile: the router leaves non-members out (verdict not_in_queue).
+PREFERABLE = frozenset(
+    {
+        Verdict.OFFLINE,
+        Verdict.STATUS,
+        Verdict.NO_CAPACITY,
+        Verdict.LEAVING,
+        Verdict.BLOCKED,
+        Verdict.ELIGIBLE,
+        Verdict.CHOSEN,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from contact_router.customers.history import CustomerHistory
-from contact_router.models.agent import AgentState, UserRef
+from contact_router.models.agent import AgentState, QueueMembership, UserRef
 from contact_router.models.contact import Contact
 from contact_router.rules.model import RulesFile
 
@@ -25,6 +25,14 @@ class ConnectPort(Protocol):
 
     def update_routing_criteria(self, contact_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
         """UpdateContactRoutingData with these RoutingCriteria steps."""
+        ...
+
+    def routing_profile_queues(self, routing_profile_id: str) -> QueueMembership:
+        """The (queue, channel) pairs the routing profile serves (ListRoutingProfileQueues, cached per profile)."""
+        ...
+
+    def routing_profile_of(self, user_id: str) -> str | None:
+        """The user's routing profile id (DescribeUser, cached): for agents GetCurrentUserData does not list."""
         ...
 
 

@@ -25,8 +25,9 @@ from contact_router.models.decision import CandidateVerdict, Decision, Outcome, 
 from contact_router.observability import logger
 from contact_router.routing.batch import BatchPrefetch, Prepared, SharedAgentStates
 from contact_router.routing.candidates import Lookup, collect
-from contact_router.routing.eligibility import judge
+from contact_router.routing.eligibility import judge, not_in_queue, profiles_to_check
 from contact_router.routing.fallback import (
+    PREFERABLE,
     LeaveToQueue,
     Recheck,
     SetRoutingCriteria,
@@ -229,7 +230,11 @@ class Router:
             states = agents.view(to_check)  # the batch's shared GetCurrentUserData
         else:
             states = self.connect.current_user_data(to_check) if to_check else {}
-        judged = judge(candidates, states, rule, contact.channel)
+        memberships = {
+            profile: self.connect.routing_profile_queues(profile)
+            for profile in profiles_to_check(candidates, states, rule)
+        }
+        judged = judge(candidates, states, rule, contact.channel, contact.queue_id, memberships)
         base = replace(base, candidates=tuple(judged))
         chosen = next((c for c in judged if c.verdict is Verdict.CHOSEN), None)
         if chosen is None or chosen.user_id is None:
@@ -300,6 +305,9 @@ class Router:
                 f"(attempt {action.recheck.attempt}, waited {action.waited_seconds:.0f} s of {limit} s){dry}",
             )
         if isinstance(action, SetRoutingCriteria):
+            judged = self._members_only(judged, contact)
+            base = replace(base, candidates=tuple(judged))
+            summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
             groups = step_agents(action.spec, judged)
             if groups:
                 return self._set_routing_criteria(base, contact, groups, action, summary, first)
@@ -356,6 +364,24 @@ class Router:
                 detail=f"{summary} -> Connect refused the routing criteria ({exc.message}); left with its queue",
             )
         return decided
+
+    def _members_only(self, judged: list[CandidateVerdict], contact: Contact) -> list[CandidateVerdict]:
+        """Connect offers a routing-criteria contact only to agents whose routing profile has its queue
+        (AgentsCriteria): candidates not judged on membership yet (not logged in, so GetCurrentUserData gave no
+        routing profile) are checked through DescribeUser, and non-members leave the steps."""
+        if contact.queue_id is None:
+            return judged
+        return [self._as_member(candidate, contact.queue_id, contact.channel) for candidate in judged]
+
+    def _as_member(self, candidate: CandidateVerdict, queue_id: str, channel: str) -> CandidateVerdict:
+        if candidate.verdict not in PREFERABLE or not candidate.user_id or candidate.in_queue is True:
+            return candidate
+        profile = None
+        if candidate.in_queue is None:
+            profile = self.connect.routing_profile_of(candidate.user_id)
+            if profile is not None and self.connect.routing_profile_queues(profile).serves(queue_id, channel):
+                return replace(candidate, in_queue=True)
+        return not_in_queue(candidate, queue_id, channel, profile)
 
     def _lookup(self) -> Lookup:
         return Lookup(

@@ -210,6 +210,17 @@ class CandidateSource(_Strict):
 
 SQS_MAX_DELAY = 900
 
+# UpdateContactRoutingData limits a routing_criteria fallback is checked against when the rules load
+# (docs/rules.md gives the sources). Agents per step: the input model's AgentsCriteria.AgentIds has no count, but
+# SearchContacts can match at most 100 agent ids of a step (SearchableAgentCriteriaStep.AgentIds, 0-100) and one
+# GetCurrentUserData call reads 100 agents. Steps per criteria: no published number; 20 is this project's bound.
+# Step expiry: DurationInSeconds has no modelled range; at least 10 s because the admin guide warns that short
+# expiries let default queue routing compete with the criteria, at most a day.
+MAX_AGENTS_PER_STEP = 100
+MAX_ROUTING_STEPS = 20
+MIN_STEP_SECONDS = 10
+MAX_STEP_SECONDS = 86_400
+
 
 class WaitFallback(_Strict):
     interval_seconds: int = Field(ge=1, le=3600, description="Re-check every N seconds (delayed SQS message).")
@@ -226,7 +237,9 @@ class WaitFallback(_Strict):
 
 class RoutingCriteriaFallback(_Strict):
     expiry_seconds: int = Field(
-        ge=10, le=86_400, description="How long each step offers the contact to its agents before the next."
+        ge=MIN_STEP_SECONDS,
+        le=MAX_STEP_SECONDS,
+        description="How long each step offers the contact to its agents before the next.",
     )
     one_step_per_candidate: bool = Field(
         default=False,
@@ -289,6 +302,11 @@ class RoutingRule(_Strict):
         description="Agent status names that may receive the contact (custom status names allowed).",
     )
     ignore_capacity: bool = Field(default=False, description="Associate even without a free slot.")
+    require_queue_membership: bool = Field(
+        default=True,
+        description="Associate only agents whose routing profile serves the contact's queue for its channel "
+        "(ListRoutingProfileQueues). Routing-criteria fallbacks always require it.",
+    )
     exclude_users: list[UserReference] = Field(default_factory=list, description="Never choose these users.")
     fallback: list[Annotated[FallbackStep, BeforeValidator(_fallback_shorthand)]] = Field(
         default_factory=_default_fallback,
@@ -319,6 +337,34 @@ class RoutingRule(_Strict):
         static = sum(len(s.users or []) for s in self.candidates)
         if static > MAX_AGENTS_PER_CALL:
             raise ValueError(f"at most {MAX_AGENTS_PER_CALL} static users per rule (one GetCurrentUserData call)")
+        return self
+
+    @property
+    def max_candidates(self) -> int:
+        """The most agents the candidate sources can name: each static user, one per other source."""
+        return sum(len(s.users) if s.users is not None else 1 for s in self.candidates)
+
+    @property
+    def uses_routing_criteria(self) -> bool:
+        return any(step.routing_criteria is not None for step in self.fallback)
+
+    @model_validator(mode="after")
+    def _routing_criteria_fit(self) -> RoutingRule:
+        """The steps a routing_criteria fallback can build must fit UpdateContactRoutingData's limits."""
+        spec = next((s.routing_criteria for s in self.fallback if s.routing_criteria is not None), None)
+        if spec is None:
+            return self
+        most = self.max_candidates
+        if spec.one_step_per_candidate and most > MAX_ROUTING_STEPS:
+            raise ValueError(
+                f"routing_criteria with one_step_per_candidate makes one step per candidate: up to {most} here, "
+                f"at most {MAX_ROUTING_STEPS} steps"
+            )
+        if not spec.one_step_per_candidate and most > MAX_AGENTS_PER_STEP:
+            raise ValueError(
+                f"routing_criteria puts every candidate in one step: up to {most} agents here, "
+                f"at most {MAX_AGENTS_PER_STEP} per step"
+            )
         return self
 
 
@@ -440,6 +486,8 @@ def json_schema() -> dict[str, Any]:
 
 __all__ = [
     "INITIATION_METHODS",
+    "MAX_AGENTS_PER_STEP",
+    "MAX_ROUTING_STEPS",
     "MAX_RULES",
     "MONITOR_CAPABILITIES",
     "RULE_NAME_RE",
