@@ -45,6 +45,7 @@ PACEABLE = frozenset(
         "AssociateContactWithUser",
         "DescribeContact",
         "DescribeUser",
+        "GetContactAttributes",
         "GetCurrentUserData",
         "MonitorContact",
         "SearchContacts",

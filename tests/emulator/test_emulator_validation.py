@@ -298,12 +298,12 @@ def test_unimplemented_operation_answers_501_not_implemented(client: Any) -> Non
     # GIVEN an operation the model has but the emulator does not implement yet
     # WHEN it is called
     code, status, message = client_error(
-        client.get_contact_attributes, InstanceId=INSTANCE_ID, InitialContactId=QUEUED_CHAT
+        client.describe_agent_status, InstanceId=INSTANCE_ID, AgentStatusId="33333333-0000-4000-8000-00000000beef"
     )
 
     # THEN the answer cannot be mistaken for a missing resource
     assert (code, status) == ("NotImplementedByEmulator", 501)
-    assert "GetContactAttributes" in message
+    assert "DescribeAgentStatus" in message
 
 
 def test_unknown_route_is_not_a_connect_operation(emulator: ConnectEmulator) -> None:

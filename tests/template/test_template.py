@@ -307,6 +307,7 @@ def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
     connect = [s for s in statements if any(a.startswith("connect:") for a in as_list(s["Action"]))]
     assert actions_of(connect) == {
         "connect:DescribeContact",
+        "connect:GetContactAttributes",
         "connect:GetCurrentUserData",
         "connect:SearchUsers",
         "connect:DescribeUser",
@@ -318,6 +319,8 @@ def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
             assert resource == TEST_INSTANCE_ARN or resource.startswith(f"{TEST_INSTANCE_ARN}/"), resource
     describe = statement_with(connect, "connect:DescribeContact")
     assert as_list(describe["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
+    attributes = statement_with(connect, "connect:GetContactAttributes")
+    assert as_list(attributes["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
 
 
 @pytest.mark.parametrize(

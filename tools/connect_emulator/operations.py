@@ -116,12 +116,35 @@ def describe_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
         "CustomerId": contact.customer_id,
         "Tags": contact.tags,
         "SegmentAttributes": contact.segment_attributes,
-        "Attributes": contact.attributes,
         "QueuePriority": contact.queue_priority,
         "QueueTimeAdjustmentSeconds": contact.queue_time_adjustment,
         "RoutingCriteria": _routing_criteria(state.routing_snapshot(contact)),
     }
-    return {"Contact": _compact(described)}
+    described = _compact(described)
+    shown = state.instance.attributes_in_describe_contact
+    if shown == "always" or (shown == "when_set" and contact.attributes):
+        described["Attributes"] = dict(contact.attributes)
+    return {"Contact": described}
+
+
+# ------------------------------------------------------------------------------ GetContactAttributes
+
+
+def get_contact_attributes(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The user-defined attributes of a contact chain, named by its initial contact id.
+
+    The contact with that id when the world has it; else the latest contact whose InitialContactId it is (a
+    transfer's new contact carries the chain's attributes); neither: 404. Always answers the map, ``{}`` included.
+    """
+    _require_instance(state, params)
+    initial = params["InitialContactId"]
+    contact = state.contacts.get(initial)
+    if contact is None:
+        chain = [c for c in state.contacts.values() if c.initial_contact_id == initial]
+        if not chain:
+            raise ServiceError(NOT_FOUND, f"Contact not found: {initial}")
+        contact = chain[-1]
+    return {"Attributes": dict(contact.attributes)}
 
 
 def _routing_criteria(snapshot: RoutingCriteriaSnapshot | None) -> dict[str, Any] | None:
@@ -853,6 +876,7 @@ def dismiss_user_contact(state: InstanceState, params: Mapping[str, Any]) -> dic
 
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
+    "GetContactAttributes": get_contact_attributes,
     "AssociateContactWithUser": associate_contact_with_user,
     "GetCurrentUserData": get_current_user_data,
     "SearchUsers": search_users,

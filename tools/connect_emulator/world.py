@@ -44,6 +44,9 @@ def stable_id(kind: str, name: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"{kind}:{name}"))
 
 
+ATTRIBUTES_IN_DESCRIBE_CONTACT = ("always", "when_set", "never")
+
+
 @dataclass(frozen=True)
 class InstanceSpec:
     id: str
@@ -51,6 +54,9 @@ class InstanceSpec:
     account: str = DEFAULT_ACCOUNT
     voice_association: bool = False
     max_monitors_per_supervisor: int = 1
+    # DescribeContact's Attributes key: always ({} when none), when_set (omitted when the contact has none) or
+    # never (a service without the member, as before botocore 1.38.7). Undocumented: see docs/emulator.md.
+    attributes_in_describe_contact: str = "always"
 
     @property
     def arn(self) -> str:
@@ -505,7 +511,24 @@ class _WorldParser:
         return enumerate(value)
 
     def instance(self, raw: object) -> InstanceSpec:
-        entry = _Entry("instance", raw, ("id", "region", "account", "voice_association", "max_monitors_per_supervisor"))
+        entry = _Entry(
+            "instance",
+            raw,
+            (
+                "id",
+                "region",
+                "account",
+                "voice_association",
+                "max_monitors_per_supervisor",
+                "attributes_in_describe_contact",
+            ),
+        )
+        attributes_shown = entry.text("attributes_in_describe_contact", "always") or "always"
+        if attributes_shown not in ATTRIBUTES_IN_DESCRIBE_CONTACT:
+            raise entry.fail(
+                "attributes_in_describe_contact",
+                f"{attributes_shown!r} is not one of {', '.join(ATTRIBUTES_IN_DESCRIBE_CONTACT)}",
+            )
         account = entry.text("account", DEFAULT_ACCOUNT) or DEFAULT_ACCOUNT
         if isinstance(entry.raw.get("account"), int):
             account = account.zfill(12)
@@ -517,6 +540,7 @@ class _WorldParser:
             account=account,
             voice_association=entry.flag("voice_association", False),
             max_monitors_per_supervisor=entry.whole("max_monitors_per_supervisor", 1, minimum=1),
+            attributes_in_describe_contact=attributes_shown,
         )
         self.check(entry, "id", instance.id, "DescribeContactRequest", "InstanceId")
         return instance
