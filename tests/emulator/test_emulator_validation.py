@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
-from connect_emulator import ConnectEmulator, HttpRequest, World
+from connect_emulator import ConnectEmulator, HttpRequest, World, WorldError
 from tests.emulator.support import (
     CONNECTED_CHAT,
     DANA,
     DISCONNECTED_CHAT,
     INSTANCE_ID,
+    ONE_ATTEMPT,
     QUEUED_CHAT,
     QUEUED_EMAIL,
     QUEUED_VOICE,
@@ -289,6 +290,43 @@ def test_associate_voice_when_the_world_allows_it() -> None:
     # THEN it is associated and takes dana's voice slot
     assert emulator.contact(QUEUED_VOICE).state == "ASSOCIATED"
     assert emulator.user("dana").available_slots["VOICE"] == 0
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected"), [(None, "CALLBACK"), ("CALLBACK_CUSTOMER_FIRST_QUEUED", "CALLBACK_CUSTOMER_FIRST_QUEUED")]
+)
+def test_a_customer_first_callback_is_never_associated_and_shows_as_the_switch_says(
+    shown: str | None, expected: str
+) -> None:
+    # GIVEN voice association on, and two queued voice callbacks: one customer-first, one agent-first (the default)
+    data = sample_world_dict()
+    data["instance"]["voice_association"] = True
+    if shown:
+        data["instance"]["customer_first_callback_method"] = shown
+    emulator = ConnectEmulator(World.from_dict(data))
+    client = emulator.client(config=ONE_ATTEMPT)
+    customer_first = emulator.add_contact(
+        channel="VOICE", initiation_method="CALLBACK", callback_mode="customer_first", queue="Support"
+    ).id
+    agent_first = emulator.add_contact(channel="VOICE", initiation_method="CALLBACK", queue="Support").id
+    # WHEN both are described and associated
+    described = client.describe_contact(InstanceId=INSTANCE_ID, ContactId=customer_first)["Contact"]
+    code, status, message = client_error(
+        client.associate_contact_with_user, InstanceId=INSTANCE_ID, ContactId=customer_first, UserId=DANA
+    )
+    client.associate_contact_with_user(InstanceId=INSTANCE_ID, ContactId=agent_first, UserId=DANA)
+    # THEN the customer-first one is named as the switch says and refused (newest API reference); the other is not
+    assert described["InitiationMethod"] == expected
+    assert (code, status) == ("InvalidRequestException", 400)
+    assert "customer-first" in message
+    assert emulator.contact(agent_first).state == "ASSOCIATED"
+
+
+def test_callback_mode_is_only_for_voice_callbacks() -> None:
+    data = sample_world_dict()
+    data["contacts"].append({"id": "c-mode", "channel": "CHAT", "queue": "Support", "callback_mode": "customer_first"})
+    with pytest.raises(WorldError, match="callback_mode is only for VOICE contacts with initiation_method CALLBACK"):
+        World.from_dict(data)
 
 
 # ------------------------------------------------------------------------------ unimplemented and unknown

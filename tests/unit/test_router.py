@@ -385,3 +385,65 @@ def test_absent_attributes_are_read_in_the_batch_prefetch_too() -> None:
     assert [(d.outcome, d.agent_id) for d in outcomes] == [(Outcome.ASSOCIATED, DANA), (Outcome.NO_RULE_MATCHED, None)]
     assert connect.count("GetContactAttributes") == 2
     assert connect.count("DescribeContact") == 2
+
+
+# ------------------------------------------------------------------------------------------ voice callbacks
+
+
+def voice_router(connect: FakeConnect, route_voice: bool) -> Router:
+    options = RouterOptions(
+        instance_arn=INSTANCE_ARN, route_voice=route_voice, allowed_agent_arn_pattern=f"{INSTANCE_ARN}/agent/*"
+    )
+    return Router(options, connect=connect, users=connect, rules=RULES)
+
+
+@pytest.mark.parametrize("method", ["CALLBACK_CUSTOMER_FIRST_QUEUED", "CALLBACK_CUSTOMER_FIRST_DIALED"])
+def test_a_customer_first_callback_event_is_ignored_before_any_call(method: str) -> None:
+    # GIVEN voice routing on and a queued voice callback the event says is customer-first
+    connect = FakeConnect(contacts={"c1": queued(channel="VOICE", initiation_method=method)})
+    # WHEN it is routed THEN it is ignored with its reason, without a Connect call
+    decision = voice_router(connect, route_voice=True).route(detail(channel="VOICE", initiationMethod=method))
+    assert (decision.outcome, decision.reason) == (Outcome.IGNORED, "customer_first_callback")
+    assert connect.calls == []
+
+
+@pytest.mark.parametrize("method", ["CALLBACK", "CALLBACK_CUSTOMER_FIRST_QUEUED"])
+def test_a_voice_callback_described_by_describe_contact_is_never_associated(method: str) -> None:
+    # GIVEN voice routing on, a minimal event (no initiation method) and DescribeContact saying it is a callback
+    # whose preferred agent is available for voice
+    connect = FakeConnect(
+        contacts={"c1": queued(channel="VOICE", initiation_method=method, attributes={"preferredAgent": DANA})},
+        states={DANA: available(DANA, channel="VOICE")},
+    )
+    # WHEN it is routed
+    decision = voice_router(connect, route_voice=True).route(detail(channel="VOICE"))
+    # THEN it is ignored with a reason naming the callback, and never associated
+    expected = "callback_mode_unknown" if method == "CALLBACK" else "customer_first_callback"
+    assert (decision.outcome, decision.reason) == (Outcome.IGNORED, expected)
+    assert connect.count("AssociateContactWithUser") == 0
+    assert [op for op, _ in connect.calls] == ["DescribeContact"]
+
+
+@pytest.mark.parametrize("route_voice", [True, False])
+def test_voice_routing_setting_decides_inbound_voice_and_callbacks_are_never_associated(route_voice: bool) -> None:
+    # GIVEN an inbound call and a callback, both naming dana (free for voice)
+    connect = FakeConnect(
+        contacts={
+            "c1": queued(channel="VOICE", initiation_method="INBOUND", attributes={"preferredAgent": DANA}),
+            "c2": queued("c2", channel="VOICE", initiation_method="CALLBACK", attributes={"preferredAgent": DANA}),
+        },
+        states={DANA: available(DANA, channel="VOICE")},
+    )
+    router = voice_router(connect, route_voice)
+    # WHEN both are routed
+    inbound = router.route(detail("c1", channel="VOICE", initiationMethod="INBOUND"))
+    callback = router.route(detail("c2", channel="VOICE", initiationMethod="CALLBACK"))
+    # THEN the inbound call is associated only with voice routing on; the callback never is
+    assert inbound.outcome is (Outcome.ASSOCIATED if route_voice else Outcome.IGNORED)
+    assert (callback.outcome, callback.reason) == (
+        Outcome.IGNORED,
+        "callback_mode_unknown" if route_voice else "channel_not_routed",
+    )
+    assert [args for op, args in connect.calls if op == "AssociateContactWithUser"] == (
+        [("c1", DANA)] if route_voice else []
+    )

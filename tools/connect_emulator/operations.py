@@ -36,6 +36,7 @@ IDEMPOTENCY = "IdempotencyException"
 QUOTA_EXCEEDED = "ServiceQuotaExceededException"
 CONFLICT = "ResourceConflictException"
 MONITORED_CHANNELS = ("VOICE", "CHAT")
+CUSTOMER_FIRST = "customer_first"
 USER_FILTERS = ("Agents", "Queues", "RoutingProfiles", "UserHierarchyGroups")
 DEFAULT_PAGE_SIZE = 100
 # Agent-side state reported by GetCurrentUserData for the emulator's contact states (unverified mapping).
@@ -106,7 +107,7 @@ def describe_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
         "PreviousContactId": contact.previous_contact_id,
         "RelatedContactId": contact.related_contact_id,
         "Channel": contact.channel,
-        "InitiationMethod": contact.initiation_method,
+        "InitiationMethod": _initiation_method(state, contact),
         "InitiationTimestamp": contact.initiated_at,
         "LastUpdateTimestamp": contact.last_update,
         "DisconnectTimestamp": contact.disconnected_at,
@@ -125,6 +126,13 @@ def describe_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
     if shown == "always" or (shown == "when_set" and contact.attributes):
         described["Attributes"] = dict(contact.attributes)
     return {"Contact": described}
+
+
+def _initiation_method(state: InstanceState, contact: ContactState) -> str:
+    """A customer-first callback shows as the world's switch says (CALLBACK, or the admin guide's name)."""
+    if contact.callback_mode == CUSTOMER_FIRST:
+        return state.instance.customer_first_callback_method
+    return contact.initiation_method
 
 
 # ------------------------------------------------------------------------------ GetContactAttributes
@@ -178,6 +186,12 @@ def associate_contact_with_user(state: InstanceState, params: Mapping[str, Any])
             INVALID_REQUEST,
             f"Contact {contact.id} is a VOICE contact: this instance does not associate voice contacts "
             "(world setting instance.voice_association)",
+        )
+    if contact.callback_mode == CUSTOMER_FIRST:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact {contact.id} is a customer-first callback: AssociateContactWithUser does not support "
+            "customer-first mode",
         )
     if not contact.waiting:
         raise ServiceError(
