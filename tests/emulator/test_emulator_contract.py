@@ -154,7 +154,7 @@ def test_error_responses_are_the_modeled_errors(
 
     # THEN each error has matching header and body codes, a message and the model's status
     errors = [response for _, response in exchanges if response.status != 200]
-    assert len(errors) == 11
+    assert len(errors) == 11  # main's 10 and GetContactAttributes of an unknown contact
     for response in errors:
         body = response.json()
         code = response.headers["x-amzn-ErrorType"]
