@@ -49,5 +49,5 @@ def with_attributes(contact: Contact, rules: Sequence[RoutingRule], connect: Con
         return contact
     initial = contact.initial_contact_id or contact.id
     attributes = connect.contact_attributes(initial)
-    logger.info("attributes read with GetContactAttributes", contact_id=contact.id, initial_contact_id=initial)
+    logger.debug("attributes read with GetContactAttributes", contact_id=contact.id, initial_contact_id=initial)
     return replace(contact, attributes=dict(attributes), attributes_missing=False)
