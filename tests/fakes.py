@@ -35,6 +35,8 @@ class FakeConnect:
     # Routing profile -> its (queue, channel) pairs; a profile not listed serves every queue on every channel.
     profile_queues: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
     profiles: dict[str, str] = field(default_factory=dict)  # user id -> routing profile id (DescribeUser)
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # initial contact id -> attributes
+    on_monitor: Callable[[str, str], None] | None = None  # (contact id, supervisor id), before any monitor error
 
     def describe_contact(self, contact_id: str) -> Contact:
         self.calls.append(("DescribeContact", contact_id))
@@ -45,6 +47,10 @@ class FakeConnect:
     def current_user_data(self, user_ids: Sequence[str]) -> Mapping[str, AgentState]:
         self.calls.append(("GetCurrentUserData", tuple(user_ids)))
         return {u: self.states[u] for u in user_ids if u in self.states}
+
+    def contact_attributes(self, initial_contact_id: str) -> Mapping[str, str]:
+        self.calls.append(("GetContactAttributes", initial_contact_id))
+        return dict(self.attributes.get(initial_contact_id, {}))
 
     def associate(self, contact_id: str, user_id: str) -> None:
         self.calls.append(("AssociateContactWithUser", (contact_id, user_id)))
@@ -63,6 +69,8 @@ class FakeConnect:
 
     def monitor_contact(self, contact_id: str, user_id: str, capabilities: Sequence[str], client_token: str) -> str:
         self.calls.append(("MonitorContact", (contact_id, user_id, tuple(capabilities), client_token)))
+        if self.on_monitor:
+            self.on_monitor(contact_id, user_id)
         if user_id in self.monitor_errors:
             raise self.monitor_errors[user_id]
         return f"monitor-{contact_id}-{user_id}"

@@ -48,6 +48,7 @@ PACEABLE = frozenset(
         "AssociateContactWithUser",
         "DescribeContact",
         "DescribeUser",
+        "GetContactAttributes",
         "GetCurrentUserData",
         "ListRoutingProfileQueues",
         "MonitorContact",

@@ -250,3 +250,25 @@ def test_rules_validate_rejects_barge_when_the_deployment_forbids_it() -> None:
     code, out = invoke("rules", "validate", "--allow-barge", str(SAMPLES_DIR / "rules.yaml"))
     assert code == 0
     assert "2 supervision rule(s): vip-voice-escalation, new-hire-chats" in out
+
+
+def test_explain_reads_attributes_describe_contact_leaves_out(tmp_path: Path) -> None:
+    # GIVEN an instance whose DescribeContact has no Attributes key (emulator switch), and a chat naming dana
+    world = yaml.safe_load((SAMPLES_DIR / "world.yaml").read_text(encoding="utf-8"))
+    world["instance"]["attributes_in_describe_contact"] = "never"
+    path = tmp_path / "world.yaml"
+    path.write_text(yaml.safe_dump(world), encoding="utf-8")
+    # WHEN the chat is explained
+    code, out = invoke(
+        "explain",
+        "--contact-id",
+        "44444444-0000-4000-8000-000000000001",
+        "--world",
+        str(path),
+        "--rules",
+        str(SAMPLES_DIR / "rules.yaml"),
+    )
+    # THEN the rules (and the misses shown) see the attributes GetContactAttributes gave, as the router would
+    assert code == 0, out
+    assert "rule preferred-agent-attribute: match" in out
+    assert "would associate with dana" in out

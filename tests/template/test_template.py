@@ -308,6 +308,7 @@ def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
     connect = [s for s in statements if any(a.startswith("connect:") for a in as_list(s["Action"]))]
     assert actions_of(connect) == {
         "connect:DescribeContact",
+        "connect:GetContactAttributes",
         "connect:GetCurrentUserData",
         "connect:SearchUsers",
         "connect:DescribeUser",
@@ -322,6 +323,8 @@ def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
     assert as_list(describe["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
     profiles = statement_with(connect, "connect:ListRoutingProfileQueues")
     assert as_list(profiles["Resource"]) == [f"{TEST_INSTANCE_ARN}/routing-profile/*"]
+    attributes = statement_with(connect, "connect:GetContactAttributes")
+    assert as_list(attributes["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ IDEMPOTENCY = "IdempotencyException"
 QUOTA_EXCEEDED = "ServiceQuotaExceededException"
 CONFLICT = "ResourceConflictException"
 MONITORED_CHANNELS = ("VOICE", "CHAT")
+CUSTOMER_FIRST = "customer_first"
 USER_FILTERS = ("Agents", "Queues", "RoutingProfiles", "UserHierarchyGroups")
 DEFAULT_PAGE_SIZE = 100
 # Agent-side state reported by GetCurrentUserData for the emulator's contact states (unverified mapping).
@@ -106,7 +107,7 @@ def describe_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
         "PreviousContactId": contact.previous_contact_id,
         "RelatedContactId": contact.related_contact_id,
         "Channel": contact.channel,
-        "InitiationMethod": contact.initiation_method,
+        "InitiationMethod": _initiation_method(state, contact),
         "InitiationTimestamp": contact.initiated_at,
         "LastUpdateTimestamp": contact.last_update,
         "DisconnectTimestamp": contact.disconnected_at,
@@ -116,12 +117,42 @@ def describe_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
         "CustomerId": contact.customer_id,
         "Tags": contact.tags,
         "SegmentAttributes": contact.segment_attributes,
-        "Attributes": contact.attributes,
         "QueuePriority": contact.queue_priority,
         "QueueTimeAdjustmentSeconds": contact.queue_time_adjustment,
         "RoutingCriteria": _routing_criteria(state.routing_snapshot(contact)),
     }
-    return {"Contact": _compact(described)}
+    described = _compact(described)
+    shown = state.instance.attributes_in_describe_contact
+    if shown == "always" or (shown == "when_set" and contact.attributes):
+        described["Attributes"] = dict(contact.attributes)
+    return {"Contact": described}
+
+
+def _initiation_method(state: InstanceState, contact: ContactState) -> str:
+    """A customer-first callback shows as the world's switch says (CALLBACK, or the admin guide's name)."""
+    if contact.callback_mode == CUSTOMER_FIRST:
+        return state.instance.customer_first_callback_method
+    return contact.initiation_method
+
+
+# ------------------------------------------------------------------------------ GetContactAttributes
+
+
+def get_contact_attributes(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The user-defined attributes of a contact chain, named by its initial contact id.
+
+    The contact with that id when the world has it; else the latest contact whose InitialContactId it is (a
+    transfer's new contact carries the chain's attributes); neither: 404. Always answers the map, ``{}`` included.
+    """
+    _require_instance(state, params)
+    initial = params["InitialContactId"]
+    contact = state.contacts.get(initial)
+    if contact is None:
+        chain = [c for c in state.contacts.values() if c.initial_contact_id == initial]
+        if not chain:
+            raise ServiceError(NOT_FOUND, f"Contact not found: {initial}")
+        contact = chain[-1]
+    return {"Attributes": dict(contact.attributes)}
 
 
 def _routing_criteria(snapshot: RoutingCriteriaSnapshot | None) -> dict[str, Any] | None:
@@ -155,6 +186,12 @@ def associate_contact_with_user(state: InstanceState, params: Mapping[str, Any])
             INVALID_REQUEST,
             f"Contact {contact.id} is a VOICE contact: this instance does not associate voice contacts "
             "(world setting instance.voice_association)",
+        )
+    if contact.callback_mode == CUSTOMER_FIRST:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact {contact.id} is a customer-first callback: AssociateContactWithUser does not support "
+            "customer-first mode",
         )
     if not contact.waiting:
         raise ServiceError(
@@ -913,6 +950,7 @@ def list_routing_profile_queues(state: InstanceState, params: Mapping[str, Any])
 
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
+    "GetContactAttributes": get_contact_attributes,
     "AssociateContactWithUser": associate_contact_with_user,
     "GetCurrentUserData": get_current_user_data,
     "SearchUsers": search_users,

@@ -156,6 +156,7 @@ class ContactState:
     state: str
     initiated_at: float
     last_update: float
+    callback_mode: str | None = None  # VOICE CALLBACK contacts: agent_first or customer_first
     queue_id: str | None = None
     enqueued_at: float | None = None
     agent_id: str | None = None
@@ -416,6 +417,7 @@ class InstanceState:
             channel=spec.channel,
             initiation_method=spec.initiation_method,
             state=spec.state,
+            callback_mode=spec.callback_mode,
             initiated_at=initiated,
             last_update=initiated,
             queue_id=spec.queue_id,

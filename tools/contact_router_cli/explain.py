@@ -11,6 +11,7 @@ from contact_router.adapters import aws
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.adapters.rules_store import RulesProvider
 from contact_router.config import RulesSource, RulesSourceKind, Settings
+from contact_router.routing.attributes import with_attributes
 from contact_router.routing.router import Router, RouterOptions
 from contact_router.rules.matcher import match_rule
 from contact_router.rules.model import FallbackStep
@@ -56,7 +57,8 @@ def explain_contact(
         users=gateway,
         rules=rules,
     )
-    contact = gateway.describe_contact(contact_id)
+    # What the router itself would read: attributes by GetContactAttributes when DescribeContact left them out.
+    contact = with_attributes(gateway.describe_contact(contact_id), rules.current().routing, gateway)
     if as_json:
         return _as_json(contact, rules, router, names)
     out.print(

@@ -679,6 +679,7 @@ AGENT_READS = (
 NEEDS: dict[str, tuple[Need, ...]] = {
     "router": (
         Need("connect:DescribeContact", "DescribeInstanceContacts"),
+        Need("connect:GetContactAttributes", "ReadInstanceContactAttributes"),
         *AGENT_READS,
         Need("connect:ListRoutingProfileQueues", "ListInstanceRoutingProfileQueues"),
         Need("connect:AssociateContactWithUser", "AssociateContactWithAllowedAgents", preferred_user=True),

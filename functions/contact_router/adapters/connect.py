@@ -67,6 +67,18 @@ class ConnectGateway:
         debug_payload("described contact", contact=response.get("Contact", {}))
         return contact_from_api(response["Contact"])
 
+    def contact_attributes(self, initial_contact_id: str) -> dict[str, str]:
+        """GetContactAttributes: the user-defined attributes of a contact, named by its initial contact id (the
+        attributes belong to the whole chain of contacts). Paced like every call."""
+        response = self._call(
+            "GetContactAttributes",
+            self._client.get_contact_attributes,
+            InstanceId=self.instance_id,
+            InitialContactId=initial_contact_id,
+            not_found="unknown_contact",
+        )
+        return {str(k): str(v) for k, v in (response.get("Attributes") or {}).items()}
+
     def associate(self, contact_id: str, user_id: str) -> None:
         self._call(
             "AssociateContactWithUser",
@@ -300,6 +312,7 @@ def contact_from_api(raw: Mapping[str, Any]) -> Contact:
         previous_contact_id=raw.get("PreviousContactId"),
         related_contact_id=raw.get("RelatedContactId"),
         attributes=dict(raw.get("Attributes") or {}),
+        attributes_missing="Attributes" not in raw,
         tags=dict(raw.get("Tags") or {}),
         segment_attributes=flatten_segment_attributes(raw.get("SegmentAttributes")),
         customer_endpoint=_endpoint(raw.get("CustomerEndpoint")),

@@ -21,6 +21,10 @@ class ConnectPort(Protocol):
         """Real-time state of the logged-in agents among ``user_ids`` (one call per 100 ids)."""
         ...
 
+    def contact_attributes(self, initial_contact_id: str) -> Mapping[str, str]:
+        """GetContactAttributes of the contact chain started by ``initial_contact_id``."""
+        ...
+
     def associate(self, contact_id: str, user_id: str) -> None: ...
 
     def update_routing_criteria(self, contact_id: str, steps: Sequence[Mapping[str, Any]]) -> None:

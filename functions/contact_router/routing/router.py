@@ -3,7 +3,8 @@
 Order of work, cheapest and safest first:
 1. screen the event (no API call): event type, channel, monitor legs, agent replies, agent queues;
 2. DescribeContact: is it still waiting? (events arrive late, out of order and more than once);
-3. first matching rule (pure);
+3. first matching rule (pure; GetContactAttributes first, only when DescribeContact had no Attributes key
+   and a rule needs them: routing/attributes.py);
 4. inside the idempotency guard (key: contact, queue, enqueue time): resolve candidates (routing/candidates),
    one GetCurrentUserData for all of them, choose, AssociateContactWithUser (skipped in dry run);
 5. nobody can take it: the rule's fallback (wait, routing criteria, queue).
@@ -23,6 +24,7 @@ from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict
 from contact_router.observability import logger
+from contact_router.routing.attributes import with_attributes
 from contact_router.routing.batch import BatchPrefetch, Prepared, SharedAgentStates
 from contact_router.routing.candidates import Lookup, collect
 from contact_router.routing.eligibility import judge, not_in_queue, profiles_to_check
@@ -45,6 +47,7 @@ from contact_router.routing.ports import (
     RulesProviderPort,
     UserDirectoryPort,
 )
+from contact_router.routing.refusal import after_refusal
 from contact_router.routing.replay import decide_once
 from contact_router.routing.screening import screen_contact, screen_event
 from contact_router.rules.matcher import match_rule
@@ -142,7 +145,9 @@ class Router:
                 if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
                     batch.prepared[contact.id] = Prepared(contact, None)
                     continue
-                rule = match_rule(self.rules.current().routing, contact).rule
+                routing_rules = self.rules.current().routing
+                contact = with_attributes(contact, routing_rules, self.connect)
+                rule = match_rule(routing_rules, contact).rule
                 candidates = tuple(collect(rule, contact, self._lookup())) if rule else ()
             except ContactRouterError as exc:
                 batch.failed[event.contact_id] = exc  # raised on the record's own path, with its policy
@@ -187,7 +192,12 @@ class Router:
         if not_waiting:
             return replace(base, outcome=Outcome.NOT_WAITING, reason=not_waiting.value, detail=_why(contact))
 
-        rule = prepared.rule if prepared else match_rule(self.rules.current().routing, contact).rule
+        if prepared:
+            rule = prepared.rule
+        else:
+            routing_rules = self.rules.current().routing
+            contact = with_attributes(contact, routing_rules, self.connect)
+            rule = match_rule(routing_rules, contact).rule
         if rule is None:
             return replace(
                 base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"
@@ -250,18 +260,13 @@ class Router:
             if agents is not None:
                 agents.take_slot(chosen.user_id, contact.channel)
         except PermanentError as exc:
-            if exc.reason != "invalid_request":
-                raise
-            # The contact may have been taken between our check and the call: re-read before blaming it.
-            again = self.connect.describe_contact(contact.id)
-            gone = again.not_waiting_reason()
-            if gone is None:
-                raise
+            # The contact may have been taken or ended between our check and the call: re-read before blaming it.
+            moved = after_refusal(exc, "AssociateContactWithUser", contact.id, self.connect.describe_contact, _gone)
             return replace(
                 base,
                 outcome=Outcome.NOT_WAITING,
-                reason=gone.value,
-                detail="taken while routing: " + _why(again),
+                reason=moved.reason,
+                detail=f"taken while routing ({exc.reason}): " + _why(moved.contact),
             )
         return replace(chosen_base, outcome=Outcome.ASSOCIATED, reason=chosen.source, detail=chosen.detail)
 
@@ -348,13 +353,17 @@ class Router:
         try:
             self.connect.update_routing_criteria(contact.id, routing_steps(agents, action.spec.expiry_seconds))
         except PermanentError as exc:
-            if exc.reason != "conflict":
-                raise
-            again = self.connect.describe_contact(contact.id)
-            gone = again.not_waiting_reason()
-            if gone is not None:
+            try:
+                moved = after_refusal(exc, "UpdateContactRoutingData", contact.id, self.connect.describe_contact, _gone)
+            except PermanentError as still_waiting:
+                if still_waiting is not exc or exc.reason != "conflict":
+                    raise
+            else:
                 return replace(
-                    base, outcome=Outcome.NOT_WAITING, reason=gone.value, detail="taken while routing: " + _why(again)
+                    base,
+                    outcome=Outcome.NOT_WAITING,
+                    reason=moved.reason,
+                    detail=f"taken while routing ({exc.reason}): " + _why(moved.contact),
                 )
             return replace(
                 base,
@@ -393,6 +402,11 @@ class Router:
             history=self.history,
             ports=self.source_ports,
         )
+
+
+def _gone(contact: Contact) -> str | None:
+    reason = contact.not_waiting_reason()
+    return reason.value if reason else None
 
 
 def _why(contact: Contact) -> str:
