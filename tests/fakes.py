@@ -32,6 +32,7 @@ class FakeConnect:
     monitor_errors: dict[str, Exception] = field(default_factory=dict)  # supervisor id -> error
     instance_id: str = "11111111-2222-4333-8444-555555555555"
     routing_error: Exception | None = None
+    transfer_error: Exception | None = None
 
     def describe_contact(self, contact_id: str) -> Contact:
         self.calls.append(("DescribeContact", contact_id))
@@ -68,6 +69,11 @@ class FakeConnect:
         self.calls.append(("UpdateContactRoutingData", (contact_id, [dict(s) for s in steps])))
         if self.routing_error:
             raise self.routing_error
+
+    def transfer_to_agent(self, contact_id: str, user_id: str, contact_flow_id: str, client_token: str) -> None:
+        self.calls.append(("TransferContact", (contact_id, user_id, contact_flow_id, client_token)))
+        if self.transfer_error:
+            raise self.transfer_error
 
     def count(self, operation: str) -> int:
         return sum(1 for op, _ in self.calls if op == operation)

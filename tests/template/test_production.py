@@ -61,6 +61,7 @@ ROUTING_DECISIONS = {
     "NoRuleMatched",
     "NoEligibleAgent",
     "RoutingCriteriaSet",
+    "Parked",
     "NotWaiting",
     "Ignored",
     "Rejected",

@@ -27,6 +27,10 @@ class ConnectPort(Protocol):
         """UpdateContactRoutingData with these RoutingCriteria steps."""
         ...
 
+    def transfer_to_agent(self, contact_id: str, user_id: str, contact_flow_id: str, client_token: str) -> None:
+        """TransferContact to the agent's own queue (UserId), through ``contact_flow_id``."""
+        ...
+
 
 class HistoryPort(Protocol):
     def for_contact(self, contact: Contact) -> CustomerHistory:

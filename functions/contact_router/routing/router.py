@@ -6,7 +6,7 @@ Order of work, cheapest and safest first:
 3. first matching rule (pure);
 4. inside the idempotency guard (key: contact, queue, enqueue time): resolve candidates (routing/candidates),
    one GetCurrentUserData for all of them, choose, AssociateContactWithUser (skipped in dry run);
-5. nobody can take it: the rule's fallback (wait, routing criteria, queue).
+5. nobody can take it: the rule's fallback (wait, park, routing criteria, queue).
 """
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ from contact_router.routing.candidates import Lookup, collect
 from contact_router.routing.eligibility import judge
 from contact_router.routing.fallback import (
     LeaveToQueue,
+    Park,
     Recheck,
     SetRoutingCriteria,
     WaitAgain,
     choose_fallback,
+    park_owner,
+    park_token,
     routing_steps,
     seconds_until_due,
     step_agents,
@@ -323,7 +326,10 @@ class Router:
         """Nobody can take it now: the rule's fallback decides (wait, routing criteria, queue)."""
         first = judged[0].verdict.value if judged else "no_candidates"
         summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
-        action = choose_fallback(rule, contact.id, self.options.instance_arn, contact.channel, recheck, self.clock())
+        owner = park_owner(judged)
+        action = choose_fallback(
+            rule, contact.id, self.options.instance_arn, contact.channel, recheck, self.clock(), has_owner=bool(owner)
+        )
         dry = " (dry run: not sent)" if self.options.dry_run else ""
         if isinstance(action, WaitAgain):
             if self.rechecks is None:
@@ -351,6 +357,10 @@ class Router:
                 detail=f"{summary} -> re-check in {action.delay_seconds} s "
                 f"(attempt {action.recheck.attempt}, waited {action.waited_seconds:.0f} s of {limit} s){dry}",
             )
+        if isinstance(action, Park):
+            if owner:  # always: choose_fallback parks only when there is an owner
+                return self._park(base, contact, owner, action, summary, first)
+            action = LeaveToQueue(action.waited_seconds, after_wait=action.waited_seconds > 0)
         if isinstance(action, SetRoutingCriteria):
             groups = step_agents(action.spec, judged)
             if groups:
@@ -366,6 +376,42 @@ class Router:
             attempt=recheck.attempt if recheck else None,
             detail=f"{summary} -> left with its queue{waited}",
         )
+
+    def _park(self, base: Decision, contact: Contact, owner: str, action: Park, summary: str, first: str) -> Decision:
+        """The work belongs to ``owner``: TransferContact to their own queue, through the rule's flow."""
+        dry = " (dry run: not sent)" if self.options.dry_run else ""
+        decided = replace(
+            base,
+            outcome=Outcome.PARKED,
+            reason=first,
+            fallback="park",
+            agent_id=owner,
+            waited_seconds=round(action.waited_seconds, 1) if action.waited_seconds else None,
+            detail=f"{summary} -> parked in the agent's own queue (flow {action.spec.contact_flow_id}){dry}",
+        )
+        if self.options.dry_run:
+            return decided
+        token = park_token(contact.id, owner, action.spec.contact_flow_id)
+        try:
+            self.connect.transfer_to_agent(contact.id, owner, action.spec.contact_flow_id, token)
+        except PermanentError as exc:
+            if exc.reason not in ("invalid_request", "quota_exceeded"):
+                raise
+            # Not active any more (taken, ended) or transferred too often (11): re-read before deciding.
+            again = self.connect.describe_contact(contact.id)
+            gone = again.not_waiting_reason()
+            if gone is not None:
+                return replace(
+                    base, outcome=Outcome.NOT_WAITING, reason=gone.value, detail="taken while routing: " + _why(again)
+                )
+            return replace(
+                base,
+                outcome=Outcome.NO_ELIGIBLE_AGENT,
+                reason="park_refused",
+                fallback="queue",
+                detail=f"{summary} -> Connect refused the transfer ({exc.message}); left with its queue",
+            )
+        return decided
 
     def _set_routing_criteria(
         self,
