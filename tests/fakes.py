@@ -37,6 +37,7 @@ class FakeConnect:
     profiles: dict[str, str] = field(default_factory=dict)  # user id -> routing profile id (DescribeUser)
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # initial contact id -> attributes
     on_monitor: Callable[[str, str], None] | None = None  # (contact id, supervisor id), before any monitor error
+    transfer_error: Exception | None = None
 
     def describe_contact(self, contact_id: str) -> Contact:
         self.calls.append(("DescribeContact", contact_id))
@@ -89,6 +90,11 @@ class FakeConnect:
     def routing_profile_of(self, user_id: str) -> str | None:
         self.calls.append(("DescribeUser", user_id))
         return self.profiles.get(user_id, "profile-serving-everything")
+
+    def transfer_to_agent(self, contact_id: str, user_id: str, contact_flow_id: str, client_token: str) -> None:
+        self.calls.append(("TransferContact", (contact_id, user_id, contact_flow_id, client_token)))
+        if self.transfer_error:
+            raise self.transfer_error
 
     def count(self, operation: str) -> int:
         return sum(1 for op, _ in self.calls if op == operation)

@@ -315,6 +315,7 @@ def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
         "connect:ListRoutingProfileQueues",
         "connect:AssociateContactWithUser",
         "connect:UpdateContactRoutingData",
+        "connect:TransferContact",
     }
     for statement in connect:
         for resource in as_list(statement["Resource"]):

@@ -79,7 +79,7 @@ def test_unnamed_rule_is_named_by_position() -> None:
         ("allowed_statuses: []", "allowed_statuses: List should have at least 1 item"),
         ("candidates: []", "candidates: List should have at least 1 item"),
         ("fallback: [wait]", "fallback[0]: wait needs its settings: {wait: {interval_seconds: N, max_seconds: M}}"),
-        ("fallback: [later]", "fallback[0]: unknown fallback 'later'; use wait, routing_criteria or queue"),
+        ("fallback: [later]", "fallback[0]: unknown fallback 'later'; use wait, park, routing_criteria or queue"),
         ("fallback: [queue, {routing_criteria: {expiry_seconds: 60}}]", "fallback: queue must be the last step"),
         (
             "fallback: [{routing_criteria: {expiry_seconds: 60}}, {wait: {interval_seconds: 5, max_seconds: 30}}]",

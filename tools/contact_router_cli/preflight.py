@@ -668,7 +668,7 @@ class Need:
     sid: str  # the template.yaml statement that grants it
     preferred_user: bool = False
     monitor: bool = False
-    only_if: str = ""  # "routing_criteria": only when a rule uses that fallback
+    only_if: str = ""  # "routing_criteria", "park": only when a rule uses that fallback
 
 
 AGENT_READS = (
@@ -684,6 +684,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         Need("connect:ListRoutingProfileQueues", "ListInstanceRoutingProfileQueues"),
         Need("connect:AssociateContactWithUser", "AssociateContactWithAllowedAgents", preferred_user=True),
         Need("connect:UpdateContactRoutingData", "UpdateInstanceContactRoutingData", only_if="routing_criteria"),
+        Need("connect:TransferContact", "ParkContactsWithTheirAgent", only_if="park"),
     ),
     "supervision": (
         Need("connect:DescribeContact", "DescribeInstanceContacts"),
@@ -705,10 +706,17 @@ def _check_permissions(ctx: Context) -> None:
     uses_criteria = ctx.rules is not None and any(
         step.routing_criteria is not None for rule in ctx.rules.routing if rule.enabled for step in rule.fallback
     )
-    ids = _connect_ids(ctx, agent)
+    parks = [
+        step.park.contact_flow_id
+        for rule in (ctx.rules.routing if ctx.rules is not None else [])
+        if rule.enabled
+        for step in rule.fallback
+        if step.park is not None
+    ]
+    ids = {**_connect_ids(ctx, agent), "ContactFlowId": parks[0] if parks else str(uuid.UUID(int=0))}
     for short, function in ctx.functions.items():
         for need in NEEDS.get(short, ()):
-            if need.only_if == "routing_criteria" and not uses_criteria:
+            if (need.only_if == "routing_criteria" and not uses_criteria) or (need.only_if == "park" and not parks):
                 continue
             user = supervisor if need.monitor else agent
             context = [ContextEntry("connect:InstanceId", (ctx.instance_id,))]

@@ -228,6 +228,18 @@ class ConnectGateway:
         self._profile_queues.put(routing_profile_id, membership)
         return membership
 
+    def transfer_to_agent(self, contact_id: str, user_id: str, contact_flow_id: str, client_token: str) -> None:
+        """TransferContact with UserId (the agent's own queue), never QueueId; TASK and EMAIL only."""
+        self._call(
+            "TransferContact",
+            self._client.transfer_contact,
+            InstanceId=self.instance_id,
+            ContactId=contact_id,
+            UserId=user_id,
+            ContactFlowId=contact_flow_id,
+            ClientToken=client_token,
+        )
+
     # ------------------------------------------------------------------------------------- monitoring
     def monitor_contact(self, contact_id: str, user_id: str, capabilities: Sequence[str], client_token: str) -> str:
         """Start monitoring; returns the monitoring leg's contact id."""

@@ -39,6 +39,10 @@ class ConnectPort(Protocol):
         """The user's routing profile id (DescribeUser, cached): for agents GetCurrentUserData does not list."""
         ...
 
+    def transfer_to_agent(self, contact_id: str, user_id: str, contact_flow_id: str, client_token: str) -> None:
+        """TransferContact to the agent's own queue (UserId), through ``contact_flow_id``."""
+        ...
+
 
 class HistoryPort(Protocol):
     def for_contact(self, contact: Contact) -> CustomerHistory:

@@ -7,7 +7,7 @@ Order of work, cheapest and safest first:
    and a rule needs them: routing/attributes.py);
 4. inside the idempotency guard (key: contact, queue, enqueue time): resolve candidates (routing/candidates),
    one GetCurrentUserData for all of them, choose, AssociateContactWithUser (skipped in dry run);
-5. nobody can take it: the rule's fallback (wait, routing criteria, queue).
+5. nobody can take it: the rule's fallback (wait, park, routing criteria, queue).
 """
 
 from __future__ import annotations
@@ -31,10 +31,13 @@ from contact_router.routing.eligibility import judge, not_in_queue, profiles_to_
 from contact_router.routing.fallback import (
     PREFERABLE,
     LeaveToQueue,
+    Park,
     Recheck,
     SetRoutingCriteria,
     WaitAgain,
     choose_fallback,
+    park_owner,
+    park_token,
     routing_steps,
     seconds_until_due,
     step_agents,
@@ -47,6 +50,7 @@ from contact_router.routing.ports import (
     RulesProviderPort,
     UserDirectoryPort,
 )
+from contact_router.routing.preference import preference
 from contact_router.routing.refusal import after_refusal
 from contact_router.routing.replay import decide_once
 from contact_router.routing.screening import screen_contact, screen_event
@@ -230,21 +234,7 @@ class Router:
         prepared_candidates: tuple[CandidateVerdict, ...] | None = None,
         agents: SharedAgentStates | None = None,
     ) -> Decision:
-        candidates = (
-            list(prepared_candidates) if prepared_candidates is not None else collect(rule, contact, self._lookup())
-        )
-        to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
-        if agents is not None and agents.error is not None and to_check:
-            raise agents.error
-        if agents is not None and agents.covers(to_check):
-            states = agents.view(to_check)  # the batch's shared GetCurrentUserData
-        else:
-            states = self.connect.current_user_data(to_check) if to_check else {}
-        memberships = {
-            profile: self.connect.routing_profile_queues(profile)
-            for profile in profiles_to_check(candidates, states, rule)
-        }
-        judged = judge(candidates, states, rule, contact.channel, contact.queue_id, memberships)
+        judged = self._judged(contact, rule, prepared_candidates, agents)
         base = replace(base, candidates=tuple(judged))
         chosen = next((c for c in judged if c.verdict is Verdict.CHOSEN), None)
         if chosen is None or chosen.user_id is None:
@@ -270,6 +260,70 @@ class Router:
             )
         return replace(chosen_base, outcome=Outcome.ASSOCIATED, reason=chosen.source, detail=chosen.detail)
 
+    def _judged(
+        self,
+        contact: Contact,
+        rule: RoutingRule,
+        prepared_candidates: tuple[CandidateVerdict, ...] | None = None,
+        agents: SharedAgentStates | None = None,
+    ) -> list[CandidateVerdict]:
+        """The rule's candidates (routing/candidates), each judged against one GetCurrentUserData."""
+        candidates = (
+            list(prepared_candidates) if prepared_candidates is not None else collect(rule, contact, self._lookup())
+        )
+        to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
+        if agents is not None and agents.error is not None and to_check:
+            raise agents.error
+        if agents is not None and agents.covers(to_check):
+            states = agents.view(to_check)  # the batch's shared GetCurrentUserData
+        else:
+            states = self.connect.current_user_data(to_check) if to_check else {}
+        # Before the contact is queued (the flow's question) there is no queue to check membership against.
+        profiles = profiles_to_check(candidates, states, rule) if contact.queue_id else []
+        memberships = {profile: self.connect.routing_profile_queues(profile) for profile in profiles}
+        return judge(candidates, states, rule, contact.channel, contact.queue_id, memberships)
+
+    # ------------------------------------------------------------------------------ flow entry point
+    def prefer(self, contact: Contact) -> Decision:
+        """The contact flow's question, before the contact is queued: which agents should Connect prefer?
+
+        Same screening (voice included: routing criteria work on every channel), rules, candidate sources and
+        eligibility as ``route``; no idempotency guard and no Connect write (the flow sets the routing
+        criteria from the answer). The decision carries the steps (routing/preference.py).
+        """
+        base = Decision(
+            outcome=Outcome.IGNORED,
+            contact_id=contact.id,
+            channel=contact.channel,
+            event_type="FLOW",
+            queue_id=contact.queue_id,
+            dry_run=self.options.dry_run,
+        )
+        skip = screen_contact(contact, route_voice=True)
+        if skip:
+            return replace(base, reason=skip.reason, detail=skip.detail)
+        rule = match_rule(self.rules.current().routing, contact).rule
+        if rule is None:
+            return replace(base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="no preference")
+        judged = self._judged(contact, rule)
+        summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
+        chosen = preference(rule, judged)
+        decided = replace(base, rule=rule.name, candidates=tuple(judged))
+        if not chosen.steps:
+            first = judged[0].verdict.value if judged else "no_candidates"
+            return replace(
+                decided, outcome=Outcome.NO_ELIGIBLE_AGENT, reason=first, detail=f"{summary} -> no preference"
+            )
+        return replace(
+            decided,
+            outcome=Outcome.PREFERRED,
+            reason="available" if chosen.available else "busy",
+            routing_steps=chosen.steps,
+            routing_step_seconds=chosen.step_seconds,
+            detail=f"{summary} -> the flow prefers {len(chosen.steps)} step(s) of {chosen.step_seconds} s, "
+            "then the whole queue",
+        )
+
     def _fallback(
         self,
         base: Decision,
@@ -281,7 +335,10 @@ class Router:
         """Nobody can take it now: the rule's fallback decides (wait, routing criteria, queue)."""
         first = judged[0].verdict.value if judged else "no_candidates"
         summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
-        action = choose_fallback(rule, contact.id, self.options.instance_arn, contact.channel, recheck, self.clock())
+        owner = park_owner(judged)
+        action = choose_fallback(
+            rule, contact.id, self.options.instance_arn, contact.channel, recheck, self.clock(), has_owner=bool(owner)
+        )
         dry = " (dry run: not sent)" if self.options.dry_run else ""
         if isinstance(action, WaitAgain):
             if self.rechecks is None:
@@ -309,6 +366,10 @@ class Router:
                 detail=f"{summary} -> re-check in {action.delay_seconds} s "
                 f"(attempt {action.recheck.attempt}, waited {action.waited_seconds:.0f} s of {limit} s){dry}",
             )
+        if isinstance(action, Park):
+            if owner:  # always: choose_fallback parks only when there is an owner
+                return self._park(base, contact, owner, action, summary, first)
+            action = LeaveToQueue(action.waited_seconds, after_wait=action.waited_seconds > 0)
         if isinstance(action, SetRoutingCriteria):
             judged = self._members_only(judged, contact)
             base = replace(base, candidates=tuple(judged))
@@ -327,6 +388,42 @@ class Router:
             attempt=recheck.attempt if recheck else None,
             detail=f"{summary} -> left with its queue{waited}",
         )
+
+    def _park(self, base: Decision, contact: Contact, owner: str, action: Park, summary: str, first: str) -> Decision:
+        """The work belongs to ``owner``: TransferContact to their own queue, through the rule's flow."""
+        dry = " (dry run: not sent)" if self.options.dry_run else ""
+        decided = replace(
+            base,
+            outcome=Outcome.PARKED,
+            reason=first,
+            fallback="park",
+            agent_id=owner,
+            waited_seconds=round(action.waited_seconds, 1) if action.waited_seconds else None,
+            detail=f"{summary} -> parked in the agent's own queue (flow {action.spec.contact_flow_id}){dry}",
+        )
+        if self.options.dry_run:
+            return decided
+        token = park_token(contact.id, owner, action.spec.contact_flow_id)
+        try:
+            self.connect.transfer_to_agent(contact.id, owner, action.spec.contact_flow_id, token)
+        except PermanentError as exc:
+            if exc.reason not in ("invalid_request", "quota_exceeded"):
+                raise
+            # Not active any more (taken, ended) or transferred too often (11): re-read before deciding.
+            again = self.connect.describe_contact(contact.id)
+            gone = again.not_waiting_reason()
+            if gone is not None:
+                return replace(
+                    base, outcome=Outcome.NOT_WAITING, reason=gone.value, detail="taken while routing: " + _why(again)
+                )
+            return replace(
+                base,
+                outcome=Outcome.NO_ELIGIBLE_AGENT,
+                reason="park_refused",
+                fallback="queue",
+                detail=f"{summary} -> Connect refused the transfer ({exc.message}); left with its queue",
+            )
+        return decided
 
     def _set_routing_criteria(
         self,

@@ -209,6 +209,7 @@ class CandidateSource(_Strict):
 
 
 SQS_MAX_DELAY = 900
+FALLBACK_KINDS = ("wait", "park", "routing_criteria", "queue")
 
 # UpdateContactRoutingData limits a routing_criteria fallback is checked against when the rules load
 # (docs/rules.md gives the sources). Agents per step: the input model's AgentsCriteria.AgentIds has no count, but
@@ -247,6 +248,21 @@ class RoutingCriteriaFallback(_Strict):
     )
 
 
+class ParkFallback(_Strict):
+    """TASK and EMAIL only: the work belongs to the preferred agent, so it waits in that agent's own queue."""
+
+    contact_flow_id: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)] = Field(
+        description="The flow TransferContact runs to place the contact in the agent's queue (a Transfer to agent "
+        "flow; Inbound and Transfer to queue flows are accepted too): its id or ARN."
+    )
+
+    @field_validator("contact_flow_id")
+    @classmethod
+    def _flow_id(cls, value: str) -> str:
+        # TransferContact takes the flow's id: an ARN (.../contact-flow/<id>) is reduced to it
+        return value.rsplit("/contact-flow/", 1)[1] if "/contact-flow/" in value else value
+
+
 def _fallback_shorthand(value: Any) -> Any:
     if value == "queue":
         return {"queue": True}
@@ -254,36 +270,41 @@ def _fallback_shorthand(value: Any) -> Any:
         raise ValueError("wait needs its settings: {wait: {interval_seconds: N, max_seconds: M}}")
     if value == "routing_criteria":
         raise ValueError("routing_criteria needs its settings: {routing_criteria: {expiry_seconds: N}}")
+    if value == "park":
+        raise ValueError("park needs its flow: {park: {contact_flow_id: FLOW_ID}}")
     if isinstance(value, str):
-        raise ValueError(f"unknown fallback {value!r}; use wait, routing_criteria or queue")
+        raise ValueError(f"unknown fallback {value!r}; use wait, park, routing_criteria or queue")
     return value
 
 
 class FallbackStep(_Strict):
-    """One step of a rule's fallback: exactly one of wait, routing_criteria, queue."""
+    """One step of a rule's fallback: exactly one of wait, park, routing_criteria, queue."""
 
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        json_schema_extra={
-            "oneOf": [{"required": ["wait"]}, {"required": ["routing_criteria"]}, {"required": ["queue"]}]
-        },
+        json_schema_extra={"oneOf": [{"required": [kind]} for kind in FALLBACK_KINDS]},
     )
 
     wait: WaitFallback | None = None
+    park: ParkFallback | None = Field(
+        default=None,
+        description="TASK and EMAIL: transfer the contact to the first candidate's own queue (TransferContact with "
+        "UserId) when nobody can take it now; other channels, or no candidate who is a user, go on to the next step.",
+    )
     routing_criteria: RoutingCriteriaFallback | None = None
     queue: Literal[True] | None = Field(default=None, description="Leave the contact to its queue (also: `- queue`).")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> FallbackStep:
-        given = [k for k in ("wait", "routing_criteria", "queue") if getattr(self, k) is not None]
+        given = [k for k in FALLBACK_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of wait, routing_criteria, queue (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of {', '.join(FALLBACK_KINDS)} (got {', '.join(given) or 'none'})")
         return self
 
     @property
     def kind(self) -> str:
-        return "wait" if self.wait else "routing_criteria" if self.routing_criteria else "queue"
+        return next(k for k in FALLBACK_KINDS if getattr(self, k) is not None)
 
 
 def _default_fallback() -> list[FallbackStep]:
@@ -312,8 +333,8 @@ class RoutingRule(_Strict):
         default_factory=_default_fallback,
         min_length=1,
         max_length=3,
-        description="When no candidate is eligible, in order: wait (re-check), routing_criteria (Connect's "
-        "preferred-agent steps), queue. Default: [queue].",
+        description="When no candidate is eligible, in order: wait (re-check), park (TASK and EMAIL: the agent's own "
+        "queue), routing_criteria (Connect's preferred-agent steps), queue. Default: [queue].",
     )
 
     @field_validator("fallback")
@@ -330,6 +351,10 @@ class RoutingRule(_Strict):
                 "wait cannot follow routing_criteria: once Connect routes by the criteria, re-checking would "
                 "compete with it"
             )
+        if "park" in kinds and "routing_criteria" in kinds and kinds.index("park") > kinds.index("routing_criteria"):
+            raise ValueError("park cannot follow routing_criteria: the criteria end the fallback for every channel")
+        if "park" in kinds and "wait" in kinds and kinds.index("park") < kinds.index("wait"):
+            raise ValueError("wait cannot follow park: a parked contact has left the queue the router watches")
         return steps
 
     @model_validator(mode="after")
@@ -495,6 +520,7 @@ __all__ = [
     "CandidateSource",
     "FallbackStep",
     "LastAgentSource",
+    "ParkFallback",
     "RoutingCriteriaFallback",
     "RoutingRule",
     "RulesFile",
