@@ -21,7 +21,7 @@ SMALL = workload.reference_spec(3, contacts=200, agents=8, arrival_seconds=3530.
 @pytest.fixture(scope="module")
 def runs() -> dict[str, SimulationResult]:
     return {
-        mode: run_simulation(SimulationConfig(workload=SMALL, mode=mode, cold_start=(0.8, 2.0), seed=3))  # type: ignore[arg-type]
+        mode: run_simulation(SimulationConfig(workload=SMALL, mode=mode, cold_start=(0.8, 2.0), seed=3))
         for mode in ("native", "events")
     }
 
