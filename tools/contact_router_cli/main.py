@@ -665,13 +665,16 @@ def _simulate_scenario(
     }
     base = reference_spec(kwargs["seed"])
     scale = (given.get("contacts", base.contacts) / base.contacts) * (base.agents / given.get("agents", base.agents))
-    spec = reference_spec(
-        kwargs["seed"],
-        arrival_seconds=base.arrival_seconds * scale,
-        event_delay=event_delay,
-        **given,
-        **({"preferred_window": window} if window is not None else {}),
-    )
+    try:
+        spec = reference_spec(
+            kwargs["seed"],
+            arrival_seconds=base.arrival_seconds * scale,
+            event_delay=event_delay,
+            **given,
+            **({"preferred_window": window} if window is not None else {}),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
     low, high = kwargs["latency_ms"]
     configs = [
         SimulationConfig(

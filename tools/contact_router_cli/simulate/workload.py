@@ -127,8 +127,9 @@ class WorkloadSpec:
         median, p99 = self.event_delay
         if not 0.0 < median <= p99:
             raise ValueError("event_delay needs 0 < median <= p99")
-        if self.preferred_window < 1 or self.chat_slots < 1:
-            raise ValueError("preferred_window must be >= 1 s and chat_slots >= 1")
+        if self.preferred_window < 10 or self.chat_slots < 1:
+            # 10 s: the least a rule's routing_criteria.expiry_seconds may be (docs/rules.md)
+            raise ValueError("preferred_window must be >= 10 s and chat_slots >= 1")
 
 
 def reference_spec(seed: int = 1, **overrides: Any) -> WorkloadSpec:
