@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from contact_router.adapters.affinity_store import AffinityStore
-from contact_router.adapters.aws import Clients
+from contact_router.adapters.aws import FLOW_CONFIG, Clients
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.adapters.dead_letter import DeadLetterQueue
 from contact_router.adapters.idempotency import DynamoDBIdempotency
@@ -25,6 +25,7 @@ from contact_router.config import Settings
 from contact_router.customers.affinity import AffinityRecorder
 from contact_router.customers.history import HistoryLookup
 from contact_router.errors import ConfigurationError
+from contact_router.flow_app import FlowApp
 from contact_router.models.affinity import AffinityDecision
 from contact_router.models.decision import Decision
 from contact_router.models.supervision import SupervisionDecision
@@ -158,6 +159,42 @@ def build_router_app(
         dead_letters=shared.dead_letters,
         idempotency=shared.idempotency,
     )
+
+
+def build_flow_app(settings: Settings, clients: Clients | None = None, *, clock: Clock = time.time) -> FlowApp:
+    """The contact-flow entry point: the router's rules, candidate sources and eligibility, asked before the
+    contact is queued. No idempotency guard, re-check queue or pacing (a flow cannot wait): every client has
+    FLOW_CONFIG's short timeouts, and throttles fail open."""
+    clients = (clients or Clients(config=FLOW_CONFIG)).for_region(settings.region)
+    fetch = remote_fetcher(settings.rules, clients.given("ssm"), clients.given("appconfig"))
+    rules = RulesProvider(settings.rules, fetch)
+    rules.current()  # fail at start-up (the flow then gets "no preference", reason configuration)
+    connect = ConnectGateway(
+        clients.connect,
+        instance_id=settings.instance_id,
+        instance_arn=settings.instance_arn,
+        user_cache_seconds=settings.user_cache_seconds,
+    )
+    store = _affinity_store(settings, clients)
+    router = Router(
+        RouterOptions(
+            instance_arn=settings.instance_arn,
+            dry_run=settings.dry_run,
+            route_voice=True,  # routing criteria work on every channel; nothing is associated here
+            allowed_agent_arn_pattern=settings.allowed_agent_arn_pattern,
+        ),
+        connect=connect,
+        users=connect,
+        rules=rules,
+        clock=clock,
+        source_ports=source_ports(settings, clients),
+        history=HistoryLookup(
+            store, _secret(settings, clients), settings.customer_profile_attribute, settings.phone_default_region
+        )
+        if store
+        else None,
+    )
+    return FlowApp(router, settings.instance_arn)
 
 
 def build_supervision_app(settings: Settings, clients: Clients | None = None) -> SupervisionApp:

@@ -11,7 +11,7 @@ from packaging.requirements import Requirement
 
 from tests.conftest import ROOT
 
-FIRST_PARTY = {"contact_router", "contact_router_cli", "connect_emulator"}
+FIRST_PARTY = {"contact_router", "contact_router_cli", "connect_emulator", "aws_reference"}
 
 
 def third_party_imports() -> set[str]:

@@ -27,6 +27,7 @@ EVERYTHING = {
     "RulesSsmParameterName": "/contact-router/rules",
     "AllowBarge": "true",
     "AllowedAgentArnPattern": f"{TEST_INSTANCE_ARN}/agent/a*",
+    "FlowIntegration": "true",
 }
 VARIANTS = {
     "defaults": {},

@@ -18,6 +18,7 @@ class Outcome(StrEnum):
     NO_ELIGIBLE_AGENT = "NoEligibleAgent"  # a rule matched, no candidate could take it: left with its queue
     WAITING = "Waiting"  # fallback wait: a delayed re-check is scheduled
     ROUTING_CRITERIA_SET = "RoutingCriteriaSet"  # fallback: Connect's own engine prefers the candidates
+    PREFERRED = "Preferred"  # flow entry point: the flow was told which agents to prefer (handlers/flow.py)
     NOT_WAITING = "NotWaiting"  # agent connected/assigned, customer gone: nothing to do
     IGNORED = "Ignored"  # not for the router (event type, channel, monitor leg, agent queue...)
     DUPLICATE = "Duplicate"  # a redelivered event for a contact already decided

@@ -44,6 +44,7 @@ from contact_router.routing.ports import (
     RulesProviderPort,
     UserDirectoryPort,
 )
+from contact_router.routing.preference import preference
 from contact_router.routing.replay import decide_once
 from contact_router.routing.screening import screen_contact, screen_event
 from contact_router.rules.matcher import match_rule
@@ -219,17 +220,7 @@ class Router:
         prepared_candidates: tuple[CandidateVerdict, ...] | None = None,
         agents: SharedAgentStates | None = None,
     ) -> Decision:
-        candidates = (
-            list(prepared_candidates) if prepared_candidates is not None else collect(rule, contact, self._lookup())
-        )
-        to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
-        if agents is not None and agents.error is not None and to_check:
-            raise agents.error
-        if agents is not None and agents.covers(to_check):
-            states = agents.view(to_check)  # the batch's shared GetCurrentUserData
-        else:
-            states = self.connect.current_user_data(to_check) if to_check else {}
-        judged = judge(candidates, states, rule, contact.channel)
+        judged = self._judged(contact, rule, prepared_candidates, agents)
         base = replace(base, candidates=tuple(judged))
         chosen = next((c for c in judged if c.verdict is Verdict.CHOSEN), None)
         if chosen is None or chosen.user_id is None:
@@ -259,6 +250,67 @@ class Router:
                 detail="taken while routing: " + _why(again),
             )
         return replace(chosen_base, outcome=Outcome.ASSOCIATED, reason=chosen.source, detail=chosen.detail)
+
+    def _judged(
+        self,
+        contact: Contact,
+        rule: RoutingRule,
+        prepared_candidates: tuple[CandidateVerdict, ...] | None = None,
+        agents: SharedAgentStates | None = None,
+    ) -> list[CandidateVerdict]:
+        """The rule's candidates (routing/candidates), each judged against one GetCurrentUserData."""
+        candidates = (
+            list(prepared_candidates) if prepared_candidates is not None else collect(rule, contact, self._lookup())
+        )
+        to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
+        if agents is not None and agents.error is not None and to_check:
+            raise agents.error
+        if agents is not None and agents.covers(to_check):
+            states = agents.view(to_check)  # the batch's shared GetCurrentUserData
+        else:
+            states = self.connect.current_user_data(to_check) if to_check else {}
+        return judge(candidates, states, rule, contact.channel)
+
+    # ------------------------------------------------------------------------------ flow entry point
+    def prefer(self, contact: Contact) -> Decision:
+        """The contact flow's question, before the contact is queued: which agents should Connect prefer?
+
+        Same screening (voice included: routing criteria work on every channel), rules, candidate sources and
+        eligibility as ``route``; no idempotency guard and no Connect write (the flow sets the routing
+        criteria from the answer). The decision carries the steps (routing/preference.py).
+        """
+        base = Decision(
+            outcome=Outcome.IGNORED,
+            contact_id=contact.id,
+            channel=contact.channel,
+            event_type="FLOW",
+            queue_id=contact.queue_id,
+            dry_run=self.options.dry_run,
+        )
+        skip = screen_contact(contact, route_voice=True)
+        if skip:
+            return replace(base, reason=skip.reason, detail=skip.detail)
+        rule = match_rule(self.rules.current().routing, contact).rule
+        if rule is None:
+            return replace(base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="no preference")
+        judged = self._judged(contact, rule)
+        summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
+        chosen = preference(rule, judged)
+        decided = replace(base, rule=rule.name, candidates=tuple(judged))
+        if not chosen.steps:
+            first = judged[0].verdict.value if judged else "no_candidates"
+            return replace(
+                decided, outcome=Outcome.NO_ELIGIBLE_AGENT, reason=first, detail=f"{summary} -> no preference"
+            )
+        return replace(
+            decided,
+            outcome=Outcome.PREFERRED,
+            reason="available" if chosen.available else "busy",
+            routing_steps=chosen.steps,
+            routing_step_seconds=chosen.step_seconds,
+            detail=f"{summary} -> the flow prefers {len(chosen.steps)} step(s) of {chosen.step_seconds} s, "
+            "then the whole queue",
+        )
 
     def _fallback(
         self,
