@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from contact_router_cli.main import main
 from contact_router_cli.simulate import invariants, outcome, workload
+from contact_router_cli.simulate.flow import deployed_step_seconds, routing_criteria
 from contact_router_cli.simulate.outcome import Busy, had_free_slot, percentile
-from contact_router_cli.simulate.pipeline import SimulationConfig, SimulationResult, run_simulation
+from contact_router_cli.simulate.pipeline import MODES, SimulationConfig, SimulationResult, run_simulation
 
 # A small reference workload: 200 chats, 8 agents, arrivals spread to keep the reference occupancy.
 SMALL = workload.reference_spec(3, contacts=200, agents=8, arrival_seconds=3530.0)
@@ -22,11 +23,11 @@ SMALL = workload.reference_spec(3, contacts=200, agents=8, arrival_seconds=3530.
 def runs() -> dict[str, SimulationResult]:
     return {
         mode: run_simulation(SimulationConfig(workload=SMALL, mode=mode, cold_start=(0.8, 2.0), seed=3))
-        for mode in ("native", "events")
+        for mode in MODES
     }
 
 
-@pytest.mark.parametrize("mode", ["native", "events"])
+@pytest.mark.parametrize("mode", MODES)
 def test_every_invariant_holds_in_every_mode(runs: dict[str, SimulationResult], mode: str) -> None:
     assert {inv.name: inv.violations for inv in invariants.check(runs[mode]) if not inv.ok} == {}
 
@@ -37,6 +38,41 @@ def test_every_mode_serves_the_same_workload(runs: dict[str, SimulationResult]) 
     assert [(p.id, p.at, p.handle, p.patience, p.preferred) for p in native] == [
         (p.id, p.at, p.handle, p.patience, p.preferred) for p in events
     ]
+
+
+def test_the_flow_puts_the_preferred_agent_first_and_native_routing_does_not(runs: dict[str, SimulationResult]) -> None:
+    # Given the same workload, When the flow sets routing criteria before the chat is queued
+    found = {mode: outcome.measure(run) for mode, run in runs.items()}
+    # Then a chat whose preferred agent had a free slot within the window reaches them; without it, by chance
+    for mode in ("flow", "flow+events"):
+        assert found[mode].preferred_hit_rate_when_available >= 0.95
+        assert found[mode].preferred_hit_rate > 2 * found["native"].preferred_hit_rate
+    assert found["native"].preferred_hit_rate_when_available < 0.5
+    # And the flow Lambda's own calls are counted (it checks the preferred agent's availability)
+    assert found["flow"].connect_calls_per_contact > 0
+
+
+def test_the_flow_sets_one_step_per_agent_from_the_lambdas_answer() -> None:
+    answer = {"agentCount": "2", "agent1": "a-1", "agent2": "a-2", "stepSeconds": "10,20", "preferredAgentIds": ""}
+    criteria = routing_criteria(answer)
+    assert criteria is not None
+    steps = criteria["Steps"]
+    agents = [s["Expression"]["AttributeCondition"]["MatchCriteria"]["AgentsCriteria"]["AgentIds"] for s in steps]
+    assert agents == [["a-1"], ["a-2"]]
+    assert [s["Expiry"]["DurationInSeconds"] for s in steps] == [10, 20]
+    # A failed or empty answer: the flow transfers to the queue as it is
+    assert routing_criteria({"agentCount": "0", "outcome": "Failed", "reason": "deadline"}) is None
+
+
+def test_the_deployed_flows_step_durations_are_read_from_the_flow_itself() -> None:
+    # Given the flow that ships (flows/preferred-agent.json), Then its "Set routing criteria" blocks give the
+    # durations the simulated flow uses by default, whatever the answer's stepSeconds say
+    deployed = deployed_step_seconds()
+    assert sorted(deployed) == [1, 2, 3]
+    answer = {"agentCount": "2", "agent1": "a-1", "agent2": "a-2", "stepSeconds": "10,10"}
+    criteria = routing_criteria(answer, deployed)
+    assert criteria is not None
+    assert [s["Expiry"]["DurationInSeconds"] for s in criteria["Steps"]] == deployed[2]
 
 
 def test_native_routing_alone_makes_no_connect_call_and_the_router_does(runs: dict[str, SimulationResult]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -567,9 +567,16 @@ def dlq_redrive(
 )
 @click.option(
     "--modes",
-    default="native,events",
+    default="native,events,flow,flow+events",
     show_default=True,
-    help="With --scenario: the modes to run, comma-separated (native, events).",
+    help="With --scenario: the modes to run, comma-separated.",
+)
+@click.option(
+    "--flow-steps",
+    type=click.Choice(["deployed", "answer"]),
+    default="deployed",
+    show_default=True,
+    help="With --scenario: flow step durations from flows/preferred-agent.json, or the answer's stepSeconds.",
 )
 @click.option("--preferred-window", type=float, help="With --scenario: seconds the rule waits for the preferred agent.")
 @click.option(
@@ -617,10 +624,11 @@ def simulate(**kwargs: Any) -> None:
 
     progress = kwargs.pop("progress")
     scenario, modes, window = kwargs.pop("scenario"), kwargs.pop("modes"), kwargs.pop("preferred_window")
+    flow_steps = kwargs.pop("flow_steps")
     (delay_median, delay_p99), (cold_median, cold_p99) = kwargs.pop("event_delay"), kwargs.pop("cold_start")
     event_delay, cold_start = (float(delay_median), float(delay_p99)), (float(cold_median), float(cold_p99))
     if scenario is not None:
-        raise SystemExit(_simulate_scenario(kwargs, progress, modes, window, event_delay, cold_start))
+        raise SystemExit(_simulate_scenario(kwargs, progress, modes, window, event_delay, cold_start, flow_steps))
     outputs = Outputs(
         **{name: kwargs.pop(name) for name in ("series", "plot", "json_path")},
         log=kwargs.pop("log_path"),
@@ -646,6 +654,7 @@ def _simulate_scenario(
     window: float | None,
     event_delay: tuple[float, float],
     cold_start: tuple[float, float],
+    flow_steps: Literal["deployed", "answer"],
 ) -> int:
     """--scenario reference: one seeded workload in every mode asked for (docs/simulation.md). --contacts and
     --agents apply only when given, with the arrival window scaled to keep the occupancy."""
@@ -683,6 +692,7 @@ def _simulate_scenario(
             latency=(low / 1000, high / 1000),
             quota_scale=kwargs["quota_scale"] or None,
             cold_start=cold_start if cold_start[0] > 0 else None,
+            flow_steps=flow_steps,
             seed=kwargs["seed"],
         )
         for mode in chosen

@@ -111,7 +111,8 @@ class SimulationConfig:
     seed: int = 1
     # None: the world the router was first simulated in (no native routing; the router alone routes).
     mode: Mode | None = None
-    flow: FlowFunction | None = None  # the flow modes' Lambda and "Set routing criteria" block
+    flow: FlowFunction | None = None  # the flow modes' flow; None: the router's flow entry point (flow.py)
+    flow_steps: Literal["deployed", "answer"] = "deployed"  # step durations: the deployed flow's, or the answer's
     cold_start: tuple[float, float] | None = None  # a worker's init: (median, p99) seconds, lognormal
 
     def __post_init__(self) -> None:
@@ -124,8 +125,6 @@ class SimulationConfig:
             raise ValueError(f"unknown bug {self.inject_bug!r}; choose from {', '.join(BUGS)}")
         if self.mode is not None and self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
-        if self.mode in FLOW_MODES and self.flow is None:
-            raise ValueError(f"mode {self.mode} needs the flow function")
         if self.cold_start is not None and not 0.0 < self.cold_start[0] <= self.cold_start[1]:
             raise ValueError("cold_start needs 0 < median <= p99")
 
@@ -240,7 +239,7 @@ class _Simulation:
         self.emulator = ConnectEmulator(
             World.from_dict(self.workload.world),
             clock=self.clock.now,
-            sleep=self.clock.sleep,
+            sleep=self._sleep,
             seed=config.seed,
             routing=NATIVE_ROUTING if config.native else False,
         )
@@ -271,6 +270,7 @@ class _Simulation:
         self.races: Counter[str] = Counter()
         self.workers: list[Actor] = []
         self.pending_arrivals = 0
+        self.flow: FlowFunction | None = config.flow
         self.cold_rng = random.Random(f"cold-{config.seed}")
         self._requests = 0
 
@@ -287,6 +287,12 @@ class _Simulation:
         low, high = config.latency
         if high > 0:
             faults.set_latency("*", (low, high))
+
+    def _sleep(self, seconds: float) -> None:
+        """The emulator's latency: slept by a worker on the virtual clock; the flow, run by the driver before
+        the contact is queued, takes no virtual time."""
+        if self.clock.current() is not None:
+            self.clock.sleep(seconds)
 
     @property
     def quota(self) -> float | None:
@@ -320,6 +326,10 @@ class _Simulation:
             create_table(dynamodb, IDEMPOTENCY_TABLE, d.idempotency_key, d.idempotency_ttl_attribute)
             _VirtualTimeTable(self.clock, self.deployment.idempotency_ttl_attribute).attach(dynamodb)
             settings = self._settings(rules_file)
+            if self.config.mode in FLOW_MODES and self.flow is None:
+                from contact_router_cli.simulate.flow import flow_function
+
+                self.flow = flow_function(self.emulator, rules_file, self.config.flow_steps)
             self._schedule_workload()
             for number in range(1, self.workers_count + 1 if self.config.router else 1):
                 worker = _Worker(self, f"worker-{number}", settings, dynamodb)
@@ -430,7 +440,7 @@ class _Simulation:
         """With native routing: the flow (in the flow modes) sets routing criteria before the contact is
         queued; the customer's patience and the agent's handle time run on the emulator's own timeline, so
         each happens at its own time whenever the emulator next looks."""
-        flow = self.config.flow if self.config.mode in FLOW_MODES else None
+        flow = self.flow if self.config.mode in FLOW_MODES else None
         criteria = flow(plan) if flow is not None else None
         self.emulator.add_contact(plan.id, routing_criteria=criteria, **fields)
         if fields.get("state") == "CONNECTED":
