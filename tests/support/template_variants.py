@@ -29,6 +29,7 @@ EVERYTHING_ON: dict[str, str] = {
     "RouteVoice": '"true"',
     "ActiveTracing": '"true"',
     "FlowIntegration": '"true"',
+    "CustomerProfilesDomain": "acme-profiles",
 }
 
 _TOP_LEVEL = re.compile(r"^\S")

@@ -28,6 +28,7 @@ EVERYTHING = {
     "AllowBarge": "true",
     "AllowedAgentArnPattern": f"{TEST_INSTANCE_ARN}/agent/a*",
     "FlowIntegration": "true",
+    "CustomerProfilesDomain": "acme-profiles",
 }
 VARIANTS = {
     "defaults": {},
