@@ -536,7 +536,7 @@ def update_contact_routing_data(state: InstanceState, params: Mapping[str, Any])
         raise ServiceError(
             INVALID_PARAMETER, "Nothing to update: give QueuePriority, QueueTimeAdjustmentSeconds or RoutingCriteria"
         )
-    steps = _routing_steps(state, criteria) if criteria is not None else None
+    steps = routing_steps(state, criteria) if criteria is not None else None
     if not contact.waiting:
         raise ServiceError(
             CONFLICT,
@@ -553,7 +553,7 @@ def update_contact_routing_data(state: InstanceState, params: Mapping[str, Any])
     return {}
 
 
-def _routing_steps(state: InstanceState, criteria: Mapping[str, Any]) -> list[RoutingStep]:
+def routing_steps(state: InstanceState, criteria: Mapping[str, Any]) -> list[RoutingStep]:
     raw_steps = criteria.get("Steps") or []
     if not raw_steps:
         raise ServiceError(INVALID_PARAMETER, "RoutingCriteria.Steps must contain at least one step")

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -619,6 +619,41 @@ def dlq_redrive(
 @click.option("--inject-bug", type=click.Choice(["no-idempotency", "skip-waiting-check"]), help="Break the router.")
 @click.option("--seed", default=1, show_default=True)
 @click.option(
+    "--scenario",
+    type=click.Choice(["reference"]),
+    help="Measure the outcome against Connect's native routing on the reference workload, in every mode.",
+)
+@click.option(
+    "--modes",
+    default="native,events,flow,flow+events",
+    show_default=True,
+    help="With --scenario: the modes to run, comma-separated.",
+)
+@click.option(
+    "--flow-steps",
+    type=click.Choice(["deployed", "answer"]),
+    default="deployed",
+    show_default=True,
+    help="With --scenario: flow step durations from flows/preferred-agent.json, or the answer's stepSeconds.",
+)
+@click.option("--preferred-window", type=float, help="With --scenario: seconds the rule waits for the preferred agent.")
+@click.option(
+    "--event-delay",
+    nargs=2,
+    type=float,
+    default=(0.5, 2.0),
+    show_default=True,
+    help="EventBridge to SQS delay, lognormal: MEDIAN P99 seconds (an assumption: docs/simulation.md).",
+)
+@click.option(
+    "--cold-start",
+    nargs=2,
+    type=float,
+    default=(0.8, 2.0),
+    show_default=True,
+    help="A worker's init on a cold start, lognormal: MEDIAN P99 seconds (an assumption: docs/simulation.md).",
+)
+@click.option(
     "--series",
     type=click.Path(dir_okay=False, path_type=Path),
     default=REPO_ROOT / "out" / "simulate.csv",
@@ -646,18 +681,86 @@ def simulate(**kwargs: Any) -> None:
     from contact_router_cli.simulate.workload import WorkloadSpec
 
     progress = kwargs.pop("progress")
+    scenario, modes, window = kwargs.pop("scenario"), kwargs.pop("modes"), kwargs.pop("preferred_window")
+    flow_steps = kwargs.pop("flow_steps")
+    (delay_median, delay_p99), (cold_median, cold_p99) = kwargs.pop("event_delay"), kwargs.pop("cold_start")
+    event_delay, cold_start = (float(delay_median), float(delay_p99)), (float(cold_median), float(cold_p99))
+    if scenario is not None:
+        raise SystemExit(_simulate_scenario(kwargs, progress, modes, window, event_delay, cold_start, flow_steps))
     outputs = Outputs(
         **{name: kwargs.pop(name) for name in ("series", "plot", "json_path")},
         log=kwargs.pop("log_path"),
         progress=sys.stderr.isatty() if progress is None else progress,
     )
     workload = ("contacts", "agents", "arrival_seconds", "duplicates", "stale_rate", "malformed_rate", "mix")
-    spec = WorkloadSpec(seed=kwargs["seed"], **{name: kwargs.pop(name) for name in workload})
+    spec = WorkloadSpec(seed=kwargs["seed"], event_delay=event_delay, **{name: kwargs.pop(name) for name in workload})
     low, high = kwargs.pop("latency_ms")
     config = SimulationConfig(
-        workload=spec, latency=(low / 1000, high / 1000), quota_scale=kwargs.pop("quota_scale") or None, **kwargs
+        workload=spec,
+        latency=(low / 1000, high / 1000),
+        quota_scale=kwargs.pop("quota_scale") or None,
+        cold_start=cold_start if cold_median > 0 else None,
+        **kwargs,
     )
     raise SystemExit(run(config, outputs))
+
+
+def _simulate_scenario(
+    kwargs: dict[str, Any],
+    progress: bool | None,
+    modes: str,
+    window: float | None,
+    event_delay: tuple[float, float],
+    cold_start: tuple[float, float],
+    flow_steps: Literal["deployed", "answer"],
+) -> int:
+    """--scenario reference: one seeded workload in every mode asked for (docs/simulation.md). --contacts and
+    --agents apply only when given, with the arrival window scaled to keep the occupancy."""
+    from contact_router_cli.simulate.command import Outputs, run_modes
+    from contact_router_cli.simulate.pipeline import MODES, SimulationConfig
+    from contact_router_cli.simulate.workload import reference_spec
+
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODES)}")
+    context = click.get_current_context()
+    given = {
+        name: kwargs[name]
+        for name in ("contacts", "agents")
+        if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    }
+    base = reference_spec(kwargs["seed"])
+    scale = (given.get("contacts", base.contacts) / base.contacts) * (base.agents / given.get("agents", base.agents))
+    try:
+        spec = reference_spec(
+            kwargs["seed"],
+            arrival_seconds=base.arrival_seconds * scale,
+            event_delay=event_delay,
+            **given,
+            **({"preferred_window": window} if window is not None else {}),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    low, high = kwargs["latency_ms"]
+    configs = [
+        SimulationConfig(
+            workload=spec,
+            mode=mode,  # type: ignore[arg-type]
+            latency=(low / 1000, high / 1000),
+            quota_scale=kwargs["quota_scale"] or None,
+            cold_start=cold_start if cold_start[0] > 0 else None,
+            flow_steps=flow_steps,
+            seed=kwargs["seed"],
+        )
+        for mode in chosen
+    ]
+    outputs = Outputs(
+        log=kwargs["log_path"],
+        json_path=kwargs["json_path"],
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    return run_modes(configs, outputs)
 
 
 # -------------------------------------------------------------------------------------------- emulator
