@@ -77,6 +77,7 @@ class FakeConnect:
 class StaticRules:
     rules: RulesFile
     source: str = "test"
+    version: str | None = None
 
     def current(self) -> RulesFile:
         return self.rules

@@ -187,6 +187,7 @@ class Router:
             return replace(base, outcome=Outcome.NOT_WAITING, reason=not_waiting.value, detail=_why(contact))
 
         rule = prepared.rule if prepared else match_rule(self.rules.current().routing, contact).rule
+        base = replace(base, rules_source=self.rules.source, rules_version=self.rules.version)
         if rule is None:
             return replace(
                 base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"
