@@ -112,6 +112,7 @@ class _EveryQueue(QueueMembership):
 class StaticRules:
     rules: RulesFile
     source: str = "test"
+    version: str | None = None
 
     def current(self) -> RulesFile:
         return self.rules

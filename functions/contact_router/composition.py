@@ -8,7 +8,7 @@ clients (the Connect emulator's, moto's).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from contact_router.adapters.affinity_store import AffinityStore
@@ -128,21 +128,40 @@ def source_ports(
     return ports
 
 
-def build_router_app(
+class ReadOnlyRechecks:
+    """``RecheckPort`` for a read-only router (``explain``): records what a wait would schedule, sends nothing."""
+
+    def __init__(self) -> None:
+        self.scheduled: list[tuple[dict[str, object], int]] = []
+
+    def schedule(self, message: Mapping[str, object], delay_seconds: int) -> None:
+        self.scheduled.append((dict(message), delay_seconds))
+
+
+def build_router(
     settings: Settings,
     clients: Clients | None = None,
     *,
     clock: Clock = time.time,
     sleep: Sleep = time.sleep,
     rechecks: RecheckPort | None = None,
-) -> RouterApp:
+    read_only: bool = False,
+) -> tuple[Router, _Shared]:
+    """The router as the function runs it. ``read_only`` (``explain``): dry run forced (no
+    AssociateContactWithUser, no UpdateContactRoutingData), no idempotency store (nothing written, nothing
+    replayed) and re-checks recorded, not sent; every read (Connect, rules, affinity table, secret) is the
+    deployed one."""
     clients = (clients or Clients()).for_region(settings.region)
     shared = _shared(settings, clients, "route", supervision=False, clock=clock, sleep=sleep)
+    if read_only:
+        shared.idempotency = None
+        shared.dead_letters = None
+        rechecks = rechecks or ReadOnlyRechecks()
     store = _affinity_store(settings, clients)
     router = Router(
         RouterOptions(
             instance_arn=settings.instance_arn,
-            dry_run=settings.dry_run,
+            dry_run=settings.dry_run or read_only,
             route_voice=settings.route_voice,
             allowed_agent_arn_pattern=settings.allowed_agent_arn_pattern,
         ),
@@ -160,6 +179,18 @@ def build_router_app(
         if store
         else None,
     )
+    return router, shared
+
+
+def build_router_app(
+    settings: Settings,
+    clients: Clients | None = None,
+    *,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
+    rechecks: RecheckPort | None = None,
+) -> RouterApp:
+    router, shared = build_router(settings, clients, clock=clock, sleep=sleep, rechecks=rechecks)
     logger.debug(
         "router configured",
         rules_source=shared.rules.source,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -74,6 +75,29 @@ def test_rules_from_ssm_are_reloaded_and_a_bad_update_keeps_the_last_good_rules(
     ssm.put_parameter(Name="/contact-router/rules", Value=BAD, Type="String", Overwrite=True)
     assert provider.current().routing[0].name == "from-remote-v2"
     assert "rules reload failed; keeping the last good rules" in caplog.text
+
+
+@mock_aws
+def test_the_rules_version_is_the_hash_of_the_document_in_force_and_a_rollback_restores_it() -> None:
+    ssm = boto3.client("ssm", region_name="eu-west-2")
+    ssm.put_parameter(Name=PARAMETER, Value=GOOD, Type="String")
+    provider = ssm_provider(ssm)
+    assert provider.version is None  # nothing loaded yet
+    provider.current()
+    v1 = provider.version
+    assert v1 == hashlib.sha256(GOOD.encode()).hexdigest()[:12]
+    # WHEN v2 is published  THEN the version follows it
+    ssm.put_parameter(Name=PARAMETER, Value=GOOD_V2, Type="String", Overwrite=True)
+    provider.current()
+    assert provider.version == hashlib.sha256(GOOD_V2.encode()).hexdigest()[:12] != v1
+    # WHEN an invalid document is published  THEN the version stays that of the rules still in force
+    ssm.put_parameter(Name=PARAMETER, Value=BAD, Type="String", Overwrite=True)
+    provider.current()
+    assert provider.version == hashlib.sha256(GOOD_V2.encode()).hexdigest()[:12]
+    # WHEN the operator rolls back by putting the first document again (docs/rules.md)  THEN it is v1 again
+    ssm.put_parameter(Name=PARAMETER, Value=GOOD, Type="String", Overwrite=True)
+    provider.current()
+    assert provider.version == v1
 
 
 @mock_aws

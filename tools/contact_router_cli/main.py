@@ -290,27 +290,71 @@ def rules_schema() -> None:
 @click.option("--contact-id", required=True, help="The contact to explain.")
 @click.option("--world", type=existing_file, help="Explain against an emulated instance seeded from this world.")
 @click.option("--instance-arn", help="Explain against a real instance, with your AWS credentials (read-only).")
-@click.option("--rules", "rules_path", type=existing_file, help="Rules file (default: bundled rules).")
+@click.option(
+    "--env-from-function",
+    "function_name",
+    help="Use a deployed router function's settings (its environment: rules source, affinity table, ...).",
+)
+@click.option(
+    "--env",
+    "env_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A router setting by its environment variable (e.g. AFFINITY_TABLE=...); repeatable.",
+)
+@click.option("--rules", "rules_path", type=existing_file, help="Rules file (default: the deployed or bundled rules).")
 @click.option("--json", "as_json", is_flag=True, help="Print the trace and decision record as JSON.")
 def explain(
-    contact_id: str, world: Path | None, instance_arn: str | None, rules_path: Path | None, as_json: bool
+    contact_id: str,
+    world: Path | None,
+    instance_arn: str | None,
+    function_name: str | None,
+    env_pairs: tuple[str, ...],
+    rules_path: Path | None,
+    as_json: bool,
 ) -> None:
     """Read-only decision trace: what the router would decide for this contact now, and why.
 
-    It calls only DescribeContact, SearchUsers and GetCurrentUserData; it never associates.
+    It runs the router's own code with the deployed settings (rules from file, SSM or AppConfig, affinity
+    table, wait fallbacks) in a read-only mode: it never associates, sets routing criteria, sends re-checks
+    or writes the idempotency table.
     """
-    from contact_router_cli.explain import explain_contact
+    from contact_router.adapters.aws import Clients
+    from contact_router_cli.explain import explain_contact, function_environment
 
-    if bool(world) == bool(instance_arn):
-        raise click.UsageError("give exactly one of --world (emulator) or --instance-arn (real instance)")
+    if bool(world) + bool(instance_arn) + bool(function_name) != 1 and not (function_name and instance_arn):
+        raise click.UsageError(
+            "give exactly one of --world (emulator), --instance-arn (real instance) or --env-from-function"
+        )
+    env: dict[str, str] = {}
+    if function_name:
+        env.update(function_environment(function_name, aws.client("lambda")))
+    for pair in env_pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise click.UsageError(f"--env {pair!r}: expected NAME=VALUE")
+        env[name.strip()] = value
+    if rules_path:
+        env.update(RULES_SOURCE="file", RULES_FILE=str(rules_path))
+    names: dict[str, str] = {}
+    clients = Clients()
+    if world is not None:
+        from connect_emulator import ConnectEmulator, World
+
+        emu = ConnectEmulator(World.from_file(world))
+        env["CONNECT_INSTANCE_ARN"] = emu.instance_arn
+        clients = Clients(connect=emu.client())
+        names = {u.id: u.username for u in emu.world.users}
+    elif instance_arn:
+        env["CONNECT_INSTANCE_ARN"] = instance_arn
     try:
         trace = explain_contact(
             contact_id,
-            world=world,
-            instance_arn=instance_arn,
-            rules_path=rules_path,
+            settings=Settings.from_env(env),
+            clients=clients,
             out=render.console(),
             as_json=as_json,
+            names=names,
         )
     except ConfigurationError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc

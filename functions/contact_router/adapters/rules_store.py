@@ -10,8 +10,11 @@ loader's own limits (``rules/loader.py``) are lower still.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -22,6 +25,7 @@ from contact_router.config import RulesSource, RulesSourceKind
 from contact_router.errors import ConfigurationError
 from contact_router.observability import logger, metrics
 from contact_router.rules.loader import (
+    BUNDLED_RULES,
     RulesError,
     check_deployment,
     load_bundled_rules,
@@ -46,10 +50,17 @@ class RulesProvider:
         self._text: str | bytes | None = None
         self._rejected: str | bytes | None = None  # the last document refused on reload
         self._rules: RulesFile | None = None
+        self._version: str | None = None  # of the rules in force
 
     @property
     def source(self) -> str:
         return self._source.describe()
+
+    @property
+    def version(self) -> str | None:
+        """The first 12 hex digits of the sha256 of the rules document in force (its text as loaded), the
+        answer to "which rules decided this?"; None before the first load."""
+        return self._version
 
     def current(self) -> RulesFile:
         if self._fetch is None:  # bundled or local file: read once
@@ -60,9 +71,15 @@ class RulesProvider:
                     else load_bundled_rules()
                 )
                 self._rules = self._check(rules)
+                self._version = rules_version(self._local_text())
             return self._rules
         with self._lock:
             return self._refresh()
+
+    def _local_text(self) -> bytes:
+        if self._source.kind is RulesSourceKind.FILE and self._source.file:
+            return Path(self._source.file).read_bytes()
+        return resources.files("contact_router.rules").joinpath(BUNDLED_RULES).read_bytes()
 
     def _check(self, rules: RulesFile) -> RulesFile:
         """Deployment checks (BARGE allowed?) only where the deployment is known: the supervision function."""
@@ -92,7 +109,14 @@ class RulesProvider:
             metrics.add_metric(name=RELOAD_FAILED_METRIC, unit=MetricUnit.Count, value=1)
             return self._rules
         self._text, self._rules, self._rejected = text, rules, None
+        self._version = rules_version(text)
         return rules
+
+
+def rules_version(text: str | bytes) -> str:
+    """sha256 of the rules document (UTF-8 for text), first 12 hex digits."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:12]
 
 
 def remote_fetcher(

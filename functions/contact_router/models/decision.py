@@ -86,6 +86,8 @@ class Decision:
     waited_seconds: float | None = None  # time waited so far in the current wait
     routing_steps: tuple[tuple[str, ...], ...] = ()  # agent ids of each routing-criteria step
     routing_step_seconds: int | None = None
+    rules_source: str | None = None  # where the rules in force came from (file, SSM parameter, AppConfig)
+    rules_version: str | None = None  # sha256 of that rules document, first 12 hex digits
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict for the log line and the idempotency store (no customer data in it)."""
@@ -113,6 +115,8 @@ class Decision:
             waited_seconds=record.get("waited_seconds"),
             routing_steps=tuple(tuple(step) for step in record.get("routing_steps", ())),
             routing_step_seconds=record.get("routing_step_seconds"),
+            rules_source=record.get("rules_source"),
+            rules_version=record.get("rules_version"),
         )
 
 

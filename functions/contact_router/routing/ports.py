@@ -66,6 +66,11 @@ class RulesProviderPort(Protocol):
     @property
     def source(self) -> str: ...
 
+    @property
+    def version(self) -> str | None:
+        """sha256 (first 12 hex digits) of the rules document in force."""
+        ...
+
 
 class IdempotencyPort(Protocol):
     def run(self, key: Mapping[str, Any], work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:

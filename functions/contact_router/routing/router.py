@@ -202,6 +202,7 @@ class Router:
             routing_rules = self.rules.current().routing
             contact = with_attributes(contact, routing_rules, self.connect)
             rule = match_rule(routing_rules, contact).rule
+        base = replace(base, rules_source=self.rules.source, rules_version=self.rules.version)
         if rule is None:
             return replace(
                 base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"
