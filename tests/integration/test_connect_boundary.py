@@ -72,7 +72,13 @@ def router_app(harness: Harness, client: Any | None = None, **env: str) -> Any:
 
 # ------------------------------------------------------------------------ attributes (issue 16, item 3)
 
-THREE_CALLS = {"DescribeContact": 1, "GetCurrentUserData": 1, "AssociateContactWithUser": 1}
+# The happy path's calls; a fresh app also reads the candidate's routing profile once (cached per profile).
+THREE_CALLS = {
+    "DescribeContact": 1,
+    "GetCurrentUserData": 1,
+    "ListRoutingProfileQueues": 1,
+    "AssociateContactWithUser": 1,
+}
 
 
 @pytest.mark.parametrize(
