@@ -23,7 +23,7 @@ from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import Decision, Outcome
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 from contact_router.observability import debug_payload, logger, metrics, record_decision
-from contact_router.records import json_or_text, parse_record
+from contact_router.records import parse_record
 from contact_router.routing.fallback import Recheck
 
 # A record is only started with this much time left: three Connect calls with retries fit in it. Records
@@ -101,8 +101,10 @@ class RecordPolicy(Generic[D]):
         contact_id: str | None = None
         try:
             self._check_deadline()
-            debug_payload("sqs record", body=json_or_text(record.body))
             event, recheck = parse_record(record.body)
+            # The record as understood (known fields only, customer fields masked): a body that is not one
+            # can carry anything anywhere, so it is not logged (the dead-letter queue keeps it).
+            debug_payload("sqs record", event=event.model_dump(mode="json"), recheck=recheck and recheck.to_message())
             contact_id = event.contact_id
             logger.append_keys(contact_id=contact_id)
             decision = self.decide(event, recheck, self.prefetched)

@@ -51,14 +51,6 @@ def _load_json(body: str) -> Any:
         raise PermanentError("malformed_event", "SQS body is JSON nested too deeply to be an event") from exc
 
 
-def json_or_text(body: str) -> Any:
-    """The body for a debug log line: its JSON, or only its length when it is not JSON."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return {"unparsed_body_length": len(body)}
-
-
 def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
     """An SQS body: an EventBridge contact event, or a re-check the router scheduled for itself."""
     raw = _load_json(body)
