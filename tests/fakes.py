@@ -156,8 +156,30 @@ class FakeHistory:
         return self.answer
 
 
+@dataclass
+class FakeProfiles:
+    """A Customer Profiles domain in memory: each profile's search keys and Attributes; records every search."""
+
+    profiles: list[tuple[Mapping[str, Sequence[str]], Mapping[str, str]]] = field(default_factory=list)
+    searches: list[tuple[str, str]] = field(default_factory=list)
+    error: Exception | None = None
+
+    def add(self, attributes: Mapping[str, str], **keys: str) -> None:
+        """A profile with these Attributes, found by ``_profileId``, ``_email``, ``_phone`` ... (``profileId=``...)."""
+        self.profiles.append(({f"_{name}": [value] for name, value in keys.items()}, attributes))
+
+    def search(self, key_name: str, value: str) -> Sequence[Mapping[str, str]]:
+        self.searches.append((key_name, value))
+        if self.error is not None:
+            raise self.error
+        return [dict(attrs) for keys, attrs in self.profiles if value in keys.get(key_name, ())][:2]
+
+
 def lookup(
-    connect: FakeConnect | None = None, history: FakeHistory | None = None, now: float = 1_800_000_000.0
+    connect: FakeConnect | None = None,
+    history: FakeHistory | None = None,
+    now: float = 1_800_000_000.0,
+    ports: Mapping[str, Any] | None = None,
 ) -> Lookup:
     """What candidate resolvers consult, over fakes; only this instance's agents are allowed."""
     connect = connect or FakeConnect()
@@ -168,6 +190,7 @@ def lookup(
         allowed_agent_arn_pattern=f"{INSTANCE_ARN}/agent/*",
         clock=lambda: now,
         history=history,
+        ports=dict(ports or {}),
     )
 
 

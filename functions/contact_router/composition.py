@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from contact_router.adapters.affinity_store import AffinityStore
 from contact_router.adapters.aws import Clients
 from contact_router.adapters.connect import ConnectGateway
+from contact_router.adapters.customer_profiles import CustomerProfilesGateway
 from contact_router.adapters.dead_letter import DeadLetterQueue
 from contact_router.adapters.idempotency import DynamoDBClaims, DynamoDBIdempotency
 from contact_router.adapters.pacing import Pacer
@@ -30,6 +31,7 @@ from contact_router.models.decision import Decision
 from contact_router.models.supervision import SupervisionDecision
 from contact_router.observability import logger
 from contact_router.record_policy import AffinityApp, RecordPolicy, RouterApp, SupervisionApp
+from contact_router.routing.candidates import customer_profile
 from contact_router.routing.ports import RecheckPort
 from contact_router.routing.router import Router, RouterOptions
 from contact_router.supervision.supervisor import Supervisor, SupervisorOptions
@@ -105,11 +107,24 @@ def _secret(settings: Settings, clients: Clients) -> Callable[[], bytes]:
     return secret_loader(settings.customer_key_secret_arn, clients.secretsmanager)
 
 
-def source_ports(settings: Settings, clients: Clients) -> dict[str, object]:
+def source_ports(
+    settings: Settings, clients: Clients, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+) -> dict[str, object]:
     """Adapters that candidate sources need beyond Connect and the customer history, by source kind: a
     source kind backed by another AWS service adds its adapter here (read by its resolver from
-    ``lookup.ports[kind]``). None today."""
-    return {}
+    ``lookup.ports[kind]``). A source whose setting is empty has no port: its resolver says so."""
+    ports: dict[str, object] = {}
+    if settings.customer_profiles_domain:
+        rates = settings.pacing_rates
+        gateway = CustomerProfilesGateway(
+            clients.customer_profiles,
+            settings.customer_profiles_domain,
+            pacer=Pacer(rates, clock=clock, sleep=sleep) if "SearchProfiles" in rates else None,
+        )
+        ports[customer_profile.KIND] = customer_profile.ProfilesPort(
+            gateway, settings.customer_profile_attribute, settings.phone_default_region
+        )
+    return ports
 
 
 def build_router_app(
@@ -137,7 +152,7 @@ def build_router_app(
         rechecks=rechecks
         or (SqsRechecks(settings.router_queue_url, clients.sqs) if settings.router_queue_url else None),
         clock=clock,
-        source_ports=source_ports(settings, clients),
+        source_ports=source_ports(settings, clients, sleep=sleep),
         claims=DynamoDBClaims(settings.idempotency_table, settings.idempotency_ttl_seconds, clients.dynamodb, clock)
         if settings.idempotency_table
         else None,

@@ -109,6 +109,30 @@ def test_rules_validate_reports_every_problem_with_rule_and_field(tmp_path: Path
     assert f"error: {bad}: rule 'vip' (routing[0]): colour: Extra inputs are not permitted" in result.output
 
 
+def test_rules_validate_gives_one_line_per_hostile_or_empty_file(tmp_path: Path) -> None:
+    # GIVEN files that raised tracebacks or were accepted before: deep, a huge number, latin-1, empty
+    files = {
+        "deep.yaml": b"version: 1\nrouting: " + b"[" * 600 + b"]" * 600 + b"\n",
+        "number.yaml": b"version: 1\nrouting: []\nallow_empty: " + b"9" * 5000 + b"\n",
+        "latin1.yaml": b"version: 1\nrouting:\n  - name: caf\xe9\n",
+        "empty.yaml": b"",
+        "none.yaml": b"version: 1\nrouting: []\nallow_empty: true\n",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    result = CliRunner().invoke(main, ["rules", "validate", *(str(tmp_path / name) for name in files)])
+    # THEN one line each, naming the file and the place; the empty file on purpose is OK and says so
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"error: {tmp_path / 'deep.yaml'}: line 2, column 29: nested more than 20 levels deep (the limit)",
+        f"error: {tmp_path / 'number.yaml'}: line 3, column 14: a number of 5000 characters; at most 20 "
+        "(quote it if it is text)",
+        f"error: {tmp_path / 'latin1.yaml'}: not UTF-8: byte 0xE9 at line 3, column 14",
+        f"error: {tmp_path / 'empty.yaml'}: the document is empty; expected a mapping with 'version' and 'routing'",
+        f"{tmp_path / 'none.yaml'}: OK, no rules (allow_empty: true): nothing is routed or monitored",
+    ]
+
+
 def test_rules_schema_is_the_published_one() -> None:
     code, out = invoke("rules", "schema")
     assert code == 0

@@ -302,6 +302,51 @@ def test_debug_logs_show_payloads_with_customer_data_erased(harness: Harness, la
         assert address not in out
 
 
+def test_debug_logs_carry_no_name_email_or_phone_planted_in_tags_segment_attributes_attributes_or_endpoints(
+    harness: Harness, lambda_output: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an email contact whose tags, segment attributes, attributes and endpoint all carry a customer's name,
+    # email address and phone number, in Connect's answer and in the event itself
+    from contact_router.observability import logger
+
+    name, email, phone = "Josephine Planted-Bloggs", "josephine.planted@example.org", "+447700900987"
+    everything = f"{name} <{email}> {phone}"
+    contact = harness.emulator.add_contact(
+        channel="EMAIL",
+        state="QUEUED",
+        queue="Support",
+        attributes={"preferredAgent": "dana", "customerName": name, "callback": phone},
+        tags={"CustomerEmail": email, "Note": everything},
+        segment_attributes={"connect:Subtype": "connect:Email", "connect:EmailSubject": f"Re: order for {everything}"},
+        customer_endpoint={"type": "EMAIL_ADDRESS", "address": email},
+        customer_id=f"{name} {phone}",
+    )
+    body = event(CHAT_BY_ATTRIBUTE)
+    body["detail"].update(
+        contactId=contact.id,
+        channel="EMAIL",
+        tags={"CustomerEmail": email, "Note": everything},
+        segmentAttributes={"connect:EmailSubject": {"ValueString": f"Re: order for {everything}"}},
+        customerEndpoint={"type": "EMAIL_ADDRESS", "address": email},
+    )
+    previous = logger.log_level
+    logger.setLevel("DEBUG")
+    try:
+        # WHEN the router handles it at DEBUG
+        harness.invoke([harness.record(body)])
+    finally:
+        logger.setLevel(previous)
+    out = lambda_output.getvalue() + capsys.readouterr().out
+    # THEN the payload lines are there, their customer fields erased whole, and none of the planted data anywhere
+    described = [json.loads(line) for line in out.splitlines() if '"message":"described contact"' in line]
+    assert len(described) == 1
+    for member in ("Tags", "SegmentAttributes", "Attributes", "CustomerEndpoint", "CustomerId"):
+        assert described[0]["contact"][member] == "*****", member
+    assert '"message":"sqs record"' in out
+    for planted in (name, email, phone, "Planted", "planted", "7700900987"):
+        assert planted not in out, planted
+
+
 def _chats(harness: Harness, preferred: list[str]) -> list[dict[str, Any]]:
     records = []
     for agent in preferred:

@@ -28,6 +28,7 @@ EVERYTHING_ON: dict[str, str] = {
     "AllowBarge": '"true"',
     "RouteVoice": '"true"',
     "ActiveTracing": '"true"',
+    "CustomerProfilesDomain": "acme-profiles",
 }
 
 _TOP_LEVEL = re.compile(r"^\S")

@@ -27,6 +27,7 @@ EVERYTHING = {
     "RulesSsmParameterName": "/contact-router/rules",
     "AllowBarge": "true",
     "AllowedAgentArnPattern": f"{TEST_INSTANCE_ARN}/agent/a*",
+    "CustomerProfilesDomain": "acme-profiles",
 }
 VARIANTS = {
     "defaults": {},

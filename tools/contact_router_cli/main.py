@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +251,9 @@ def _print_validation(report: dict[str, Any]) -> None:
         return ", ".join(r["name"] + ("" if r["enabled"] else " (disabled)") for r in rules)
 
     path = report["file"]
+    if not report["routing"] and not report["supervision"]:
+        click.echo(f"{path}: OK, no rules (allow_empty: true): nothing is routed or monitored")
+        return
     click.echo(f"{path}: OK, {len(report['routing'])} routing rule(s): {names(report['routing'])}")
     if report["supervision"]:
         click.echo(f"{path}: OK, {len(report['supervision'])} supervision rule(s): {names(report['supervision'])}")
@@ -368,17 +373,31 @@ region_option = click.option("--region", help="AWS Region (default: your AWS con
 @click.option("--instance-arn", required=True, help="The Connect instance whose users own the customers.")
 @click.argument("csv_file", type=existing_file)
 def owners_import(table: str, secret_arn: str, region: str | None, instance_arn: str, csv_file: Path) -> None:
-    """Load CSV_FILE (key_type,key,owner) into the affinity table; bad rows are reported, never written.
+    """Load CSV_FILE (key_type,key,owner) into the affinity table.
 
-    Safe to rerun: rows already stored are left alone, so an interrupted import resumes where it stopped.
+    The whole file is checked first: if any line is bad, each is reported with its number and nothing is
+    written (exit 2). Safe to rerun: rows already stored are skipped, so an interrupted import resumes.
     """
-    from contact_router_cli.owners import OwnerResolver, import_owners
+    from contact_router.errors import ContactRouterError
+    from contact_router_cli.owners import OwnerResolver, OwnersWriteError, import_owners
 
     store, secret = _owner_store(table, secret_arn, region)
     settings = Settings.for_instance(instance_arn)
     connect = ConnectGateway(aws.client("connect", settings.region, aws.CONNECT_CONFIG), settings.instance_id)
-    report = import_owners(csv_file, store, secret, OwnerResolver(connect, settings.instance_arn))
-    _print_owner_report(report.stored, report.unchanged, report.bad, report.rows)
+    try:
+        with _progress() as progress:
+            report = import_owners(csv_file, store, secret, OwnerResolver(connect, settings.instance_arn), progress)
+    except OwnersWriteError as exc:
+        done = exc.report
+        raise click.ClickException(
+            f"{csv_file}: writing stopped after line {done.last_line} ({done.stored} stored, {done.unchanged} "
+            f"unchanged): {exc}; run the same command again to resume"
+        ) from exc
+    except ContactRouterError as exc:
+        raise click.ClickException(f"{csv_file}: cannot check the owners: {exc.message}; nothing was written") from exc
+    if report.bad:
+        _refuse(csv_file, report.bad, report.rows)
+    click.echo(f"{csv_file}: {report.rows} row(s): {report.stored} stored, {report.unchanged} unchanged")
 
 
 @owners.command("export")
@@ -404,16 +423,22 @@ def owners_export(table: str, region: str | None, output: Path | None) -> None:
 @region_option
 @click.argument("csv_file", type=existing_file)
 def owners_delete(table: str, secret_arn: str, region: str | None, csv_file: Path) -> None:
-    """Delete the owner mappings of the customer keys in CSV_FILE (same format; the owner column is ignored)."""
+    """Delete the owner mappings of the customer keys in CSV_FILE (same format; the owner column is ignored).
+
+    Checked first like an import: if any line is bad, nothing is deleted (exit 2).
+    """
+    from contact_router.errors import ContactRouterError
     from contact_router_cli.owners import delete_owners
 
     store, secret = _owner_store(table, secret_arn, region)
-    deleted, missing, bad = delete_owners(csv_file, store, secret)
-    for line, reason in bad:
-        click.echo(f"error: {csv_file}:{line}: {reason}", err=True)
-    click.echo(f"{csv_file}: {deleted} deleted, {missing} not found, {len(bad)} bad row(s)")
+    try:
+        with _progress() as progress:
+            deleted, missing, bad = delete_owners(csv_file, store, secret, progress)
+    except ContactRouterError as exc:
+        raise click.ClickException(f"{csv_file}: deleting stopped: {exc.message}; run it again to finish") from exc
     if bad:
-        raise SystemExit(1)
+        _refuse(csv_file, bad, None)
+    click.echo(f"{csv_file}: {deleted} deleted, {missing} not found")
 
 
 def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[Any, bytes]:
@@ -425,12 +450,45 @@ def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[Any, 
     return AffinityStore(table, aws.client("dynamodb", region)), secret
 
 
-def _print_owner_report(stored: int, unchanged: int, bad: list[tuple[int, str]], rows: int) -> None:
-    for line, reason in bad:
-        click.echo(f"error: line {line}: {reason}", err=True)
-    click.echo(f"{rows} row(s): {stored} stored, {unchanged} unchanged, {len(bad)} bad")
-    if bad:
-        raise SystemExit(1)
+MAX_REPORTED_LINES = 100
+
+
+def _refuse(csv_file: Path, bad: list[tuple[int, str]], rows: int | None) -> None:
+    """One line per bad line (the first MAX_REPORTED_LINES), a summary, exit 2: nothing was written."""
+    for line, reason in bad[:MAX_REPORTED_LINES]:
+        click.echo(f"error: {csv_file}:{line}: {reason}", err=True)
+    if len(bad) > MAX_REPORTED_LINES:
+        click.echo(f"error: {csv_file}: ... and {len(bad) - MAX_REPORTED_LINES} more bad line(s)", err=True)
+    among = f" among {rows} row(s)" if rows is not None else ""
+    click.echo(f"{csv_file}: {len(bad)} bad line(s){among}; nothing was written (fix them and run again)", err=True)
+    raise SystemExit(2)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar per phase (checking, writing) on stderr, shown only on a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    bars = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    tasks: dict[str, Any] = {}
+
+    def advance(phase: str, step: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(phase, total=total)
+        bars.advance(tasks[phase], step)
+
+    with bars:
+        yield advance
 
 
 # ------------------------------------------------------------------------------------------------- dlq

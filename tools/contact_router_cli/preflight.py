@@ -821,7 +821,8 @@ def _permission_fix(function: Function, need: Need, denied: Mapping[str, Simulat
 
 
 def _check_extra_permissions(ctx: Context, function: Function) -> None:
-    """The rules source and the dead-letter queue: without them the function fails every record."""
+    """The rules source, the Customer Profiles domain and the dead-letter queue: without them the function fails
+    every record (of the rules that use them)."""
     region, account = ctx.clients.region, ctx.stack.account or ctx.instance_arn.split(":")[4]
     partition = ctx.instance_arn.split(":")[1] if ctx.instance_arn else "aws"
     where = {"Partition": partition, "Region": region, "Account": account}
@@ -841,6 +842,11 @@ def _check_extra_permissions(ctx: Context, function: Function) -> None:
             for action in ("appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"):
                 need = Need(action, "ReadRulesAppConfig")
                 _simulate(ctx, function, need, required_arns(action, {**where, **names}), [])
+    if settings is not None and function.short == "router" and settings.customer_profiles_domain:
+        # The customer_profile source: without it every contact of a rule using it is dead-lettered.
+        need = Need("profile:SearchProfiles", "SearchCustomerProfiles")
+        domain = {"DomainName": settings.customer_profiles_domain}
+        _simulate(ctx, function, need, required_arns(need.action, {**where, **domain}), [])
     queue_url = ctx.stack.physical(DEAD_LETTER_QUEUES[function.short])
     if queue_url:
         arn = _queue_arn(ctx, queue_url)

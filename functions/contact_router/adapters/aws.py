@@ -58,7 +58,9 @@ class Clients:
             raise AttributeError(service)
         made = self._clients.get(service)
         if made is None:
-            made = client(service, self.region, CONNECT_CONFIG if service == "connect" else None)
+            # botocore's names use "-" where an attribute cannot: clients.customer_profiles is "customer-profiles".
+            name = service.replace("_", "-")
+            made = client(name, self.region, CONNECT_CONFIG if name == "connect" else None)
             self._clients[service] = made
         return made
 

@@ -35,7 +35,8 @@ INITIATION_METHODS = (
     "AGENT_REPLY",
     "FLOW",
 )
-SOURCE_KINDS = ("attribute", "agent_of", "users", "last_agent", "owner")
+MAX_RULES = 500  # per section (routing, supervision); docs/rules.md "Limits"
+SOURCE_KINDS = ("attribute", "agent_of", "users", "last_agent", "owner", "customer_profile")
 RULE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -122,7 +123,7 @@ class When(_Strict):
         return value
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
@@ -141,6 +142,24 @@ Duration = Annotated[int, BeforeValidator(_duration_seconds), Field(ge=60, le=40
 
 class LastAgentSource(_Strict):
     max_age: Duration = Field(description="Ignore a last agent older than this: 24h, 7d, 90m... (60 s to 400 d).")
+
+
+# Which of the contact's identities may find its profile, in this order (Customer Profiles' predefined keys).
+ProfileSearchKey = Literal["profile_id", "email", "phone"]
+PROFILE_SEARCH_KEYS: tuple[ProfileSearchKey, ...] = ("profile_id", "email", "phone")
+
+
+class CustomerProfileSource(_Strict):
+    attribute: Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)] = Field(
+        description="The profile attribute (Attributes map of the profile) holding a user id, user ARN or username, "
+        "such as preferredAgent or accountOwner."
+    )
+    search_by: list[ProfileSearchKey] = Field(
+        default=list(PROFILE_SEARCH_KEYS),
+        min_length=1,
+        description="The contact's identities tried in order, first one present wins: profile_id (the contact "
+        "attribute named by CUSTOMER_PROFILE_ATTRIBUTE, searched as _profileId), email (_email), phone (_phone).",
+    )
 
 
 class CandidateSource(_Strict):
@@ -166,6 +185,9 @@ class CandidateSource(_Strict):
         default=None, description="The agent who last handled this customer (any channel), if recent enough."
     )
     owner: Literal[True] | None = Field(default=None, description="The account owner of this customer.")
+    customer_profile: CustomerProfileSource | None = Field(
+        default=None, description="A user named on the contact's Amazon Connect Customer Profiles profile."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CandidateSource:
@@ -374,10 +396,28 @@ class SupervisionRule(_Strict):
 
 class RulesFile(_Strict):
     version: Literal[1] = Field(description="Format version; always 1 for now.")
-    routing: list[RoutingRule] = Field(default_factory=list, description="Evaluated in order; first match wins.")
-    supervision: list[SupervisionRule] = Field(
-        default_factory=list, description="Monitoring rules for connected contacts; first match wins."
+    routing: list[RoutingRule] = Field(
+        default_factory=list, max_length=MAX_RULES, description="Evaluated in order; first match wins."
     )
+    supervision: list[SupervisionRule] = Field(
+        default_factory=list,
+        max_length=MAX_RULES,
+        description="Monitoring rules for connected contacts; first match wins.",
+    )
+    allow_empty: bool = Field(
+        default=False,
+        description="true: a file with no routing and no supervision rules is intended (nothing is routed or "
+        "monitored). Without it such a file is an error, so a truncated or blank update cannot switch routing off.",
+    )
+
+    @model_validator(mode="after")
+    def _not_empty_by_accident(self) -> RulesFile:
+        if not self.routing and not self.supervision and not self.allow_empty:
+            raise ValueError(
+                "no rules: give at least one routing or supervision rule, or add allow_empty: true to run with "
+                "none on purpose"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> RulesFile:
@@ -400,6 +440,7 @@ def json_schema() -> dict[str, Any]:
 
 __all__ = [
     "INITIATION_METHODS",
+    "MAX_RULES",
     "MONITOR_CAPABILITIES",
     "RULE_NAME_RE",
     "AgentCondition",
