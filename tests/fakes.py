@@ -137,6 +137,24 @@ class MemoryIdempotency:
         return result, False
 
 
+@dataclass
+class MemoryClaims:
+    """Same contract as DynamoDBClaims: the first claim of a key wins until released."""
+
+    held: set[str] = field(default_factory=set)
+    released: list[str] = field(default_factory=list)
+
+    def claim(self, key: str) -> bool:
+        if key in self.held:
+            return False
+        self.held.add(key)
+        return True
+
+    def release(self, key: str) -> None:
+        self.held.discard(key)
+        self.released.append(key)
+
+
 def available(user_id: str, channel: str = "CHAT", free: int = 1, status: str = "Available") -> AgentState:
     return AgentState(user_id=user_id, status_name=status, available_slots={channel: free}, max_slots={channel: 3})
 

@@ -16,7 +16,7 @@ from contact_router.adapters.aws import FLOW_CONFIG, Clients
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.adapters.customer_profiles import CustomerProfilesGateway
 from contact_router.adapters.dead_letter import DeadLetterQueue
-from contact_router.adapters.idempotency import DynamoDBIdempotency
+from contact_router.adapters.idempotency import DynamoDBClaims, DynamoDBIdempotency
 from contact_router.adapters.pacing import Pacer
 from contact_router.adapters.rechecks import SqsRechecks
 from contact_router.adapters.router_queue import RouterQueue
@@ -173,6 +173,9 @@ def build_router(
         or (SqsRechecks(settings.router_queue_url, clients.sqs) if settings.router_queue_url else None),
         clock=clock,
         source_ports=source_ports(settings, clients, sleep=sleep),
+        claims=DynamoDBClaims(settings.idempotency_table, settings.idempotency_ttl_seconds, clients.dynamodb, clock)
+        if settings.idempotency_table
+        else None,
         history=HistoryLookup(
             store, _secret(settings, clients), settings.customer_profile_attribute, settings.phone_default_region
         )
@@ -204,6 +207,7 @@ def build_router_app(
         kind=Decision,
         dead_letters=shared.dead_letters,
         idempotency=shared.idempotency,
+        max_receive_count=settings.max_receive_count,
     )
 
 
@@ -262,6 +266,7 @@ def build_supervision_app(settings: Settings, clients: Clients | None = None) ->
         kind=SupervisionDecision,
         dead_letters=shared.dead_letters,
         idempotency=shared.idempotency,
+        max_receive_count=settings.max_receive_count,
     )
 
 
@@ -282,6 +287,7 @@ def build_affinity_app(settings: Settings, clients: Clients | None = None) -> Af
         decide=lambda event, _recheck, _prefetched: recorder.record(event),
         kind=AffinityDecision,
         dead_letters=_dead_letters(settings, clients),
+        max_receive_count=settings.max_receive_count,
     )
 
 

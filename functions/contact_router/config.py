@@ -136,6 +136,8 @@ class Settings:
     affinity_retention_days: int = 90
     connect_quotas: Mapping[str, float] = field(default_factory=dict)  # account quotas to pace by
     max_concurrency: int = 1  # concurrent executions sharing those quotas
+    # The source queue's redrive maxReceiveCount: the last receive dead-letters a failure with its reason.
+    max_receive_count: int | None = None
     allow_barge: bool = False
     supervised_channels: frozenset[str] = frozenset({"VOICE", "CHAT"})
 
@@ -265,6 +267,7 @@ class Settings:
             affinity_retention_days=number("AFFINITY_RETENTION_DAYS", 90, 1),
             connect_quotas=quotas,
             max_concurrency=number("MAX_CONCURRENCY", 1, 1),
+            max_receive_count=number("MAX_RECEIVE_COUNT", 0, 1) or None,
             allow_barge=flag("ALLOW_BARGE", False),
             supervised_channels=channels,
         )

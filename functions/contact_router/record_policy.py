@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -21,13 +22,16 @@ from contact_router.models.affinity import AffinityDecision, AffinityOutcome
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import Decision, Outcome
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
-from contact_router.observability import debug_payload, logger, record_decision
-from contact_router.records import json_or_text, parse_record
+from contact_router.observability import debug_payload, logger, metrics, record_decision
+from contact_router.records import parse_record
 from contact_router.routing.fallback import Recheck
 
 # A record is only started with this much time left: three Connect calls with retries fit in it. Records
 # not started go back to SQS untouched instead of being cut off by the function timeout mid-way.
 DEADLINE_MARGIN_MS = 10_000
+
+# Records that are not this deployment's Connect contact events at all (records.py, the instance checks).
+FOREIGN_EVENT_REASONS = frozenset({"not_a_contact_event", "other_instance"})
 
 D = TypeVar("D", Decision, SupervisionDecision, AffinityDecision)
 
@@ -57,6 +61,9 @@ class RecordPolicy(Generic[D]):
     # Optional read-only first pass over a whole batch (the router shares one GetCurrentUserData).
     prefetch: Callable[[list[tuple[ContactEventDetail, Recheck | None]]], Any] | None = None
     prefetched: Any = None
+    # The source queue's redrive maxReceiveCount (MAX_RECEIVE_COUNT): on a record's last receive a failure
+    # is dead-lettered here with its reason, instead of SQS moving the message on with none.
+    max_receive_count: int | None = None
 
     def start_batch(self, records: list[dict[str, Any]]) -> None:
         """Prefetch the batch before its records are decided one by one; a record that cannot be parsed here
@@ -94,24 +101,27 @@ class RecordPolicy(Generic[D]):
         contact_id: str | None = None
         try:
             self._check_deadline()
-            debug_payload("sqs record", body=json_or_text(record.body))
             event, recheck = parse_record(record.body)
+            # The record as understood (known fields only, customer fields masked): a body that is not one
+            # can carry anything anywhere, so it is not logged (the dead-letter queue keeps it).
+            debug_payload("sqs record", event=event.model_dump(mode="json"), recheck=recheck and recheck.to_message())
             contact_id = event.contact_id
             logger.append_keys(contact_id=contact_id)
             decision = self.decide(event, recheck, self.prefetched)
         except PermanentError as exc:
-            rejected = failure(self.kind, contact_id, exc.reason, exc.message, permanent=True)
-            record_decision(rejected)
-            self._dead_letter(record, exc)
-            return rejected
+            return self._reject(record, contact_id, exc)
         except TransientError as exc:
+            if self._last_receive(record):
+                return self._reject(record, contact_id, self._exhausted(record, exc.reason, exc.message, exc))
             record_decision(failure(self.kind, contact_id, exc.reason, exc.message, permanent=False))
             raise
         except Exception as exc:
-            # A bug, not a verdict on the record: log it with its traceback and give the record back; the
-            # queue's redrive policy bounds the retries and dead-letters it if the bug persists.
+            # A bug, not a verdict on the record: log it with its traceback and give the record back, up to
+            # the queue's maxReceiveCount; on the last receive it is dead-lettered here with its reason.
             logger.exception("unexpected error while deciding a record")
             message = f"{type(exc).__name__}: {exc}"
+            if self._last_receive(record):
+                return self._reject(record, contact_id, self._exhausted(record, "unexpected_error", message, exc))
             record_decision(failure(self.kind, contact_id, "unexpected_error", message, permanent=False))
             raise
         else:
@@ -119,6 +129,33 @@ class RecordPolicy(Generic[D]):
             return decision
         finally:
             logger.remove_keys(["message_id", "receive_count", "contact_id"])
+
+    def _reject(self, record: SQSRecord, contact_id: str | None, exc: PermanentError) -> D:
+        rejected = failure(self.kind, contact_id, exc.reason, exc.message, permanent=True)
+        record_decision(rejected)
+        if exc.reason in FOREIGN_EVENT_REASONS:
+            metrics.add_metric(name="ForeignEventRejected", unit=MetricUnit.Count, value=1)
+        self._dead_letter(record, exc)
+        return rejected
+
+    def _last_receive(self, record: SQSRecord) -> bool:
+        if self.max_receive_count is None or self.dead_letters is None:
+            return False
+        try:
+            received = int(record.attributes.approximate_receive_count or "1")
+        except ValueError:
+            return False
+        return received >= self.max_receive_count
+
+    def _exhausted(self, record: SQSRecord, reason: str, message: str, cause: Exception) -> PermanentError:
+        """The last failure of a record SQS would now redrive without a reason: dead-letter it with this one."""
+        received = record.attributes.approximate_receive_count
+        metrics.add_metric(name="RetriesExhausted", unit=MetricUnit.Count, value=1)
+        error = PermanentError(
+            reason, f"retries exhausted ({received} of {self.max_receive_count} receives): {message}"
+        )
+        error.__cause__ = cause
+        return error
 
     def _check_deadline(self) -> None:
         if self.context is None:

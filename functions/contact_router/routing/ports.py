@@ -76,3 +76,15 @@ class IdempotencyPort(Protocol):
     def run(self, key: Mapping[str, Any], work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
         """Run ``work`` once per ``key``; return (result, replayed) where replayed means a stored result."""
         ...
+
+
+class AssociationClaimPort(Protocol):
+    """At most one association attempt per routing episode (contact id + enqueue time)."""
+
+    def claim(self, key: str) -> bool:
+        """True for the first caller of ``key``; False once someone holds it."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Give the claim back (the attempt did not associate): a retry may claim it again."""
+        ...

@@ -43,6 +43,7 @@ from contact_router.routing.fallback import (
     step_agents,
 )
 from contact_router.routing.ports import (
+    AssociationClaimPort,
     ConnectPort,
     HistoryPort,
     IdempotencyPort,
@@ -78,6 +79,7 @@ class Router:
         clock: Callable[[], float] = time.time,
         history: HistoryPort | None = None,
         source_ports: Mapping[str, Any] | None = None,
+        claims: AssociationClaimPort | None = None,
     ) -> None:
         self.options = options
         self.connect = connect
@@ -88,6 +90,7 @@ class Router:
         self.clock = clock
         self.history = history
         self.source_ports = dict(source_ports or {})
+        self.claims = claims
 
     # ----------------------------------------------------------------------------------------- entry
     def route(
@@ -101,6 +104,12 @@ class Router:
             queue_id=event.queue_info.queue_id if event.queue_info else None,
             dry_run=self.options.dry_run,
         )
+        if event.instance_arn.lower() != self.options.instance_arn.lower():
+            # Before anything else: another instance's events (or re-checks) are never routed nor passed on.
+            raise PermanentError(
+                "other_instance",
+                f"event for instance {event.instance_arn[:256]}; this deployment serves {self.options.instance_arn}",
+            )
         skip = screen_event(event, self.options.route_voice)
         if skip:
             return replace(base, reason=skip.reason, detail=skip.detail)
@@ -119,11 +128,6 @@ class Router:
                 reason="hop",
                 detail=f"long wait: next hop in {remaining} s",
             )
-        if event.instance_arn.lower() != self.options.instance_arn.lower():
-            raise PermanentError(
-                "other_instance",
-                f"event for instance {event.instance_arn}; this deployment serves {self.options.instance_arn}",
-            )
 
         prepared = prefetched.take(event.contact_id) if prefetched is not None else None
         contact = prepared.contact if prepared else self.connect.describe_contact(event.contact_id)
@@ -138,25 +142,14 @@ class Router:
         """
         batch = BatchPrefetch()
         for event, recheck in items:
-            if event.contact_id in batch.prepared or screen_event(event, self.options.route_voice):
-                continue
-            if recheck is not None and seconds_until_due(recheck, self.clock()) is not None:
-                continue
-            if event.instance_arn.lower() != self.options.instance_arn.lower():
-                continue
             try:
-                contact = self.connect.describe_contact(event.contact_id)
-                if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
-                    batch.prepared[contact.id] = Prepared(contact, None)
-                    continue
-                routing_rules = self.rules.current().routing
-                contact = with_attributes(contact, routing_rules, self.connect)
-                rule = match_rule(routing_rules, contact).rule
-                candidates = tuple(collect(rule, contact, self._lookup())) if rule else ()
+                self._prefetch_one(batch, event, recheck)
             except ContactRouterError as exc:
                 batch.failed[event.contact_id] = exc  # raised on the record's own path, with its policy
-                continue
-            batch.prepared[contact.id] = Prepared(contact, rule, candidates)
+            except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
+                # One odd record never costs the others their shared first pass: it is left out here and
+                # meets the same problem on its own path, where the per-record policy handles it.
+                logger.warning("record left out of the batch prefetch", error=type(exc).__name__)
         wanted = list(
             dict.fromkeys(
                 c.user_id
@@ -172,6 +165,23 @@ class Router:
             except ContactRouterError as exc:
                 batch.agents.error = exc
         return batch
+
+    def _prefetch_one(self, batch: BatchPrefetch, event: ContactEventDetail, recheck: Recheck | None) -> None:
+        if event.contact_id in batch.prepared or screen_event(event, self.options.route_voice):
+            return
+        if recheck is not None and seconds_until_due(recheck, self.clock()) is not None:
+            return
+        if event.instance_arn.lower() != self.options.instance_arn.lower():
+            return
+        contact = self.connect.describe_contact(event.contact_id)
+        if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
+            batch.prepared[contact.id] = Prepared(contact, None)
+            return
+        routing_rules = self.rules.current().routing
+        contact = with_attributes(contact, routing_rules, self.connect)
+        rule = match_rule(routing_rules, contact).rule
+        candidates = tuple(collect(rule, contact, self._lookup())) if rule else ()
+        batch.prepared[contact.id] = Prepared(contact, rule, candidates)
 
     def decide(
         self,
@@ -246,8 +256,18 @@ class Router:
         chosen_base = replace(base, agent_id=chosen.user_id, agent_username=chosen.username)
         if self.options.dry_run:
             return replace(chosen_base, outcome=Outcome.WOULD_ASSOCIATE, reason="dry_run", detail=chosen.detail)
+        # One attempt per routing episode, whatever the number of re-check chains, duplicates or redeliveries
+        # (their idempotency keys differ by step and attempt): the claim is keyed by the episode alone.
+        episode = f"{contact.id}#{contact.enqueued_at.isoformat() if contact.enqueued_at else 'not-enqueued'}"
+        if self.claims is not None and not self.claims.claim(episode):
+            return replace(
+                base,
+                outcome=Outcome.DUPLICATE,
+                reason="association_claimed",
+                detail="another attempt already made this routing episode's association; not tried again",
+            )
         try:
-            self.connect.associate(contact.id, chosen.user_id)
+            self._associate(contact.id, chosen.user_id, episode)
             if agents is not None:
                 agents.take_slot(chosen.user_id, contact.channel)
         except PermanentError as exc:
@@ -324,6 +344,15 @@ class Router:
             detail=f"{summary} -> the flow prefers {len(chosen.steps)} step(s) of {chosen.step_seconds} s, "
             "then the whole queue",
         )
+
+    def _associate(self, contact_id: str, user_id: str, episode: str) -> None:
+        try:
+            self.connect.associate(contact_id, user_id)
+        except ContactRouterError:
+            # Connect refused or failed the attempt: the claim goes back, so a retry of this record may try.
+            if self.claims is not None:
+                self.claims.release(episode)
+            raise
 
     def _fallback(
         self,

@@ -174,21 +174,28 @@ def malformed_never_crashes(result: SimulationResult) -> Invariant:
 
 
 def dead_letters_only_permanent(result: SimulationResult) -> Invariant:
-    """The dead-letter queue holds only permanent failures, each with its reason: nothing a retry could fix
-    (throttling, 5xx, a crash) ends there, which a redrive after maxReceiveCount would mean."""
+    """Every message in the dead-letter queue was put there by the router, with its reason: a permanent
+    failure (malformed, or a contact that does not exist) at once, anything else only on its last receive
+    (the router dead-letters its last error itself). Nothing is moved there by SQS's redrive, which would
+    carry no reason, and nothing a retry could still fix is dead-lettered early."""
     inv = Invariant(
         "dead-letter queue holds only permanent failures",
-        "every dead-lettered message carries the router's reason and is malformed or names a contact that "
-        "does not exist; none was redriven after maxReceiveCount receives",
+        "every dead-lettered message carries the router's reason: a permanent error, or the last error on "
+        "its last receive (maxReceiveCount); none was moved there by SQS's redrive without one",
     )
+    limit = result.config.max_receive_count or result.deployment.max_receive_count
     for message in result.dead_letters:
         inv.checked += 1
         origin = result.origin_of_dead_letter(message)
         what = f"{origin.kind} {origin.contact_id or origin.note}".strip()
+        received = int(message.attributes.get("receive_count") or message.receive_count or 0)
         if message.redriven or not message.attributes.get("reason"):
             inv.fail(f"{what}: redriven after {message.receive_count} receives without a permanent reason")
-        elif origin.kind not in PERMANENT_KINDS:
-            inv.fail(f"{what}: dead-lettered as {message.attributes.get('reason')}: {message.attributes.get('error')}")
+        elif origin.kind not in PERMANENT_KINDS and received < limit:
+            inv.fail(
+                f"{what}: dead-lettered as {message.attributes.get('reason')} on receive {received} of "
+                f"{limit}: {message.attributes.get('error')}"
+            )
     return inv
 
 

@@ -309,6 +309,8 @@ class _Simulation:
             # Pace as deployed: the template's quotas (scaled like the emulator's), shared by the workers.
             "CONNECT_API_QUOTAS": _scaled_quotas(self.deployment.connect_api_quotas, self.config.quota_scale),
             "MAX_CONCURRENCY": str(self.workers_count),
+            # As deployed: the function knows its queue's redrive limit (template.yaml keeps them equal).
+            "MAX_RECEIVE_COUNT": str(self.queue.max_receive_count or ""),
         }
         if self.config.inject_bug != "no-idempotency":
             env["IDEMPOTENCY_TABLE"] = IDEMPOTENCY_TABLE
