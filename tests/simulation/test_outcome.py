@@ -69,7 +69,7 @@ def test_the_deployed_flows_step_durations_are_read_from_the_flow_itself() -> No
     # durations the simulated flow uses by default, whatever the answer's stepSeconds say
     deployed = deployed_step_seconds()
     assert sorted(deployed) == [1, 2, 3]
-    answer = {"agentCount": "2", "agent1": "a-1", "agent2": "a-2", "stepSeconds": "10,10"}
+    answer = {"agentCount": "2", "agent1": "a-1", "agent2": "a-2", "stepSeconds": "45,45"}
     criteria = routing_criteria(answer, deployed)
     assert criteria is not None
     assert [s["Expiry"]["DurationInSeconds"] for s in criteria["Steps"]] == deployed[2]

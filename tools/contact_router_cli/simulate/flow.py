@@ -3,7 +3,7 @@ with ``contact_router.composition.build_flow_app`` over a Connect client attache
 routing criteria" from its answer, then "Transfer to queue".
 
 Step durations: ``deployed`` takes them from the deployed flow (``flows/preferred-agent.json``: the flow
-language sets a step's expiry only statically, 30 s there); ``answer`` takes the answer's ``stepSeconds`` (the
+language sets a step's expiry only statically, 10 s there); ``answer`` takes the answer's ``stepSeconds`` (the
 rule's own window), as a flow that branches on them would (docs/deployment-modes.md, step 5).
 
 The flow runs before the contact is queued, so it takes no part in the measured wait (queued to connected): it
