@@ -157,6 +157,7 @@ def build_router_app(
         kind=Decision,
         dead_letters=shared.dead_letters,
         idempotency=shared.idempotency,
+        requeue=RouterQueue(settings.router_queue_url, clients.sqs).requeue if settings.router_queue_url else None,
     )
 
 

@@ -12,7 +12,7 @@ Order of work, cheapest and safest first:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -122,7 +122,7 @@ class Router:
         agents = prefetched.agents if prefetched else None
         return self.decide(contact, base, recheck, prepared=prepared, agents=agents)
 
-    def prefetch_batch(self, items: Sequence[tuple[ContactEventDetail, Recheck | None]]) -> BatchPrefetch:
+    def prefetch_batch(self, items: Iterable[tuple[ContactEventDetail, Recheck | None]]) -> BatchPrefetch:
         """Read-only first pass over a batch, then one GetCurrentUserData for every candidate in it.
 
         Anything that cannot be prepared here (ignored events, hops, errors) is simply left out: those
