@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -67,6 +67,7 @@ class RecordPolicy(Generic[D]):
     # What this invocation has spent (time budget): set by start_batch.
     _budget: _Budget = field(default_factory=lambda: _Budget(None))
     _parsed: dict[str, tuple[ContactEventDetail, Recheck | None]] = field(default_factory=dict)
+    _decided: dict[str, D] = field(default_factory=dict)  # body -> its decision, in this batch
 
     def start_batch(self, records: list[dict[str, Any]]) -> None:
         """Parse each record once and prefetch what the time budget allows before the records are decided
@@ -75,6 +76,7 @@ class RecordPolicy(Generic[D]):
         self.prefetched = None
         self._budget = _Budget(self.context)
         self._parsed = {}
+        self._decided = {}
         items = []
         for record in records:
             try:
@@ -96,6 +98,7 @@ class RecordPolicy(Generic[D]):
     def end_batch(self) -> None:
         self.prefetched = None
         self._parsed = {}
+        self._decided = {}
 
     def register_lambda_context(self, context: LambdaContext | None) -> None:
         self.context = context
@@ -107,6 +110,10 @@ class RecordPolicy(Generic[D]):
         logger.append_keys(message_id=record.message_id, receive_count=record.attributes.approximate_receive_count)
         contact_id: str | None = None
         parsed = self._parsed.pop(record.message_id, None)
+        duplicate = self._duplicate(record.body)
+        if duplicate is not None:
+            logger.remove_keys(["message_id", "receive_count"])
+            return duplicate
         if not self._budget.may_start():
             return self._defer(record, parsed)
         started = time.monotonic()
@@ -133,10 +140,29 @@ class RecordPolicy(Generic[D]):
             raise
         else:
             record_decision(decision)
+            self._decided[record.body] = decision
             return decision
         finally:
             self._budget.finished((time.monotonic() - started) * 1000)
             logger.remove_keys(["message_id", "receive_count", "contact_id"])
+
+    def _duplicate(self, body: str) -> D | None:
+        """A second delivery of an event already decided in this batch (EventBridge delivers at least once, so
+        two copies of one event may share a batch): settled from the first decision, before any Connect call.
+        It is what the idempotency table would answer, after a DescribeContact."""
+        first = self._decided.get(body)
+        duplicate = getattr(type(first.outcome), "DUPLICATE", None) if first is not None else None
+        if first is None or duplicate is None:
+            return None
+        settled: D = replace(
+            cast(Any, first),  # only Decision and SupervisionDecision have DUPLICATE (and ``replayed``)
+            outcome=duplicate,
+            replayed=True,
+            reason="already_decided",
+            detail=f"second delivery in one batch; first decision was {first.outcome.value}",
+        )
+        record_decision(settled)
+        return settled
 
     def _defer(self, record: SQSRecord, parsed: tuple[ContactEventDetail, Recheck | None] | None) -> D:
         """A record this invocation has no time to start, given back to SQS without being worked on.
