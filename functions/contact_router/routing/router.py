@@ -46,7 +46,7 @@ from contact_router.routing.ports import (
 )
 from contact_router.routing.replay import decide_once
 from contact_router.routing.screening import screen_contact, screen_event
-from contact_router.rules.matcher import match_rule
+from contact_router.rules.matcher import first_match
 from contact_router.rules.model import RoutingRule
 
 
@@ -141,7 +141,7 @@ class Router:
                 if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
                     batch.prepared[contact.id] = Prepared(contact, None)
                     continue
-                rule = match_rule(self.rules.current().routing, contact).rule
+                rule = first_match(self.rules.current().routing, contact)
                 candidates = tuple(collect(rule, contact, self._lookup())) if rule else ()
             except ContactRouterError as exc:
                 batch.failed[event.contact_id] = exc  # raised on the record's own path, with its policy
@@ -186,7 +186,7 @@ class Router:
         if not_waiting:
             return replace(base, outcome=Outcome.NOT_WAITING, reason=not_waiting.value, detail=_why(contact))
 
-        rule = prepared.rule if prepared else match_rule(self.rules.current().routing, contact).rule
+        rule = prepared.rule if prepared else first_match(self.rules.current().routing, contact)
         if rule is None:
             return replace(
                 base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"
