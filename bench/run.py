@@ -559,7 +559,11 @@ def _package(python: str) -> Path:
     compiled = deps.with_name("compiled")  # hard links to the same sources, plus __pycache__
     shutil.rmtree(compiled, ignore_errors=True)
     subprocess.run(["cp", "-al", str(deps), str(compiled)], check=True)
-    subprocess.run([python, "-m", "compileall", "-q", str(compiled)], check=True, capture_output=True)
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(compiled)],
+        check=True,
+        capture_output=True,
+    )
     return deps
 
 
