@@ -152,7 +152,7 @@ def test_error_responses_are_the_modeled_errors(
 
     # THEN each error has matching header and body codes, a message and the model's status
     errors = [response for _, response in exchanges if response.status != 200]
-    assert len(errors) == 9
+    assert len(errors) == 10
     for response in errors:
         body = response.json()
         code = response.headers["x-amzn-ErrorType"]

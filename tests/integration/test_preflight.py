@@ -39,7 +39,7 @@ def account() -> Iterator[Account]:
 
 
 def invoke(account: Account | None, *args: str, obj: dict[str, Any] | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(  # wide enough that no cell wraps
         main,
         ["preflight", "--stack-name", account.stack_name if account else STACK_NAME, *args],
         obj=obj if obj is not None else (account.obj if account else None),
@@ -431,7 +431,9 @@ def one_line_error(code: int, out: str) -> str:
 
 
 def test_a_stack_that_does_not_exist_is_one_line(account: Account) -> None:
-    result = CliRunner().invoke(main, ["preflight", "--stack-name", "nope"], obj=account.obj)
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(  # wide enough that no cell wraps
+        main, ["preflight", "--stack-name", "nope"], obj=account.obj
+    )
     line = one_line_error(result.exit_code, result.output)
     assert line == "Error: stack 'nope' not found in eu-west-2 (check --stack-name and --region)"
 

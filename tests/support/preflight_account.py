@@ -29,6 +29,7 @@ import boto3
 
 from connect_emulator import ConnectEmulator, World
 from contact_router_cli.preflight import CLIENTS_KEY, Clients
+from contact_router_cli.simulate.template import Resolver
 from tests.support.cfn import REGION, load_template, parameter_values, transform_template
 from tests.support.iam_policy import LocalPolicySimulator
 
@@ -88,6 +89,7 @@ def deploy(
             "RulesSource": "ssm",
             "RulesSsmParameterName": rules_parameter(stack_name),
             "AllowBarge": "true",  # samples/rules.yaml lets one supervision rule barge in
+            "DryRun": "false",  # a stack switched to live routing (the template's default is a dry run)
             **overrides,
         }
     )
@@ -114,7 +116,12 @@ def deploy(
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     cloudformation.create_stack(
         StackName=stack_name,
-        TemplateBody=json.dumps(_replace_ref(transformed, "CustomerKeySecret", secret)),
+        TemplateBody=json.dumps(
+            _drop_no_value(
+                _replace_ref(transformed, "CustomerKeySecret", secret),
+                Resolver(parameters, transformed.get("Conditions") or {}),
+            )
+        ),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
@@ -137,6 +144,22 @@ def deploy(
 class _NoUnsupportedResourceNotes(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("No Moto CloudFormation support")
+
+
+def _drop_no_value(node: Any, resolver: Resolver) -> Any:
+    """List members ``!If [Cond, X, !Ref AWS::NoValue]`` whose condition is false, removed: CloudFormation drops
+    them, moto's IAM passes them on as None (the optional X-Ray policy of each role)."""
+    if isinstance(node, dict):
+        return {key: _drop_no_value(value, resolver) for key, value in node.items()}
+    if not isinstance(node, list):
+        return node
+    kept = []
+    for item in node:
+        branches = item.get("Fn::If") if isinstance(item, dict) and len(item) == 1 else None
+        if branches and branches[2] == {"Ref": "AWS::NoValue"} and not resolver.condition(branches[0]):
+            continue
+        kept.append(_drop_no_value(item, resolver))
+    return kept
 
 
 def _replace_ref(node: Any, logical_id: str, value: str) -> Any:

@@ -431,7 +431,7 @@ def _check_dry_run(ctx: Context) -> None:
             "dry run",
             Status.WARN,
             "ON: the router decides and logs, never associates; supervision never starts monitoring",
-            "when the decision logs look right: sam deploy --parameter-overrides DryRun=false",
+            'when the decision logs look right: set "DryRun=false" in samconfig.toml and sam deploy again',
         )
     else:
         ctx.add("settings", "dry run", Status.PASS, "off: the router associates, supervision monitors")
