@@ -11,7 +11,10 @@
    concurrency, documented Connect quotas, 20-80 ms per call): associations per second / the
    AssociateContactWithUser quota;
 5. latency from event to association at half the quota, p50 and p99, next to the ideal (the three
-   sequential round trips a contact cannot avoid), with template.yaml's batching window and without.
+   sequential round trips a contact cannot avoid), with template.yaml's batching window and without;
+6. the contact-flow entry point (handlers/flow.py): warm answer time p50/p99 through the real handler, with
+   the same 20-80 ms per Connect call as 4 and 5, next to the flow's 3 s InvocationTimeLimitSeconds; and its
+   cold start (fresh interpreter: import + app + first answer) next to the router's and to the same limit.
 
 A target that is missed gets the evidence of why (a profile, an import-time breakdown, a timeline).
 Nothing here asserts: it is a benchmark, not a test.
@@ -46,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 INSTANCE_ARN = "arn:aws:connect:eu-west-2:123456789012:instance/11111111-2222-4333-8444-555555555555"
 QUEUE_ID = "22222222-0000-4000-8000-000000000001"
+PROFILE_ID = "55555555-0000-4000-8000-000000000001"  # every agent's routing profile: serves the queue for CHAT
 AGENT = "33333333-0000-4000-8000-000000000000"  # contact i prefers agent ...(i % 50)
 
 
@@ -104,6 +108,7 @@ def main() -> None:
         dynamodb,
         *latency(),
         *(run.figure for run in degraded_runs),
+        *flow_entry(args.repeats),
     ]
     print_targets(figures)
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
@@ -174,6 +179,7 @@ class FakeConnectClient:
             "UserDataList": [
                 {
                     "User": {"Id": agent, "Arn": f"{INSTANCE_ARN}/agent/{agent}"},
+                    "RoutingProfile": {"Id": PROFILE_ID, "Arn": f"{INSTANCE_ARN}/routing-profile/{PROFILE_ID}"},
                     "Status": {"StatusName": "Available"},
                     "AvailableSlotsByChannel": {"CHAT": 3, "TASK": 1, "EMAIL": 1, "VOICE": 1},
                     "MaxSlotsByChannel": {"CHAT": 3, "TASK": 1, "EMAIL": 1, "VOICE": 1},
@@ -186,6 +192,11 @@ class FakeConnectClient:
     def associate_contact_with_user(self, **_: Any) -> dict[str, Any]:
         self.calls["AssociateContactWithUser"] += 1
         return {}
+
+    def list_routing_profile_queues(self, *, InstanceId: str, RoutingProfileId: str, **_: Any) -> dict[str, Any]:
+        self.calls["ListRoutingProfileQueues"] += 1
+        summary = {"QueueId": QUEUE_ID, "QueueArn": f"{INSTANCE_ARN}/queue/{QUEUE_ID}", "QueueName": "Support"}
+        return {"RoutingProfileQueueConfigSummaryList": [{**summary, "Priority": 1, "Delay": 0, "Channel": "CHAT"}]}
 
 
 class FakeDynamoDBClient:
@@ -574,18 +585,28 @@ def _ships_bytecode() -> bool:
 
 
 def _probe(
-    code: str, extra: list[str] | None = None, *, compiled: bool | None = None
+    code: str,
+    extra: list[str] | None = None,
+    *,
+    compiled: bool | None = None,
+    env: dict[str, str] | None = None,
+    host: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter and print its wall time. With a built package: python3.13 on the
-    package, bytecode read from PYCACHE when ``compiled`` (never written: /var/task is read-only)."""
+    package, bytecode read from PYCACHE when ``compiled`` (never written: /var/task is read-only). ``host``: this
+    interpreter on the working tree instead (section 8 compares its probes with each other), ``env`` added."""
     timer = f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"
-    return _python([*(extra or []), "-c", timer], compiled=compiled)
+    return _python([*(extra or []), "-c", timer], compiled=compiled, env=env, host=host)
 
 
-def _python(arguments: list[str], *, compiled: bool | None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **DEPLOYED_ENV}
+def _python(
+    arguments: list[str], *, compiled: bool | None, env: dict[str, str] | None = None, host: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **DEPLOYED_ENV, **(env or {})}
     python = sys.executable
-    if RUNTIME["python"]:
+    if host:
+        env["PYTHONPATH"] = str(ROOT)
+    elif RUNTIME["python"]:
         python = RUNTIME["python"]
         env["PYTHONPATH"] = str(PACKAGES[bool(compiled)])
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # /var/task is read-only: nothing compiled is kept
@@ -834,6 +855,162 @@ def degraded(contacts: int) -> list[DegradedRun]:
         summary = {"associated_per_minute_per_worker": round(per_minute, 2), "dead_lettered": dead}
         runs.append(DegradedRun(label, summary, Figure(f"dead-lettered, Connect at {label}", dead, "", 0)))
     return runs
+
+
+# ------------------------------------------------------------------------------- 8. contact-flow entry point
+FLOW_LIMIT_S = 3.0  # flows/preferred-agent.json InvocationTimeLimitSeconds = FlowFunction Timeout
+
+
+def _flow_event(i: int, channel: str = "VOICE") -> dict[str, Any]:
+    contact_id = f"44444444-0000-4000-8000-{i:012d}"
+    return {
+        "Name": "ContactFlowEvent",
+        "Details": {
+            "ContactData": {
+                "ContactId": contact_id,
+                "InitialContactId": contact_id,
+                "PreviousContactId": contact_id,
+                "Channel": channel,
+                "InitiationMethod": "INBOUND",
+                "InstanceARN": INSTANCE_ARN,
+                "Attributes": {"preferredAgent": f"{AGENT[:24]}{i % 50:012d}"},
+                "CustomerEndpoint": {"Type": "TELEPHONE_NUMBER", "Address": "+447700900123"},
+                "SystemEndpoint": {"Type": "TELEPHONE_NUMBER", "Address": "+441632960000"},
+                "Queue": {"ARN": f"{INSTANCE_ARN}/queue/{QUEUE_ID}", "Name": "Support"},
+                "MediaStreams": {},
+            },
+            "Parameters": {},
+        },
+    }
+
+
+class _SlowConnect(FakeConnectClient):
+    """The bench's Connect client with 20-80 ms per call (sections 4 and 5 use the same assumption)."""
+
+    def __init__(self, seed: int = 7) -> None:
+        super().__init__()
+        import random
+
+        self._random = random.Random(seed)
+
+    def get_current_user_data(self, **kwargs: Any) -> dict[str, Any]:
+        time.sleep(self._random.uniform(0.02, 0.08))
+        return super().get_current_user_data(**kwargs)
+
+
+class _FlowContext:
+    function_name = "contact-router-flow"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-west-2:123456789012:function:contact-router-flow"
+    aws_request_id = "bench"
+
+    def __init__(self) -> None:
+        self._deadline = time.monotonic() + FLOW_LIMIT_S
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._deadline - time.monotonic()) * 1000)
+
+
+def _flow_answers(invocations: int, connect: Any) -> list[float]:
+    from contact_router.adapters.aws import Clients
+    from contact_router.composition import build_flow_app
+    from contact_router.config import Settings
+    from contact_router.handlers import flow as handler
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(RULES, encoding="utf-8")
+        env = {"CONNECT_INSTANCE_ARN": INSTANCE_ARN, "RULES_SOURCE": "file", "RULES_FILE": str(rules)}
+        app = build_flow_app(Settings.from_env(env), Clients(connect=connect))
+    times = []
+    with lambda_output_discarded():
+        for i in range(invocations):
+            start = time.perf_counter()
+            answer = handler.lambda_handler(_flow_event(i), _FlowContext(), app=app)  # type: ignore[arg-type]
+            times.append(time.perf_counter() - start)
+            if answer["outcome"] != "Preferred":
+                raise SystemExit(f"flow benchmark broken: {answer}")
+    return times
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+FLOW_COLD = (
+    "import contact_router.handlers.flow as h; app = h.default_app(); "
+    "import bench.run as b; b._cold_flow_answer(h, app)"
+)
+
+
+def _cold_flow_answer(handler: Any, app: Any) -> None:
+    """The first answer of a fresh environment. The app was built as deployed (real botocore client made); its
+    client is then swapped for the in-memory one so the probe measures the cold start, not a network call."""
+    app.router.connect._client = FakeConnectClient()
+    with lambda_output_discarded():
+        handler.lambda_handler(_flow_event(1), _FlowContext(), app=app)
+
+
+def flow_entry(repeats: int) -> list[Figure]:
+    print(
+        f"\n8. contact-flow entry point: the flow handler, answers to a {FLOW_LIMIT_S:g} s InvocationTimeLimitSeconds"
+    )
+    _flow_answers(50, FakeConnectClient())  # warm-up
+    own = _flow_answers(2000, FakeConnectClient())
+    slow = _flow_answers(300, _SlowConnect())
+    print(
+        f"   warm, in-memory Connect:      p50 {_pct(own, 0.5) * 1000:6.2f} ms   p99 {_pct(own, 0.99) * 1000:6.2f} ms"
+        "   (own cost: rules, candidates, eligibility, decision record)"
+    )
+    p50, p99 = _pct(slow, 0.5) * 1000, _pct(slow, 0.99) * 1000
+    print(
+        f"   warm, 20-80 ms per Connect call: p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+        f"   = {p99 / 1000 / FLOW_LIMIT_S:.3f} of the flow's limit"
+    )
+    cold: dict[str, list[float]] = {"router": [], "flow": [], "baseline": []}
+    env = {"RULES_SOURCE": "bundled"}
+    for _ in range(repeats):  # interleaved, as section 3
+        cold["baseline"].append(float(_probe(PROBES[BASELINE], host=True).stdout.strip().splitlines()[-1]) * 1000)
+        cold["router"].append(float(_probe(PROBES[FULL], host=True).stdout.strip().splitlines()[-1]) * 1000)
+        cold["flow"].append(float(_probe(FLOW_COLD, env=env, host=True).stdout.strip().splitlines()[-1]) * 1000)
+    medians = {k: statistics.median(v) for k, v in cold.items()}
+    print(
+        f"   cold start (import + app + first answer): flow {medians['flow']:6.0f} ms   router (import + app) "
+        f"{medians['router']:6.0f} ms   boto3 + client {medians['baseline']:6.0f} ms"
+    )
+    print(
+        f"   ratios: flow / boto3 + client {medians['flow'] / medians['baseline']:.2f}x   flow / router "
+        f"{medians['flow'] / medians['router']:.2f}x   flow cold / limit {medians['flow'] / 1000 / FLOW_LIMIT_S:.3f}"
+    )
+    return [
+        Figure(
+            "flow warm p99 / flow limit",
+            p99 / 1000 / FLOW_LIMIT_S,
+            "",
+            0.25,
+            note=f"p99 {p99:.0f} ms with 20-80 ms per Connect call",
+        ),
+        Figure(
+            "flow cold start / router's",
+            medians["flow"] / medians["router"],
+            "x",
+            1.1,
+            note=f"{medians['flow']:.0f} vs {medians['router']:.0f} ms (import + app; flow adds its first answer)",
+        ),
+        Figure(
+            "flow cold start / flow limit",
+            medians["flow"] / 1000 / FLOW_LIMIT_S,
+            "",
+            1.0,
+            note="over 1: a cold start answers after the flow gave up (it proceeds to the queue, no preference)",
+            evidence=[
+                f"import + app + first answer: {medians['flow']:.0f} ms on this machine ({os.cpu_count()} CPUs, "
+                f"load {os.getloadavg()[0]:.1f}); boto3 + client alone {medians['baseline']:.0f} ms",
+                "the first invocation builds the app (rules, clients) inside the flow's wait: section 3 breaks it down",
+            ],
+        ),
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ summary

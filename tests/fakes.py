@@ -8,7 +8,7 @@ from typing import Any
 
 from contact_router.customers.history import CustomerHistory
 from contact_router.errors import PermanentError
-from contact_router.models.agent import AgentState, UserRef
+from contact_router.models.agent import AgentState, QueueMembership, UserRef
 from contact_router.models.contact import Contact
 from contact_router.routing.candidates import Lookup
 from contact_router.rules.loader import parse_rules
@@ -32,6 +32,12 @@ class FakeConnect:
     monitor_errors: dict[str, Exception] = field(default_factory=dict)  # supervisor id -> error
     instance_id: str = "11111111-2222-4333-8444-555555555555"
     routing_error: Exception | None = None
+    # Routing profile -> its (queue, channel) pairs; a profile not listed serves every queue on every channel.
+    profile_queues: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)  # user id -> routing profile id (DescribeUser)
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # initial contact id -> attributes
+    on_monitor: Callable[[str, str], None] | None = None  # (contact id, supervisor id), before any monitor error
+    transfer_error: Exception | None = None
 
     def describe_contact(self, contact_id: str) -> Contact:
         self.calls.append(("DescribeContact", contact_id))
@@ -42,6 +48,10 @@ class FakeConnect:
     def current_user_data(self, user_ids: Sequence[str]) -> Mapping[str, AgentState]:
         self.calls.append(("GetCurrentUserData", tuple(user_ids)))
         return {u: self.states[u] for u in user_ids if u in self.states}
+
+    def contact_attributes(self, initial_contact_id: str) -> Mapping[str, str]:
+        self.calls.append(("GetContactAttributes", initial_contact_id))
+        return dict(self.attributes.get(initial_contact_id, {}))
 
     def associate(self, contact_id: str, user_id: str) -> None:
         self.calls.append(("AssociateContactWithUser", (contact_id, user_id)))
@@ -60,6 +70,8 @@ class FakeConnect:
 
     def monitor_contact(self, contact_id: str, user_id: str, capabilities: Sequence[str], client_token: str) -> str:
         self.calls.append(("MonitorContact", (contact_id, user_id, tuple(capabilities), client_token)))
+        if self.on_monitor:
+            self.on_monitor(contact_id, user_id)
         if user_id in self.monitor_errors:
             raise self.monitor_errors[user_id]
         return f"monitor-{contact_id}-{user_id}"
@@ -69,14 +81,38 @@ class FakeConnect:
         if self.routing_error:
             raise self.routing_error
 
+    def routing_profile_queues(self, routing_profile_id: str) -> QueueMembership:
+        self.calls.append(("ListRoutingProfileQueues", routing_profile_id))
+        if routing_profile_id not in self.profile_queues:
+            return _EveryQueue(routing_profile_id, frozenset())
+        return QueueMembership(routing_profile_id, self.profile_queues[routing_profile_id])
+
+    def routing_profile_of(self, user_id: str) -> str | None:
+        self.calls.append(("DescribeUser", user_id))
+        return self.profiles.get(user_id, "profile-serving-everything")
+
+    def transfer_to_agent(self, contact_id: str, user_id: str, contact_flow_id: str, client_token: str) -> None:
+        self.calls.append(("TransferContact", (contact_id, user_id, contact_flow_id, client_token)))
+        if self.transfer_error:
+            raise self.transfer_error
+
     def count(self, operation: str) -> int:
         return sum(1 for op, _ in self.calls if op == operation)
+
+
+@dataclass(frozen=True)
+class _EveryQueue(QueueMembership):
+    """A fake routing profile that serves every queue on every channel (the fake's default)."""
+
+    def serves(self, queue_id: str, channel: str) -> bool:
+        return True
 
 
 @dataclass
 class StaticRules:
     rules: RulesFile
     source: str = "test"
+    version: str | None = None
 
     def current(self) -> RulesFile:
         return self.rules
@@ -99,6 +135,24 @@ class MemoryIdempotency:
         result = work()
         self.store[k] = dict(result)
         return result, False
+
+
+@dataclass
+class MemoryClaims:
+    """Same contract as DynamoDBClaims: the first claim of a key wins until released."""
+
+    held: set[str] = field(default_factory=set)
+    released: list[str] = field(default_factory=list)
+
+    def claim(self, key: str) -> bool:
+        if key in self.held:
+            return False
+        self.held.add(key)
+        return True
+
+    def release(self, key: str) -> None:
+        self.held.discard(key)
+        self.released.append(key)
 
 
 def available(user_id: str, channel: str = "CHAT", free: int = 1, status: str = "Available") -> AgentState:
@@ -138,8 +192,30 @@ class FakeHistory:
         return self.answer
 
 
+@dataclass
+class FakeProfiles:
+    """A Customer Profiles domain in memory: each profile's search keys and Attributes; records every search."""
+
+    profiles: list[tuple[Mapping[str, Sequence[str]], Mapping[str, str]]] = field(default_factory=list)
+    searches: list[tuple[str, str]] = field(default_factory=list)
+    error: Exception | None = None
+
+    def add(self, attributes: Mapping[str, str], **keys: str) -> None:
+        """A profile with these Attributes, found by ``_profileId``, ``_email``, ``_phone`` ... (``profileId=``...)."""
+        self.profiles.append(({f"_{name}": [value] for name, value in keys.items()}, attributes))
+
+    def search(self, key_name: str, value: str) -> Sequence[Mapping[str, str]]:
+        self.searches.append((key_name, value))
+        if self.error is not None:
+            raise self.error
+        return [dict(attrs) for keys, attrs in self.profiles if value in keys.get(key_name, ())][:2]
+
+
 def lookup(
-    connect: FakeConnect | None = None, history: FakeHistory | None = None, now: float = 1_800_000_000.0
+    connect: FakeConnect | None = None,
+    history: FakeHistory | None = None,
+    now: float = 1_800_000_000.0,
+    ports: Mapping[str, Any] | None = None,
 ) -> Lookup:
     """What candidate resolvers consult, over fakes; only this instance's agents are allowed."""
     connect = connect or FakeConnect()
@@ -150,6 +226,7 @@ def lookup(
         allowed_agent_arn_pattern=f"{INSTANCE_ARN}/agent/*",
         clock=lambda: now,
         history=history,
+        ports=dict(ports or {}),
     )
 
 

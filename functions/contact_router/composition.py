@@ -8,14 +8,15 @@ clients (the Connect emulator's, moto's).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from contact_router.adapters.affinity_store import AffinityStore
-from contact_router.adapters.aws import Clients
+from contact_router.adapters.aws import FLOW_CONFIG, Clients
 from contact_router.adapters.connect import ConnectGateway
+from contact_router.adapters.customer_profiles import CustomerProfilesGateway
 from contact_router.adapters.dead_letter import DeadLetterQueue
-from contact_router.adapters.idempotency import DynamoDBIdempotency
+from contact_router.adapters.idempotency import DynamoDBClaims, DynamoDBIdempotency
 from contact_router.adapters.pacing import Pacer
 from contact_router.adapters.rechecks import SqsRechecks
 from contact_router.adapters.router_queue import RouterQueue
@@ -25,11 +26,13 @@ from contact_router.config import Settings
 from contact_router.customers.affinity import AffinityRecorder
 from contact_router.customers.history import HistoryLookup
 from contact_router.errors import ConfigurationError
+from contact_router.flow_app import FlowApp
 from contact_router.models.affinity import AffinityDecision
 from contact_router.models.decision import Decision
 from contact_router.models.supervision import SupervisionDecision
 from contact_router.observability import logger
 from contact_router.record_policy import AffinityApp, RecordPolicy, RouterApp, SupervisionApp
+from contact_router.routing.candidates import customer_profile
 from contact_router.routing.ports import RecheckPort
 from contact_router.routing.router import Router, RouterOptions
 from contact_router.supervision.supervisor import Supervisor, SupervisorOptions
@@ -105,11 +108,81 @@ def _secret(settings: Settings, clients: Clients) -> Callable[[], bytes]:
     return secret_loader(settings.customer_key_secret_arn, clients.secretsmanager)
 
 
-def source_ports(settings: Settings, clients: Clients) -> dict[str, object]:
+def source_ports(
+    settings: Settings, clients: Clients, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+) -> dict[str, object]:
     """Adapters that candidate sources need beyond Connect and the customer history, by source kind: a
     source kind backed by another AWS service adds its adapter here (read by its resolver from
-    ``lookup.ports[kind]``). None today."""
-    return {}
+    ``lookup.ports[kind]``). A source whose setting is empty has no port: its resolver says so."""
+    ports: dict[str, object] = {}
+    if settings.customer_profiles_domain:
+        rates = settings.pacing_rates
+        gateway = CustomerProfilesGateway(
+            clients.customer_profiles,
+            settings.customer_profiles_domain,
+            pacer=Pacer(rates, clock=clock, sleep=sleep) if "SearchProfiles" in rates else None,
+        )
+        ports[customer_profile.KIND] = customer_profile.ProfilesPort(
+            gateway, settings.customer_profile_attribute, settings.phone_default_region
+        )
+    return ports
+
+
+class ReadOnlyRechecks:
+    """``RecheckPort`` for a read-only router (``explain``): records what a wait would schedule, sends nothing."""
+
+    def __init__(self) -> None:
+        self.scheduled: list[tuple[dict[str, object], int]] = []
+
+    def schedule(self, message: Mapping[str, object], delay_seconds: int) -> None:
+        self.scheduled.append((dict(message), delay_seconds))
+
+
+def build_router(
+    settings: Settings,
+    clients: Clients | None = None,
+    *,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
+    rechecks: RecheckPort | None = None,
+    read_only: bool = False,
+) -> tuple[Router, _Shared]:
+    """The router as the function runs it. ``read_only`` (``explain``): dry run forced (no
+    AssociateContactWithUser, no UpdateContactRoutingData), no idempotency store (nothing written, nothing
+    replayed) and re-checks recorded, not sent; every read (Connect, rules, affinity table, secret) is the
+    deployed one."""
+    clients = (clients or Clients()).for_region(settings.region)
+    shared = _shared(settings, clients, "route", supervision=False, clock=clock, sleep=sleep)
+    if read_only:
+        shared.idempotency = None
+        shared.dead_letters = None
+        rechecks = rechecks or ReadOnlyRechecks()
+    store = _affinity_store(settings, clients)
+    router = Router(
+        RouterOptions(
+            instance_arn=settings.instance_arn,
+            dry_run=settings.dry_run or read_only,
+            route_voice=settings.route_voice,
+            allowed_agent_arn_pattern=settings.allowed_agent_arn_pattern,
+        ),
+        connect=shared.connect,
+        users=shared.connect,
+        rules=shared.rules,
+        idempotency=shared.idempotency,
+        rechecks=rechecks
+        or (SqsRechecks(settings.router_queue_url, clients.sqs) if settings.router_queue_url else None),
+        clock=clock,
+        source_ports=source_ports(settings, clients, sleep=sleep),
+        claims=DynamoDBClaims(settings.idempotency_table, settings.idempotency_ttl_seconds, clients.dynamodb, clock)
+        if settings.idempotency_table
+        else None,
+        history=HistoryLookup(
+            store, _secret(settings, clients), settings.customer_profile_attribute, settings.phone_default_region
+        )
+        if store
+        else None,
+    )
+    return router, shared
 
 
 def build_router_app(
@@ -121,29 +194,7 @@ def build_router_app(
     rechecks: RecheckPort | None = None,
 ) -> RouterApp:
     clients = (clients or Clients()).for_region(settings.region)
-    shared = _shared(settings, clients, "route", supervision=False, clock=clock, sleep=sleep)
-    store = _affinity_store(settings, clients)
-    router = Router(
-        RouterOptions(
-            instance_arn=settings.instance_arn,
-            dry_run=settings.dry_run,
-            route_voice=settings.route_voice,
-            allowed_agent_arn_pattern=settings.allowed_agent_arn_pattern,
-        ),
-        connect=shared.connect,
-        users=shared.connect,
-        rules=shared.rules,
-        idempotency=shared.idempotency,
-        rechecks=rechecks
-        or (SqsRechecks(settings.router_queue_url, clients.sqs) if settings.router_queue_url else None),
-        clock=clock,
-        source_ports=source_ports(settings, clients),
-        history=HistoryLookup(
-            store, _secret(settings, clients), settings.customer_profile_attribute, settings.phone_default_region
-        )
-        if store
-        else None,
-    )
+    router, shared = build_router(settings, clients, clock=clock, sleep=sleep, rechecks=rechecks)
     logger.debug(
         "router configured",
         rules_source=shared.rules.source,
@@ -158,7 +209,44 @@ def build_router_app(
         dead_letters=shared.dead_letters,
         idempotency=shared.idempotency,
         requeue=RouterQueue(settings.router_queue_url, clients.sqs).requeue if settings.router_queue_url else None,
+        max_receive_count=settings.max_receive_count,
     )
+
+
+def build_flow_app(settings: Settings, clients: Clients | None = None, *, clock: Clock = time.time) -> FlowApp:
+    """The contact-flow entry point: the router's rules, candidate sources and eligibility, asked before the
+    contact is queued. No idempotency guard, re-check queue or pacing (a flow cannot wait): every client has
+    FLOW_CONFIG's short timeouts, and throttles fail open."""
+    clients = (clients or Clients(config=FLOW_CONFIG)).for_region(settings.region)
+    fetch = remote_fetcher(settings.rules, clients.given("ssm"), clients.given("appconfig"))
+    rules = RulesProvider(settings.rules, fetch)
+    rules.current()  # fail at start-up (the flow then gets "no preference", reason configuration)
+    connect = ConnectGateway(
+        clients.connect,
+        instance_id=settings.instance_id,
+        instance_arn=settings.instance_arn,
+        user_cache_seconds=settings.user_cache_seconds,
+    )
+    store = _affinity_store(settings, clients)
+    router = Router(
+        RouterOptions(
+            instance_arn=settings.instance_arn,
+            dry_run=settings.dry_run,
+            route_voice=True,  # routing criteria work on every channel; nothing is associated here
+            allowed_agent_arn_pattern=settings.allowed_agent_arn_pattern,
+        ),
+        connect=connect,
+        users=connect,
+        rules=rules,
+        clock=clock,
+        source_ports=source_ports(settings, clients),
+        history=HistoryLookup(
+            store, _secret(settings, clients), settings.customer_profile_attribute, settings.phone_default_region
+        )
+        if store
+        else None,
+    )
+    return FlowApp(router, settings.instance_arn)
 
 
 def build_supervision_app(settings: Settings, clients: Clients | None = None) -> SupervisionApp:
@@ -180,6 +268,7 @@ def build_supervision_app(settings: Settings, clients: Clients | None = None) ->
         kind=SupervisionDecision,
         dead_letters=shared.dead_letters,
         idempotency=shared.idempotency,
+        max_receive_count=settings.max_receive_count,
     )
 
 
@@ -200,6 +289,7 @@ def build_affinity_app(settings: Settings, clients: Clients | None = None) -> Af
         decide=lambda event, _recheck, _prefetched: recorder.record(event),
         kind=AffinityDecision,
         dead_letters=_dead_letters(settings, clients),
+        max_receive_count=settings.max_receive_count,
     )
 
 

@@ -17,6 +17,9 @@ INSTANCE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):connect:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):instance/(?P<id>[A-Za-z0-9-]{1,100})$"
 )
 
+# DomainName in the customer-profiles botocore model.
+PROFILES_DOMAIN_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
 
 @dataclass(frozen=True)
 class InstanceArn:
@@ -39,15 +42,18 @@ def parse_instance_arn(env: Mapping[str, str], problems: list[str]) -> InstanceA
     return InstanceArn(raw, match.group("id"), match.group("region"), match.group("account"))
 
 
-# Operations CONNECT_API_QUOTAS may name (the ones the functions call).
+# Operations CONNECT_API_QUOTAS may name (the ones the functions call; SearchProfiles is Customer Profiles').
 PACEABLE = frozenset(
     {
         "AssociateContactWithUser",
         "DescribeContact",
         "DescribeUser",
+        "GetContactAttributes",
         "GetCurrentUserData",
+        "ListRoutingProfileQueues",
         "MonitorContact",
         "SearchContacts",
+        "SearchProfiles",
         "SearchUsers",
         "UpdateContactRoutingData",
     }
@@ -125,10 +131,13 @@ class Settings:
     affinity_table: str | None = None
     customer_key_secret_arn: str | None = None
     customer_profile_attribute: str | None = "customerProfileId"
+    customer_profiles_domain: str | None = None  # Customer Profiles domain of the customer_profile source; None = off
     phone_default_region: str | None = None  # country of numbers written without one; None = such numbers are no key
     affinity_retention_days: int = 90
     connect_quotas: Mapping[str, float] = field(default_factory=dict)  # account quotas to pace by
     max_concurrency: int = 1  # concurrent executions sharing those quotas
+    # The source queue's redrive maxReceiveCount: the last receive dead-letters a failure with its reason.
+    max_receive_count: int | None = None
     allow_barge: bool = False
     supervised_channels: frozenset[str] = frozenset({"VOICE", "CHAT"})
 
@@ -221,6 +230,13 @@ class Settings:
         if unknown:
             problems.append(f"SUPERVISED_CHANNELS has unknown channels {unknown}; use VOICE, CHAT, TASK, EMAIL")
 
+        profiles_domain = optional("CUSTOMER_PROFILES_DOMAIN")
+        if profiles_domain is not None and not PROFILES_DOMAIN_RE.match(profiles_domain):
+            problems.append(
+                "CUSTOMER_PROFILES_DOMAIN must be a Customer Profiles domain name (1-64 letters, digits, _ or -), "
+                f"got {profiles_domain!r}"
+            )
+
         phone_region = (optional("PHONE_DEFAULT_REGION") or "").upper() or None
         if phone_region is not None and not is_supported_region(phone_region):
             problems.append(
@@ -246,10 +262,12 @@ class Settings:
             affinity_table=optional("AFFINITY_TABLE"),
             customer_key_secret_arn=optional("CUSTOMER_KEY_SECRET_ARN"),
             customer_profile_attribute=env.get("CUSTOMER_PROFILE_ATTRIBUTE", "customerProfileId").strip() or None,
+            customer_profiles_domain=profiles_domain,
             phone_default_region=phone_region,
             affinity_retention_days=number("AFFINITY_RETENTION_DAYS", 90, 1),
             connect_quotas=quotas,
             max_concurrency=number("MAX_CONCURRENCY", 1, 1),
+            max_receive_count=number("MAX_RECEIVE_COUNT", 0, 1) or None,
             allow_barge=flag("ALLOW_BARGE", False),
             supervised_channels=channels,
         )

@@ -56,6 +56,7 @@ PERMANENT_REASONS = {
     "InvalidRequestException": "invalid_request",
     "InvalidParameterException": "invalid_parameter",
     "ValidationException": "invalid_request",
+    "BadRequestException": "invalid_request",  # Customer Profiles' name for it
     "AccessDeniedException": "access_denied",
     "AccessDenied": "access_denied",
     "UnauthorizedOperation": "access_denied",

@@ -39,20 +39,39 @@ def traced(handler: _Handler) -> _Handler:
     return cast(_Handler, tracer.capture_lambda_handler(handler, capture_response=False))
 
 
-# Anything that identifies a customer, wherever it sits in an event or an API answer: erased before logging.
+# Anything that identifies a customer or may carry what a customer wrote, wherever it sits in an event or an
+# API answer (DescribeContact, SearchContacts, the SQS record): erased before logging. PascalCase is the
+# Connect API's spelling, camelCase the contact events', snake_case ours.
 CUSTOMER_FIELDS = [
+    # endpoints: phone numbers, email addresses and their display names
     "$..customerEndpoint",
     "$..CustomerEndpoint",
     "$..customer_endpoint",
     "$..SystemEndpoint",
     "$..systemEndpoint",
+    "$..AdditionalEmailRecipients",
+    "$..additionalEmailRecipients",
     "$..Address",
     "$..address",
+    "$..DisplayName",
+    "$..displayName",
     "$..CustomerId",
     "$..customerId",
     "$..customer_id",
-    "$..Attributes",  # user-defined contact attributes can hold names, account numbers...
+    "$..Customer",  # the customer's device: platform, version, operating system
+    # free-form maps a flow, an integration or Connect fills from the customer's words
+    "$..Attributes",  # user-defined contact attributes: names, account numbers...
     "$..attributes",
+    "$..Tags",  # contact tags set by flows and APIs
+    "$..tags",
+    "$..SegmentAttributes",  # e.g. connect:EmailSubject, connect:CustomerName...
+    "$..segmentAttributes",
+    "$..segment_attributes",
+    # task and email names and descriptions are written by or about the customer
+    "$..ContactDetails",
+    "$..Name",
+    "$..Description",
+    "$..References",
 ]
 
 

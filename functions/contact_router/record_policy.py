@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -24,7 +24,7 @@ from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import Decision, Outcome
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 from contact_router.observability import debug_payload, logger, metrics, record_decision
-from contact_router.records import json_or_text, parse_record
+from contact_router.records import parse_record
 from contact_router.routing.fallback import Recheck
 
 # A record is only started with this much time left (or 1.5x the slowest record of this invocation, if more):
@@ -32,6 +32,9 @@ from contact_router.routing.fallback import Recheck
 # ``_may_start``): it always starts, so a slow Connect slows the function down but never stops it.
 DEADLINE_MARGIN_MS = 10_000
 SLOWEST_RECORD_FACTOR = 1.5
+
+# Records that are not this deployment's Connect contact events at all (records.py, the instance checks).
+FOREIGN_EVENT_REASONS = frozenset({"not_a_contact_event", "other_instance"})
 
 D = TypeVar("D", Decision, SupervisionDecision, AffinityDecision)
 
@@ -67,7 +70,9 @@ class RecordPolicy(Generic[D]):
     # What this invocation has spent (time budget): set by start_batch.
     _budget: _Budget = field(default_factory=lambda: _Budget(None))
     _parsed: dict[str, tuple[ContactEventDetail, Recheck | None]] = field(default_factory=dict)
-    _decided: dict[str, D] = field(default_factory=dict)  # body -> its decision, in this batch
+    # The source queue's redrive maxReceiveCount (MAX_RECEIVE_COUNT): on a record's last receive a failure
+    # is dead-lettered here with its reason, instead of SQS moving the message on with none.
+    max_receive_count: int | None = None
 
     def start_batch(self, records: list[dict[str, Any]]) -> None:
         """Parse each record once and prefetch what the time budget allows before the records are decided
@@ -76,7 +81,6 @@ class RecordPolicy(Generic[D]):
         self.prefetched = None
         self._budget = _Budget(self.context)
         self._parsed = {}
-        self._decided = {}
         items = []
         for record in records:
             try:
@@ -98,7 +102,6 @@ class RecordPolicy(Generic[D]):
     def end_batch(self) -> None:
         self.prefetched = None
         self._parsed = {}
-        self._decided = {}
 
     def register_lambda_context(self, context: LambdaContext | None) -> None:
         self.context = context
@@ -110,59 +113,39 @@ class RecordPolicy(Generic[D]):
         logger.append_keys(message_id=record.message_id, receive_count=record.attributes.approximate_receive_count)
         contact_id: str | None = None
         parsed = self._parsed.pop(record.message_id, None)
-        duplicate = self._duplicate(record.body)
-        if duplicate is not None:
-            logger.remove_keys(["message_id", "receive_count"])
-            return duplicate
         if not self._budget.may_start():
             return self._defer(record, parsed)
         started = time.monotonic()
         try:
-            debug_payload("sqs record", body=json_or_text(record.body))
             event, recheck = parsed or parse_record(record.body)
+            # The record as understood (known fields only, customer fields masked): a body that is not one
+            # can carry anything anywhere, so it is not logged (the dead-letter queue keeps it).
+            debug_payload("sqs record", event=event.model_dump(mode="json"), recheck=recheck and recheck.to_message())
             contact_id = event.contact_id
             logger.append_keys(contact_id=contact_id)
             decision = self.decide(event, recheck, self.prefetched)
         except PermanentError as exc:
-            rejected = failure(self.kind, contact_id, exc.reason, exc.message, permanent=True)
-            record_decision(rejected)
-            self._dead_letter(record, exc)
-            return rejected
+            return self._reject(record, contact_id, exc)
         except TransientError as exc:
+            if self._last_receive(record):
+                return self._reject(record, contact_id, self._exhausted(record, exc.reason, exc.message, exc))
             record_decision(failure(self.kind, contact_id, exc.reason, exc.message, permanent=False))
             raise
         except Exception as exc:
-            # A bug, not a verdict on the record: log it with its traceback and give the record back; the
-            # queue's redrive policy bounds the retries and dead-letters it if the bug persists.
+            # A bug, not a verdict on the record: log it with its traceback and give the record back, up to
+            # the queue's maxReceiveCount; on the last receive it is dead-lettered here with its reason.
             logger.exception("unexpected error while deciding a record")
             message = f"{type(exc).__name__}: {exc}"
+            if self._last_receive(record):
+                return self._reject(record, contact_id, self._exhausted(record, "unexpected_error", message, exc))
             record_decision(failure(self.kind, contact_id, "unexpected_error", message, permanent=False))
             raise
         else:
             record_decision(decision)
-            self._decided[record.body] = decision
             return decision
         finally:
             self._budget.finished((time.monotonic() - started) * 1000)
             logger.remove_keys(["message_id", "receive_count", "contact_id"])
-
-    def _duplicate(self, body: str) -> D | None:
-        """A second delivery of an event already decided in this batch (EventBridge delivers at least once, so
-        two copies of one event may share a batch): settled from the first decision, before any Connect call.
-        It is what the idempotency table would answer, after a DescribeContact."""
-        first = self._decided.get(body)
-        duplicate = getattr(type(first.outcome), "DUPLICATE", None) if first is not None else None
-        if first is None or duplicate is None:
-            return None
-        settled: D = replace(
-            cast(Any, first),  # only Decision and SupervisionDecision have DUPLICATE (and ``replayed``)
-            outcome=duplicate,
-            replayed=True,
-            reason="already_decided",
-            detail=f"second delivery in one batch; first decision was {first.outcome.value}",
-        )
-        record_decision(settled)
-        return settled
 
     def _defer(self, record: SQSRecord, parsed: tuple[ContactEventDetail, Recheck | None] | None) -> D:
         """A record this invocation has no time to start, given back to SQS without being worked on.
@@ -181,13 +164,44 @@ class RecordPolicy(Generic[D]):
                 raise TransientError("deadline", f"{message}; left for a retry")
             self.requeue(record.body, record.message_id)
         except TransientError as exc:
-            record_decision(failure(self.kind, contact_id, "deadline", exc.message, permanent=False))
-            raise
-        finally:
-            logger.remove_keys(["message_id", "receive_count", "contact_id"])
+            try:
+                if self._last_receive(record):
+                    return self._reject(record, contact_id, self._exhausted(record, exc.reason, exc.message, exc))
+                record_decision(failure(self.kind, contact_id, "deadline", exc.message, permanent=False))
+                raise
+            finally:
+                logger.remove_keys(["message_id", "receive_count", "contact_id"])
+        logger.remove_keys(["message_id", "receive_count", "contact_id"])
         logger.info("record deferred", message_id=record.message_id, contact_id=contact_id, left_ms=left)
         metrics.add_metric(name="Deferred", unit=MetricUnit.Count, value=1)
         return failure(self.kind, contact_id, "deferred", f"{message}; sent to the queue again", permanent=False)
+
+    def _reject(self, record: SQSRecord, contact_id: str | None, exc: PermanentError) -> D:
+        rejected = failure(self.kind, contact_id, exc.reason, exc.message, permanent=True)
+        record_decision(rejected)
+        if exc.reason in FOREIGN_EVENT_REASONS:
+            metrics.add_metric(name="ForeignEventRejected", unit=MetricUnit.Count, value=1)
+        self._dead_letter(record, exc)
+        return rejected
+
+    def _last_receive(self, record: SQSRecord) -> bool:
+        if self.max_receive_count is None or self.dead_letters is None:
+            return False
+        try:
+            received = int(record.attributes.approximate_receive_count or "1")
+        except ValueError:
+            return False
+        return received >= self.max_receive_count
+
+    def _exhausted(self, record: SQSRecord, reason: str, message: str, cause: Exception) -> PermanentError:
+        """The last failure of a record SQS would now redrive without a reason: dead-letter it with this one."""
+        received = record.attributes.approximate_receive_count
+        metrics.add_metric(name="RetriesExhausted", unit=MetricUnit.Count, value=1)
+        error = PermanentError(
+            reason, f"retries exhausted ({received} of {self.max_receive_count} receives): {message}"
+        )
+        error.__cause__ = cause
+        return error
 
     def _dead_letter(self, record: SQSRecord, exc: PermanentError) -> None:
         if self.dead_letters is None:

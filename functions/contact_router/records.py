@@ -4,14 +4,40 @@ or a PermanentError("malformed_event") with a reason a person can act on."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.utilities.parser import parse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from contact_router.errors import PermanentError
-from contact_router.models.contact_event import ContactEvent, ContactEventDetail
+from contact_router.models.contact_event import (
+    ACCEPTED_SOURCES,
+    CONTACT_EVENT_DETAIL_TYPE,
+    ContactEvent,
+    ContactEventDetail,
+)
 from contact_router.routing.fallback import RECHECK_KEY, Recheck
+
+# A re-check message is the router's own, but anyone who can send to the queue can forge one: its numbers
+# must be finite and plausible (epoch seconds before 2100, a fallback step and attempt a rules file allows).
+_EPOCH_2100 = 4_102_444_800.0
+_Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+_Time = Annotated[float, Field(ge=0.0, le=_EPOCH_2100, allow_inf_nan=False)]
+
+
+class _RecheckState(BaseModel):
+    """Exactly the fields ``Recheck.to_message`` writes, bounded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contact_id: _Text
+    instance_arn: _Text
+    channel: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    rule: _Text
+    step: Annotated[int, Field(ge=0, le=1_000)]
+    step_started_at: _Time
+    attempt: Annotated[int, Field(ge=0, le=100_000)]
+    not_before: _Time
 
 
 def _load_json(body: str) -> Any:
@@ -25,20 +51,15 @@ def _load_json(body: str) -> Any:
         raise PermanentError("malformed_event", "SQS body is JSON nested too deeply to be an event") from exc
 
 
-def json_or_text(body: str) -> Any:
-    """The body for a debug log line: its JSON, or only its length when it is not JSON."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return {"unparsed_body_length": len(body)}
-
-
 def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
     """An SQS body: an EventBridge contact event, or a re-check the router scheduled for itself."""
     raw = _load_json(body)
     if isinstance(raw, dict) and RECHECK_KEY in raw:
+        unknown = sorted(str(k)[:64] for k in raw if k != RECHECK_KEY)
+        if unknown:
+            raise PermanentError("malformed_event", f"not a valid re-check message: unknown fields {unknown[:5]}")
         try:
-            recheck = Recheck.from_message(raw)
+            recheck = Recheck(**_RecheckState.model_validate(raw[RECHECK_KEY]).model_dump())
             detail = ContactEventDetail.model_validate(
                 {
                     "eventType": "QUEUED",
@@ -48,12 +69,22 @@ def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
                 }
             )
         except ValidationError as exc:  # a ValueError too: caught first for its field-level message
-            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors(include_input=False))
+            fields = ", ".join(
+                f"{'.'.join(str(p) for p in e['loc'])[:64]} ({e['type']})" for e in exc.errors(include_input=False)[:5]
+            )
             raise PermanentError("malformed_event", f"not a valid re-check message: invalid {fields}") from exc
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise PermanentError("malformed_event", f"not a valid re-check message: {type(exc).__name__}") from exc
         return detail, recheck
-    return parse_contact_event(body).detail, None
+    event = parse_contact_event(body)
+    if event.source not in ACCEPTED_SOURCES or event.detail_type != CONTACT_EVENT_DETAIL_TYPE:
+        # Defence in depth: the EventBridge rule and the queue policy should let only these through.
+        raise PermanentError(
+            "not_a_contact_event",
+            f"event from source {event.source[:64]!r} with detail-type {event.detail_type[:64]!r}; only "
+            f"{CONTACT_EVENT_DETAIL_TYPE!r} events from {sorted(ACCEPTED_SOURCES)} are accepted",
+        )
+    return event.detail, None
 
 
 def parse_contact_event(body: str) -> ContactEvent:

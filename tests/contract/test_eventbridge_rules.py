@@ -106,6 +106,19 @@ def test_route_voice_lets_voice_contacts_through(matches: Matcher) -> None:
     assert matches(router_event_pattern(RouteVoice="true"), voice)
 
 
+@pytest.mark.parametrize("route_voice", ["true", "false"])
+@pytest.mark.parametrize("channel", ["CHAT", "TASK", "EMAIL", "VOICE"])
+def test_the_router_rule_takes_voice_only_when_voice_routing_is_on(
+    route_voice: str, channel: str, matches: Matcher
+) -> None:
+    # GIVEN the router rule deployed with RouteVoice on or off, and a QUEUED event on each channel
+    event = load_event("queued-voice-routing-off.json")
+    event["detail"]["channel"] = channel
+    # WHEN it is put on the bus THEN chat, task and email always reach the router; voice only with RouteVoice=true
+    expected = channel != "VOICE" or route_voice == "true"
+    assert matches(router_event_pattern(RouteVoice=route_voice), event) is expected
+
+
 def test_rule_ignores_contacts_of_other_instances(matches: Matcher) -> None:
     # GIVEN a fixture the default rule matches, re-addressed to another instance
     event = load_event("queued-chat-minimal.json")

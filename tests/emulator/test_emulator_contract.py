@@ -78,6 +78,7 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
     client.dismiss_user_contact(InstanceId=INSTANCE_ID, UserId=SAM, ContactId=HANDLED_CHAT)
     for contact in emulator.contacts():
         client.describe_contact(InstanceId=INSTANCE_ID, ContactId=contact.id)
+        client.get_contact_attributes(InstanceId=INSTANCE_ID, InitialContactId=contact.id)
     for user_id in users:
         client.describe_user(InstanceId=INSTANCE_ID, UserId=user_id)
     client.get_current_user_data(InstanceId=INSTANCE_ID, Filters={"Agents": users})
@@ -86,6 +87,8 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
     client.search_users(InstanceId=INSTANCE_ID)
     client.describe_instance(InstanceId=INSTANCE_ID)
     client.describe_queue(InstanceId=INSTANCE_ID, QueueId=SUPPORT_QUEUE)
+    for profile in emulator.world.routing_profiles:
+        client.list_routing_profile_queues(InstanceId=INSTANCE_ID, RoutingProfileId=profile.id, MaxResults=2)
     client.search_contacts(
         InstanceId=INSTANCE_ID,
         TimeRange={"Type": "INITIATION_TIMESTAMP", "StartTime": 0, "EndTime": emulator.now()},
@@ -99,7 +102,9 @@ def _exercise(client: Any, emulator: ConnectEmulator) -> None:
     failing: list[tuple[Any, dict[str, Any]]] = [
         (client.describe_contact, {"ContactId": "nope"}),
         (client.describe_contact, {"ContactId": "c" * 300}),
+        (client.get_contact_attributes, {"InitialContactId": "nope"}),
         (client.describe_queue, {"QueueId": "22222222-0000-4000-8000-00000000dead"}),
+        (client.list_routing_profile_queues, {"RoutingProfileId": "55555555-0000-4000-8000-00000000dead"}),
         (client.associate_contact_with_user, {"ContactId": CONNECTED_CHAT, "UserId": DANA}),
         (client.get_current_user_data, {"Filters": {"Agents": [DANA], "Queues": [SUPPORT_QUEUE]}}),
         (client.monitor_contact, {"ContactId": QUEUED_CHAT, "UserId": LEAD_ONE}),
@@ -152,7 +157,7 @@ def test_error_responses_are_the_modeled_errors(
 
     # THEN each error has matching header and body codes, a message and the model's status
     errors = [response for _, response in exchanges if response.status != 200]
-    assert len(errors) == 10
+    assert len(errors) == 12  # one per failing call _exercise makes
     for response in errors:
         body = response.json()
         code = response.headers["x-amzn-ErrorType"]

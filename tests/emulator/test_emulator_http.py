@@ -47,7 +47,9 @@ def test_errors_over_http_keep_code_and_status(emulator: ConnectEmulator) -> Non
 
         # WHEN an unknown contact and an unimplemented operation are requested
         missing = client_error(client.describe_contact, InstanceId=INSTANCE_ID, ContactId="nope")
-        unimplemented = client_error(client.get_contact_attributes, InstanceId=INSTANCE_ID, InitialContactId="x")
+        unimplemented = client_error(
+            client.describe_agent_status, InstanceId=INSTANCE_ID, AgentStatusId="33333333-0000-4000-8000-00000000beef"
+        )
 
     # THEN botocore parses the same modeled errors as in process
     assert missing[:2] == ("ResourceNotFoundException", 404)

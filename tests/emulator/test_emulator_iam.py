@@ -160,6 +160,14 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "GetContactAttributes": {"InstanceId": INSTANCE_ID, "InitialContactId": "c-1"},
     "DescribeInstance": {"InstanceId": INSTANCE_ID},
     "DescribeQueue": {"InstanceId": INSTANCE_ID, "QueueId": SUPPORT_QUEUE},
+    "DismissUserContact": {"InstanceId": INSTANCE_ID, "UserId": DANA, "ContactId": "c-1"},
+    "TransferContact": {
+        "InstanceId": INSTANCE_ID,
+        "ContactId": "c-1",
+        "QueueId": SUPPORT_QUEUE,
+        "ContactFlowId": "f-1",
+    },
+    "ListRoutingProfileQueues": {"InstanceId": INSTANCE_ID, "RoutingProfileId": "rp-1"},
 }
 
 

@@ -742,3 +742,26 @@ def test_agent_queue_owner_and_cross_channel_mistakes_are_named() -> None:
     world["routing_profiles"][0]["cross_channel"] = "SOMETIMES"
     with pytest.raises(WorldError, match="cross_channel 'SOMETIMES' is not one of"):
         World.from_dict(world)
+
+
+def test_criteria_given_with_a_new_contact_apply_before_it_is_first_routed() -> None:
+    # GIVEN ana busy, ben and cy free (what a flow's "Set routing criteria" then "Transfer to queue" do)
+    emulator = _emulator()
+    emulator.set_busy("ana", "CHAT", 2)
+
+    # WHEN a chat enters the queue with criteria preferring ana for 10 s
+    steps = _criteria(([_id(emulator, "ana")], 10))
+    contact = emulator.add_contact(channel="CHAT", queue="Support", routing_criteria=steps).id
+
+    # THEN no free agent gets it while the step lasts; ana does once she frees a slot within it
+    assert emulator.contact(contact).state == "QUEUED"
+    emulator.advance(4)
+    emulator.set_busy("ana", "CHAT", 1)
+    assert emulator.contact(contact).agent_id == _id(emulator, "ana")
+
+
+def test_criteria_given_with_a_new_contact_are_checked_like_update_contact_routing_data() -> None:
+    emulator = _emulator()
+    with pytest.raises(EmulatorStateError, match="at least one step"):
+        emulator.add_contact(channel="CHAT", queue="Support", routing_criteria={"Steps": []})
+    assert emulator.contacts() == []  # nothing added

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from connect_emulator import ConnectEmulator, World
 from tests.emulator.support import (
     BACK_OFFICE,
@@ -56,6 +58,47 @@ def test_describe_queued_contact_has_queue_info_but_no_agent(client: Any) -> Non
     assert contact["Attributes"] == {"preferredAgent": "dana", "customerTier": "gold"}
     assert contact["SegmentAttributes"] == {"connect:Subtype": {"ValueString": "connect:Chat"}}
     assert contact["CustomerEndpoint"] == {"Type": "TELEPHONE_NUMBER", "Address": "+447700900123"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "with_attributes", "without"),
+    [("when_set", True, False), ("always", True, True), ("never", False, False)],
+)
+def test_the_attributes_key_of_describe_contact_follows_its_switch(
+    setting: str, with_attributes: bool, without: bool
+) -> None:
+    # GIVEN the switch instance.attributes_in_describe_contact, a chat with attributes and a task without
+    data = sample_world_dict()
+    data["instance"]["attributes_in_describe_contact"] = setting
+    emulator = ConnectEmulator(World.from_dict(data))
+    client = emulator.client()
+    no_attributes = next(c.id for c in emulator.contacts() if not c.attributes)
+    # WHEN both are described
+    chat = client.describe_contact(InstanceId=INSTANCE_ID, ContactId=QUEUED_CHAT)["Contact"]
+    other = client.describe_contact(InstanceId=INSTANCE_ID, ContactId=no_attributes)["Contact"]
+    # THEN the key is there (as {} when none) or not, as the switch says; GetContactAttributes answers either way
+    assert ("Attributes" in chat, "Attributes" in other) == (with_attributes, without)
+    if without:
+        assert other["Attributes"] == {}
+    answer = client.get_contact_attributes(InstanceId=INSTANCE_ID, InitialContactId=QUEUED_CHAT)
+    assert answer["Attributes"] == {"preferredAgent": "dana", "customerTier": "gold"}
+
+
+def test_get_contact_attributes_reads_the_chain_by_initial_contact_id(emulator: ConnectEmulator, client: Any) -> None:
+    # GIVEN a contact whose chain starts at a contact the world does not hold (a transfer's new leg)
+    follow_up = emulator.add_contact(
+        channel="TASK", state="QUEUED", queue="Support", initial_contact="gone-initial", attributes={"k": "v"}
+    )
+    # WHEN its chain is read by the initial contact id
+    answer = client.get_contact_attributes(InstanceId=INSTANCE_ID, InitialContactId="gone-initial")
+    # THEN the chain's attributes come back; an id nobody carries is not found
+    assert (follow_up.id != "gone-initial", answer["Attributes"]) == (True, {"k": "v"})
+    try:
+        client.get_contact_attributes(InstanceId=INSTANCE_ID, InitialContactId="nobody")
+    except client.exceptions.ResourceNotFoundException:
+        pass
+    else:
+        raise AssertionError("expected ResourceNotFoundException")
 
 
 def test_describe_connected_contact_has_agent_with_connection_time(client: Any) -> None:

@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
-from connect_emulator import ConnectEmulator, HttpRequest, World
+from connect_emulator import ConnectEmulator, HttpRequest, World, WorldError
 from tests.emulator.support import (
     CONNECTED_CHAT,
     DANA,
     DISCONNECTED_CHAT,
     INSTANCE_ID,
+    ONE_ATTEMPT,
     QUEUED_CHAT,
     QUEUED_EMAIL,
     QUEUED_VOICE,
@@ -291,6 +292,43 @@ def test_associate_voice_when_the_world_allows_it() -> None:
     assert emulator.user("dana").available_slots["VOICE"] == 0
 
 
+@pytest.mark.parametrize(
+    ("shown", "expected"), [(None, "CALLBACK"), ("CALLBACK_CUSTOMER_FIRST_QUEUED", "CALLBACK_CUSTOMER_FIRST_QUEUED")]
+)
+def test_a_customer_first_callback_is_never_associated_and_shows_as_the_switch_says(
+    shown: str | None, expected: str
+) -> None:
+    # GIVEN voice association on, and two queued voice callbacks: one customer-first, one agent-first (the default)
+    data = sample_world_dict()
+    data["instance"]["voice_association"] = True
+    if shown:
+        data["instance"]["customer_first_callback_method"] = shown
+    emulator = ConnectEmulator(World.from_dict(data))
+    client = emulator.client(config=ONE_ATTEMPT)
+    customer_first = emulator.add_contact(
+        channel="VOICE", initiation_method="CALLBACK", callback_mode="customer_first", queue="Support"
+    ).id
+    agent_first = emulator.add_contact(channel="VOICE", initiation_method="CALLBACK", queue="Support").id
+    # WHEN both are described and associated
+    described = client.describe_contact(InstanceId=INSTANCE_ID, ContactId=customer_first)["Contact"]
+    code, status, message = client_error(
+        client.associate_contact_with_user, InstanceId=INSTANCE_ID, ContactId=customer_first, UserId=DANA
+    )
+    client.associate_contact_with_user(InstanceId=INSTANCE_ID, ContactId=agent_first, UserId=DANA)
+    # THEN the customer-first one is named as the switch says and refused (newest API reference); the other is not
+    assert described["InitiationMethod"] == expected
+    assert (code, status) == ("InvalidRequestException", 400)
+    assert "customer-first" in message
+    assert emulator.contact(agent_first).state == "ASSOCIATED"
+
+
+def test_callback_mode_is_only_for_voice_callbacks() -> None:
+    data = sample_world_dict()
+    data["contacts"].append({"id": "c-mode", "channel": "CHAT", "queue": "Support", "callback_mode": "customer_first"})
+    with pytest.raises(WorldError, match="callback_mode is only for VOICE contacts with initiation_method CALLBACK"):
+        World.from_dict(data)
+
+
 # ------------------------------------------------------------------------------ unimplemented and unknown
 
 
@@ -298,12 +336,12 @@ def test_unimplemented_operation_answers_501_not_implemented(client: Any) -> Non
     # GIVEN an operation the model has but the emulator does not implement yet
     # WHEN it is called
     code, status, message = client_error(
-        client.get_contact_attributes, InstanceId=INSTANCE_ID, InitialContactId=QUEUED_CHAT
+        client.describe_agent_status, InstanceId=INSTANCE_ID, AgentStatusId="33333333-0000-4000-8000-00000000beef"
     )
 
     # THEN the answer cannot be mistaken for a missing resource
     assert (code, status) == ("NotImplementedByEmulator", 501)
-    assert "GetContactAttributes" in message
+    assert "DescribeAgentStatus" in message
 
 
 def test_unknown_route_is_not_a_connect_operation(emulator: ConnectEmulator) -> None:

@@ -19,8 +19,9 @@ from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, Iam, World
 from contact_router.adapters.aws import Clients
-from contact_router.composition import build_affinity_app, build_router_app, build_supervision_app
+from contact_router.composition import build_affinity_app, build_flow_app, build_router_app, build_supervision_app
 from contact_router.config import Settings
+from contact_router.flow_app import FlowApp
 from contact_router.handlers import router as router_handler
 from contact_router.record_policy import AffinityApp, RouterApp, SupervisionApp
 from contact_router_cli.local import LocalLambdaContext, lambda_output_to
@@ -38,7 +39,7 @@ LambdaContext = LocalLambdaContext
 # The deployment the harness mirrors: its supervision settings allow barge, and the sweep is on. With these
 # parameters each function's Connect requests are authorized against its role in template.yaml (the
 # emulator's IAM mode), so a policy that would be denied in production fails the tests.
-DEPLOYMENT = {"AllowBarge": "true", "SweepEnabled": "true"}
+DEPLOYMENT = {"AllowBarge": "true", "SweepEnabled": "true", "FlowIntegration": "true"}
 
 
 @dataclass
@@ -65,6 +66,17 @@ class Harness:
         )
         self.apps.append(app)
         return app
+
+    def flow_app(self, **env: str) -> FlowApp:
+        """The contact-flow entry point, its Connect calls authorized against FlowFunctionRole."""
+        return build_flow_app(
+            Settings.from_env({**self.env, **env}),
+            Clients(
+                connect=self.emulator.client(role="FlowFunction"),
+                dynamodb=self.dynamodb,
+                secretsmanager=self.secrets,
+            ),
+        )
 
     def supervision_app(self, **env: str) -> SupervisionApp:
         settings = Settings.from_env({**self.env, "ALLOW_BARGE": "true", **env})

@@ -149,22 +149,28 @@ def test_owners_csv_with_three_bad_rows_among_1000(harness: Harness, tmp_path: P
     resolver = OwnerResolver(
         ConnectGateway(harness.emulator.client(), harness.emulator.instance_id), harness.emulator.instance_arn
     )
-    started = time.perf_counter()
+    # WHEN a file with three bad lines is imported  THEN each is reported with its number and nothing is written
     report = import_owners(path, store, SECRET.encode(), resolver)
-    first_run = time.perf_counter() - started
-    assert (report.stored, report.unchanged) == (997, 0)
+    assert (report.rows, report.stored, report.unchanged) == (1000, 0, 0)
     assert [line for line, _ in report.bad] == [101, 502, 903]
     assert report.bad[0][1] == "invalid phone key (E.164, e.g. +447700900123)"
     assert report.bad[1][1] == "owner 'nobody.here' is not a user of this instance"
     assert report.bad[2][1].startswith("unknown key_type 'fax'")
-    # WHEN imported again  THEN nothing changes
-    again = import_owners(path, store, SECRET.encode(), resolver)
-    assert (again.stored, again.unchanged, len(again.bad)) == (0, 997, 3)
-    assert harness.dynamodb.scan(TableName=AFFINITY_TABLE, Select="COUNT")["Count"] == 997
-    assert first_run < 60  # not a timing assertion: a guard against an accidental per-row Connect call storm
+    assert harness.dynamodb.scan(TableName=AFFINITY_TABLE, Select="COUNT")["Count"] == 0
     # one lookup per distinct owner, not per row: usernames dana, sam, nobody.here; ids dana, sam (by ARN)
     counts = harness.emulator.call_counts()
     assert (counts["SearchUsers"], counts["DescribeUser"]) == (3, 2)
+    # WHEN the bad lines are fixed (dropped) and the file imported  THEN every row is stored
+    owners_csv(path, good=997, bad_lines={})
+    started = time.perf_counter()
+    report = import_owners(path, store, SECRET.encode(), resolver)
+    first_run = time.perf_counter() - started
+    assert (report.rows, report.stored, report.unchanged, report.bad) == (997, 997, 0, [])
+    # WHEN imported again  THEN nothing changes
+    again = import_owners(path, store, SECRET.encode(), resolver)
+    assert (again.stored, again.unchanged, len(again.bad)) == (0, 997, 0)
+    assert harness.dynamodb.scan(TableName=AFFINITY_TABLE, Select="COUNT")["Count"] == 997
+    assert first_run < 60  # not a timing assertion: a guard against an accidental per-row Connect call storm
 
 
 def test_owners_commands_against_aws_endpoints(
@@ -174,24 +180,30 @@ def test_owners_commands_against_aws_endpoints(
     path = tmp_path / "owners.csv"
     path.write_text("key_type,key,owner\nemail,CFO@BigCorp.example,omar\nphone,12345,sam\n", encoding="utf-8")
     secret_arn = harness.env["CUSTOMER_KEY_SECRET_ARN"]
+    args = ["--table", AFFINITY_TABLE, "--secret-arn", secret_arn, "--region", "eu-west-2"]
     with harness.emulator.serve() as url:
         monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", url)
-        args = ["--table", AFFINITY_TABLE, "--secret-arn", secret_arn, "--region", "eu-west-2"]
-        imported = CliRunner().invoke(
-            main, ["owners", "import", *args, "--instance-arn", harness.emulator.instance_arn, str(path)]
-        )
-    assert imported.exit_code == 1, "a bad row makes the command fail, after storing the good ones"
-    assert "error: line 3: invalid phone key" in imported.output
-    assert "2 row(s): 1 stored, 0 unchanged, 1 bad" in imported.output
+        instance = ["--instance-arn", harness.emulator.instance_arn]
+        refused = CliRunner().invoke(main, ["owners", "import", *args, *instance, str(path)])
+        # THEN a bad line makes the command fail before anything is written
+        assert refused.exit_code == 2
+        assert f"error: {path}:3: invalid phone key" in refused.output
+        assert f"{path}: 1 bad line(s) among 2 row(s); nothing was written" in refused.output
+        assert harness.dynamodb.scan(TableName=AFFINITY_TABLE, Select="COUNT")["Count"] == 0
+        # WHEN the line is fixed  THEN the file is imported
+        path.write_text("key_type,key,owner\nemail,CFO@BigCorp.example,omar\n", encoding="utf-8")
+        imported = CliRunner().invoke(main, ["owners", "import", *args, *instance, str(path)])
+    assert imported.exit_code == 0, imported.output
+    assert f"{path}: 1 row(s): 1 stored, 0 unchanged" in imported.output
     exported = CliRunner().invoke(main, ["owners", "export", "--table", AFFINITY_TABLE, "--region", "eu-west-2"])
     assert exported.output.splitlines()[0] == "key_hash,key_type,owner_id"
     assert exported.output.splitlines()[1].endswith(",email,33333333-0000-4000-8000-000000000007")
     assert "bigcorp" not in exported.output.lower()
-    deleted = CliRunner().invoke(
-        main,
-        ["owners", "delete", "--table", AFFINITY_TABLE, "--secret-arn", secret_arn, "--region", "eu-west-2", str(path)],
-    )
-    assert "1 deleted, 0 not found, 1 bad row(s)" in deleted.output
+    deleted = CliRunner().invoke(main, ["owners", "delete", *args, str(path)])
+    assert deleted.exit_code == 0, deleted.output
+    assert f"{path}: 1 deleted, 0 not found" in deleted.output
+    again = CliRunner().invoke(main, ["owners", "delete", *args, str(path)])
+    assert f"{path}: 0 deleted, 1 not found" in again.output
 
 
 def test_no_customer_address_in_clear_in_dynamodb_or_logs() -> None:

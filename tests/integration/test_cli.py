@@ -109,6 +109,30 @@ def test_rules_validate_reports_every_problem_with_rule_and_field(tmp_path: Path
     assert f"error: {bad}: rule 'vip' (routing[0]): colour: Extra inputs are not permitted" in result.output
 
 
+def test_rules_validate_gives_one_line_per_hostile_or_empty_file(tmp_path: Path) -> None:
+    # GIVEN files that raised tracebacks or were accepted before: deep, a huge number, latin-1, empty
+    files = {
+        "deep.yaml": b"version: 1\nrouting: " + b"[" * 600 + b"]" * 600 + b"\n",
+        "number.yaml": b"version: 1\nrouting: []\nallow_empty: " + b"9" * 5000 + b"\n",
+        "latin1.yaml": b"version: 1\nrouting:\n  - name: caf\xe9\n",
+        "empty.yaml": b"",
+        "none.yaml": b"version: 1\nrouting: []\nallow_empty: true\n",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    result = CliRunner().invoke(main, ["rules", "validate", *(str(tmp_path / name) for name in files)])
+    # THEN one line each, naming the file and the place; the empty file on purpose is OK and says so
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"error: {tmp_path / 'deep.yaml'}: line 2, column 29: nested more than 20 levels deep (the limit)",
+        f"error: {tmp_path / 'number.yaml'}: line 3, column 14: a number of 5000 characters; at most 20 "
+        "(quote it if it is text)",
+        f"error: {tmp_path / 'latin1.yaml'}: not UTF-8: byte 0xE9 at line 3, column 14",
+        f"error: {tmp_path / 'empty.yaml'}: the document is empty; expected a mapping with 'version' and 'routing'",
+        f"{tmp_path / 'none.yaml'}: OK, no rules (allow_empty: true): nothing is routed or monitored",
+    ]
+
+
 def test_rules_schema_is_the_published_one() -> None:
     code, out = invoke("rules", "schema")
     assert code == 0
@@ -162,7 +186,12 @@ def test_explain_against_an_instance_by_arn_uses_the_aws_endpoint(monkeypatch: p
     assert "rule preferred-agent-attribute: match" in out
     assert "decision now: WouldAssociate would associate with dana" in out
     assert emulator.associations == []
-    assert set(emulator.call_counts()) <= {"DescribeContact", "SearchUsers", "GetCurrentUserData"}
+    assert set(emulator.call_counts()) <= {
+        "DescribeContact",
+        "SearchUsers",
+        "GetCurrentUserData",
+        "ListRoutingProfileQueues",
+    }
 
 
 def test_monitor_on_demand_prints_the_monitoring_contact_and_is_idempotent() -> None:
@@ -221,3 +250,25 @@ def test_rules_validate_rejects_barge_when_the_deployment_forbids_it() -> None:
     code, out = invoke("rules", "validate", "--allow-barge", str(SAMPLES_DIR / "rules.yaml"))
     assert code == 0
     assert "2 supervision rule(s): vip-voice-escalation, new-hire-chats" in out
+
+
+def test_explain_reads_attributes_describe_contact_leaves_out(tmp_path: Path) -> None:
+    # GIVEN an instance whose DescribeContact has no Attributes key (emulator switch), and a chat naming dana
+    world = yaml.safe_load((SAMPLES_DIR / "world.yaml").read_text(encoding="utf-8"))
+    world["instance"]["attributes_in_describe_contact"] = "never"
+    path = tmp_path / "world.yaml"
+    path.write_text(yaml.safe_dump(world), encoding="utf-8")
+    # WHEN the chat is explained
+    code, out = invoke(
+        "explain",
+        "--contact-id",
+        "44444444-0000-4000-8000-000000000001",
+        "--world",
+        str(path),
+        "--rules",
+        str(SAMPLES_DIR / "rules.yaml"),
+    )
+    # THEN the rules (and the misses shown) see the attributes GetContactAttributes gave, as the router would
+    assert code == 0, out
+    assert "rule preferred-agent-attribute: match" in out
+    assert "would associate with dana" in out

@@ -29,7 +29,8 @@ def test_the_cli_extra_and_the_dependencies_cover_every_import_of_the_tools() ->
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = {
         Requirement(r).name.lower().replace("_", "-")
-        for r in project["dependencies"] + project["optional-dependencies"]["cli"]
+        for r in project["dependencies"]
+        + project["optional-dependencies"]["cli"]
         # `simulate --plot` imports matplotlib only when asked, from its own optional extra
         + project["optional-dependencies"]["plot"]
     }

@@ -408,6 +408,21 @@ def test_the_optional_sweep_is_checked_when_deployed(account: Account) -> None:
     assert checks["queues"]["detail"] == "3 queue(s) named exist"  # the rules' two and the sweep's one
 
 
+def test_the_customer_profiles_domain_is_checked_when_set(account: Account) -> None:
+    # GIVEN a stack deployed with a Customer Profiles domain for the customer_profile source
+    profiles = deploy(stack_name="profiles", CustomerProfilesDomain="acme-profiles")
+    code, data = report(profiles)
+    # THEN the router's role may search that domain
+    assert code == 0, [c for c in data["checks"] if c["status"] != "PASS"]
+    assert by_name(data)["router: profile:SearchProfiles"] == {
+        "area": "iam",
+        "name": "router: profile:SearchProfiles",
+        "status": "PASS",
+        "detail": "allowed on domains/acme-profiles",
+        "fix": "",
+    }
+
+
 # ----------------------------------------------------------------------------------------------- --json
 def test_json_is_one_object_with_counts_and_every_check(account: Account) -> None:
     code, out = invoke(account, "--json")

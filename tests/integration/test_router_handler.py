@@ -142,7 +142,7 @@ def _new_chat_for(harness: Harness, preferred: str) -> dict[str, Any]:
 THREE_CALLS = {"DescribeContact": 1, "GetCurrentUserData": 1, "AssociateContactWithUser": 1}
 
 
-def test_attribute_rule_costs_at_most_three_connect_calls(harness: Harness, tmp_path: Path) -> None:
+def test_attribute_rule_costs_three_connect_calls_and_one_cached_profile_read(harness: Harness, tmp_path: Path) -> None:
     # GIVEN an attribute rule and a chat whose attribute holds dana's user id, on a cold environment
     rules = tmp_path / "rules.yaml"
     rules.write_text(
@@ -151,8 +151,14 @@ def test_attribute_rule_costs_at_most_three_connect_calls(harness: Harness, tmp_
     body = _new_chat_for(harness, DANA)
     harness.emulator.reset_calls()
     # WHEN routed
-    harness.invoke([harness.record(body)], harness.app(RULES_FILE=str(rules)))
-    # THEN DescribeContact, GetCurrentUserData and AssociateContactWithUser, once each
+    app = harness.app(RULES_FILE=str(rules))
+    harness.invoke([harness.record(body)], app)
+    # THEN DescribeContact, GetCurrentUserData and AssociateContactWithUser, once each, and the queues of dana's
+    # routing profile (cold: the environment caches them for USER_CACHE_SECONDS)
+    assert dict(harness.emulator.call_counts()) == {**THREE_CALLS, "ListRoutingProfileQueues": 1}
+    # AND the next contact in the same environment costs the three calls only
+    harness.emulator.reset_calls()
+    harness.invoke([harness.record(_new_chat_for(harness, DANA))], app)
     assert dict(harness.emulator.call_counts()) == THREE_CALLS
 
 
@@ -302,6 +308,51 @@ def test_debug_logs_show_payloads_with_customer_data_erased(harness: Harness, la
         assert address not in out
 
 
+def test_debug_logs_carry_no_name_email_or_phone_planted_in_tags_segment_attributes_attributes_or_endpoints(
+    harness: Harness, lambda_output: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN an email contact whose tags, segment attributes, attributes and endpoint all carry a customer's name,
+    # email address and phone number, in Connect's answer and in the event itself
+    from contact_router.observability import logger
+
+    name, email, phone = "Josephine Planted-Bloggs", "josephine.planted@example.org", "+447700900987"
+    everything = f"{name} <{email}> {phone}"
+    contact = harness.emulator.add_contact(
+        channel="EMAIL",
+        state="QUEUED",
+        queue="Support",
+        attributes={"preferredAgent": "dana", "customerName": name, "callback": phone},
+        tags={"CustomerEmail": email, "Note": everything},
+        segment_attributes={"connect:Subtype": "connect:Email", "connect:EmailSubject": f"Re: order for {everything}"},
+        customer_endpoint={"type": "EMAIL_ADDRESS", "address": email},
+        customer_id=f"{name} {phone}",
+    )
+    body = event(CHAT_BY_ATTRIBUTE)
+    body["detail"].update(
+        contactId=contact.id,
+        channel="EMAIL",
+        tags={"CustomerEmail": email, "Note": everything},
+        segmentAttributes={"connect:EmailSubject": {"ValueString": f"Re: order for {everything}"}},
+        customerEndpoint={"type": "EMAIL_ADDRESS", "address": email},
+    )
+    previous = logger.log_level
+    logger.setLevel("DEBUG")
+    try:
+        # WHEN the router handles it at DEBUG
+        harness.invoke([harness.record(body)])
+    finally:
+        logger.setLevel(previous)
+    out = lambda_output.getvalue() + capsys.readouterr().out
+    # THEN the payload lines are there, their customer fields erased whole, and none of the planted data anywhere
+    described = [json.loads(line) for line in out.splitlines() if '"message":"described contact"' in line]
+    assert len(described) == 1
+    for member in ("Tags", "SegmentAttributes", "Attributes", "CustomerEndpoint", "CustomerId"):
+        assert described[0]["contact"][member] == "*****", member
+    assert '"message":"sqs record"' in out
+    for planted in (name, email, phone, "Planted", "planted", "7700900987"):
+        assert planted not in out, planted
+
+
 def _chats(harness: Harness, preferred: list[str]) -> list[dict[str, Any]]:
     records = []
     for agent in preferred:
@@ -325,12 +376,18 @@ def test_a_batch_shares_one_get_current_user_data(harness: Harness, tmp_path: Pa
     harness.emulator.reset_calls()
     # WHEN they arrive in one SQS batch
     assert harness.invoke(records, harness.app(RULES_FILE=str(rules))) == {"batchItemFailures": []}
-    # THEN 10 DescribeContact, 1 GetCurrentUserData, 10 AssociateContactWithUser: 2.1 calls per association
+    # THEN 10 DescribeContact, 1 GetCurrentUserData, 10 AssociateContactWithUser, and one ListRoutingProfileQueues
+    # per routing profile of the five agents (Digital generalists, Supervisors), not one per contact
     assert dict(harness.emulator.call_counts()) == {
         "DescribeContact": 10,
         "GetCurrentUserData": 1,
+        "ListRoutingProfileQueues": 2,
         "AssociateContactWithUser": 10,
     }
+    profiles = [
+        c.params["RoutingProfileId"] for c in harness.emulator.calls if c.operation == "ListRoutingProfileQueues"
+    ]
+    assert sorted(profiles) == sorted({u.routing_profile_id for u in harness.emulator.world.users if u.id in ids})
     assert len(harness.emulator.associations) == 10
 
 

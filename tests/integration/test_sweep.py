@@ -151,12 +151,14 @@ def test_a_lost_queued_event_is_reinjected_and_routed(
     assert (decision["outcome"], decision["agent_id"]) == ("Associated", DANA)
     assert [(a.contact_id, a.user_id) for a in harness.emulator.associations] == [(lost, DANA)]
     # AND the whole recovery cost one search plus the router's usual calls (the candidate dana and the rule's
-    # exclusion lee are usernames: SearchUsers, cached per environment after this cold start)
+    # exclusion lee are usernames: SearchUsers, cached per environment after this cold start; so is dana's
+    # routing profile's queue list)
     assert connect_calls(harness) == {
         "SearchContacts": 1,
         "DescribeContact": 1,
         "SearchUsers": 2,
         "GetCurrentUserData": 1,
+        "ListRoutingProfileQueues": 1,
         "AssociateContactWithUser": 1,
     }
 

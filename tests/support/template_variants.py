@@ -28,6 +28,8 @@ EVERYTHING_ON: dict[str, str] = {
     "AllowBarge": '"true"',
     "RouteVoice": '"true"',
     "ActiveTracing": '"true"',
+    "FlowIntegration": '"true"',
+    "CustomerProfilesDomain": "acme-profiles",
 }
 
 _TOP_LEVEL = re.compile(r"^\S")

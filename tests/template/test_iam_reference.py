@@ -27,6 +27,8 @@ EVERYTHING = {
     "RulesSsmParameterName": "/contact-router/rules",
     "AllowBarge": "true",
     "AllowedAgentArnPattern": f"{TEST_INSTANCE_ARN}/agent/a*",
+    "FlowIntegration": "true",
+    "CustomerProfilesDomain": "acme-profiles",
 }
 VARIANTS = {
     "defaults": {},

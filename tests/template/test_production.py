@@ -32,7 +32,14 @@ SWEEP = {
     "SweepQueueIds": "22222222-0000-4000-8000-000000000001,22222222-0000-4000-8000-00000000000b",
 }
 WITH_KEY = {"KmsKeyArn": KEY}
-EVERYTHING = {**SWEEP, **WITH_KEY, "AlarmTopicArn": TOPIC, "AllowBarge": "true", "RouteVoice": "true"}
+EVERYTHING = {
+    **SWEEP,
+    **WITH_KEY,
+    "AlarmTopicArn": TOPIC,
+    "AllowBarge": "true",
+    "RouteVoice": "true",
+    "FlowIntegration": "true",
+}
 VARIANTS = {
     "defaults": {},
     "sweep": SWEEP,
@@ -47,19 +54,22 @@ VARIANTS = {
     },
     "narrow-agents": {"AllowedAgentArnPattern": f"{TEST_INSTANCE_ARN}/agent/a*"},
 }
-FUNCTIONS = {"RouterFunction", "SupervisionFunction", "AffinityFunction", "SweepFunction"}
+FUNCTIONS = {"RouterFunction", "SupervisionFunction", "AffinityFunction", "SweepFunction", "FlowFunction"}
 ROUTING_DECISIONS = {
     "Associated",
     "WouldAssociate",
     "NoRuleMatched",
     "NoEligibleAgent",
     "RoutingCriteriaSet",
+    "Parked",
     "NotWaiting",
     "Ignored",
     "Rejected",
     "Failed",
 }
 ROUTING_OUTCOMES = ROUTING_DECISIONS | {"Waiting", "Duplicate"}
+# The contact-flow entry point (FlowIntegration) answers a flow: it never associates, waits or replays.
+FLOW_OUTCOMES = {"Preferred", "NoRuleMatched", "NoEligibleAgent", "Ignored", "Failed"}
 SUPERVISION_OUTCOMES = {
     "MonitoringStarted",
     "WouldMonitor",
@@ -515,6 +525,7 @@ def dashboard_metrics() -> list[list[Any]]:
         ("contact-router", ROUTING_OUTCOMES),
         ("contact-router-supervision", SUPERVISION_OUTCOMES),
         ("contact-router-affinity", AFFINITY_OUTCOMES),
+        ("contact-router-flow", FLOW_OUTCOMES),
     ],
 )
 def test_dashboard_shows_every_outcome_of_every_function(service: str, outcomes: set[str]) -> None:
@@ -532,7 +543,7 @@ def test_the_dashboard_and_alarm_know_every_outcome_the_code_emits() -> None:
     from contact_router.models.decision import Outcome
     from contact_router.models.supervision import SupervisionOutcome
 
-    assert {o.value for o in Outcome} == ROUTING_OUTCOMES
+    assert {o.value for o in Outcome} == ROUTING_OUTCOMES | FLOW_OUTCOMES
     assert {o.value for o in SupervisionOutcome} == SUPERVISION_OUTCOMES
     assert {o.value for o in AffinityOutcome} == AFFINITY_OUTCOMES
 

@@ -57,3 +57,14 @@ def test_queue_policy_lets_only_its_rule_send_over_tls(rule: str, queue: str) ->
         assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": arn(rule)}}
     denies = [s for s in statements if s["Effect"] == "Deny"]
     assert [s["Condition"] for s in denies] == [{"Bool": {"aws:SecureTransport": "false"}}]
+
+
+@pytest.mark.parametrize("function", ["RouterFunction", "SupervisionFunction", "AffinityFunction"])
+def test_function_knows_its_queues_max_receive_count(function: str) -> None:
+    # Given the queue feeding the function (its only event source mapping)
+    mapping = stack().event_source_mapping(function)
+    (queue,) = [q for _, q, _ in PATHS if mapping["EventSourceArn"] == arn(q)]
+    # Then the function's MAX_RECEIVE_COUNT is that queue's redrive limit, so its last receive is known
+    # and a failure is dead-lettered there with its reason, never redriven by SQS without one
+    variables = stack().properties(function)["Environment"]["Variables"]
+    assert variables["MAX_RECEIVE_COUNT"] == str(stack().properties(queue)["RedrivePolicy"]["maxReceiveCount"])

@@ -42,12 +42,14 @@ ROUTER_ENV_NAMES = {
     "ALLOWED_AGENT_ARN_PATTERN",
     "IDEMPOTENCY_TABLE",
     "DEAD_LETTER_QUEUE_URL",
+    "MAX_RECEIVE_COUNT",
     "ROUTER_QUEUE_URL",
     "CONNECT_API_QUOTAS",
     "MAX_CONCURRENCY",
     "AFFINITY_TABLE",
     "CUSTOMER_KEY_SECRET_ARN",
     "CUSTOMER_PROFILE_ATTRIBUTE",
+    "CUSTOMER_PROFILES_DOMAIN",
     "PHONE_DEFAULT_REGION",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -307,17 +309,24 @@ def test_connect_permissions_are_exact_actions_on_the_instance_only() -> None:
     connect = [s for s in statements if any(a.startswith("connect:") for a in as_list(s["Action"]))]
     assert actions_of(connect) == {
         "connect:DescribeContact",
+        "connect:GetContactAttributes",
         "connect:GetCurrentUserData",
         "connect:SearchUsers",
         "connect:DescribeUser",
+        "connect:ListRoutingProfileQueues",
         "connect:AssociateContactWithUser",
         "connect:UpdateContactRoutingData",
+        "connect:TransferContact",
     }
     for statement in connect:
         for resource in as_list(statement["Resource"]):
             assert resource == TEST_INSTANCE_ARN or resource.startswith(f"{TEST_INSTANCE_ARN}/"), resource
     describe = statement_with(connect, "connect:DescribeContact")
     assert as_list(describe["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
+    profiles = statement_with(connect, "connect:ListRoutingProfileQueues")
+    assert as_list(profiles["Resource"]) == [f"{TEST_INSTANCE_ARN}/routing-profile/*"]
+    attributes = statement_with(connect, "connect:GetContactAttributes")
+    assert as_list(attributes["Resource"]) == [f"{TEST_INSTANCE_ARN}/contact/*"]
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,13 @@ def test_an_action_s_required_arns_are_one_per_required_type_filled_from_the_val
     }
 
 
+def test_customer_profiles_searches_are_authorized_on_the_domain() -> None:
+    # preflight simulates profile:SearchProfiles on the configured domain's ARN, as the template grants it
+    assert required_arns("profile:SearchProfiles", {**IDS, "DomainName": "acme-profiles"}) == {
+        "domains": "arn:aws:profile:eu-west-2:123456789012:domains/acme-profiles"
+    }
+
+
 def test_a_missing_value_names_the_placeholder_and_the_format() -> None:
     with pytest.raises(
         IamReferenceError, match=r"no value for \$\{HierarchyGroupId\} of the connect hierarchy-group ARN"

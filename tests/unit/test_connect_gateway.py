@@ -77,3 +77,40 @@ def test_association_and_monitoring_name_the_user_by_arn(user: str) -> None:
     # THEN Connect gets the user's ARN as UserId both times (connect:PreferredUserArn is then certain)
     expected = f"{INSTANCE_ARN}/agent/33333333-0000-4000-8000-000000000001"
     assert [params["UserId"] for _, params in client.calls] == [expected, expected]
+
+
+def test_a_describe_contact_without_the_attributes_key_marks_them_missing_and_an_empty_map_does_not() -> None:
+    from contact_router.adapters.connect import contact_from_api
+
+    # GIVEN a DescribeContact answer without Attributes, and one with an empty map
+    absent = contact_from_api({"Id": "c-1", "Channel": "CHAT"})
+    empty = contact_from_api({"Id": "c-1", "Channel": "CHAT", "Attributes": {}})
+    # THEN only the first is "missing"; both have no attributes
+    assert (absent.attributes_missing, dict(absent.attributes)) == (True, {})
+    assert (empty.attributes_missing, dict(empty.attributes)) == (False, {})
+
+
+class AttributesClient:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def get_contact_attributes(self, **params: Any) -> Any:
+        self.calls.append(params)
+        return {"Attributes": {"preferredAgent": "dana"}}
+
+
+def test_get_contact_attributes_names_the_initial_contact_and_goes_through_the_pacer() -> None:
+    from contact_router.adapters.pacing import Pacer
+
+    # GIVEN a pacer allowing GetContactAttributes 1 request/s (burst 2.5) on a virtual clock
+    slept: list[float] = []
+    pacer = Pacer({"GetContactAttributes": 1.0}, clock=lambda: 0.0, sleep=slept.append)
+    client = AttributesClient()
+    gateway = ConnectGateway(client, "i-1", pacer=pacer)
+    # WHEN three reads are made at once
+    answers = [gateway.contact_attributes("c-0") for _ in range(3)]
+    # THEN each names the initial contact, and the third waited for its token
+    assert answers == [{"preferredAgent": "dana"}] * 3
+    assert client.calls[0] == {"InstanceId": "i-1", "InitialContactId": "c-0"}
+    assert len(slept) == 1
+    assert slept[0] > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from contact_router.config import RulesSourceKind, Settings
@@ -154,3 +156,54 @@ def test_a_decision_line_names_at_most_ten_candidates_and_counts_the_rest() -> N
     assert line["candidates"][-1]["verdict"] == "chosen"
     assert line["candidates_not_shown"] == {"count": 89, "unknown_user": 89}
     assert len(record["candidates"]) == 100  # the stored record (idempotency) keeps them all
+
+
+# Contact members (botocore model) that can carry who the customer is or what they wrote.
+CUSTOMER_MEMBERS = {
+    "Name",
+    "Description",
+    "CustomerId",
+    "CustomerEndpoint",
+    "SystemEndpoint",
+    "AdditionalEmailRecipients",
+    "Tags",
+    "SegmentAttributes",
+    "Attributes",
+    "Customer",
+    "ContactDetails",
+}
+
+
+def _example(shape: Any, planted: str, depth: int = 0) -> Any:
+    """A value of every member of a botocore shape, every free string and map key holding ``planted``."""
+    kind = shape.type_name
+    if depth > 8:
+        return None
+    if kind == "structure":
+        return {name: _example(member, planted, depth + 1) for name, member in shape.members.items()}
+    if kind == "list":
+        return [_example(shape.member, planted, depth + 1)]
+    if kind == "map":
+        return {f"key {planted}": _example(shape.value, planted, depth + 1)}
+    if kind == "string":
+        return shape.enum[0] if shape.enum else planted
+    return {"timestamp": "2026-01-01T00:00:00Z", "boolean": True}.get(kind, 1)
+
+
+def test_a_described_contact_logs_no_customer_member_in_clear() -> None:
+    # GIVEN a DescribeContact answer with every member of the botocore Contact shape filled, a customer's name,
+    # email address and phone number planted in every string and map key
+    import botocore.session
+
+    from contact_router.observability import masked
+
+    contact_shape = botocore.session.get_session().get_service_model("connect").shape_for("Contact")
+    planted = "Jo Bloggs jo.bloggs@example.com +447700900123"
+    assert set(contact_shape.members) >= CUSTOMER_MEMBERS
+    contact = _example(contact_shape, planted)
+    # WHEN it is masked for the DEBUG line
+    out = masked({"contact": contact})["contact"]
+    # THEN each member that can carry customer data is erased whole, and the routing facts stay readable
+    for member in CUSTOMER_MEMBERS:
+        assert out[member] == "*****", member
+    assert (out["Id"], out["Channel"], out["QueueInfo"]["Id"]) == (planted, contact["Channel"], planted)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -240,3 +241,209 @@ def test_no_rule_matched() -> None:
     connect = FakeConnect(contacts={"c1": queued()})
     decision = make(connect).route(detail())
     assert (decision.outcome, decision.reason) == (Outcome.NO_RULE_MATCHED, "no_rule_matched")
+
+
+@pytest.mark.parametrize(
+    ("reason", "gone", "expected"),
+    [
+        # the customer left: Connect no longer knows a queued contact to associate
+        ("not_found", {"disconnected_at": ENQUEUED}, "disconnected"),
+        ("invalid_parameter", {"agent_id": SAM}, "already_assigned"),
+        ("conflict", {"agent_id": SAM, "connected_to_agent_at": ENQUEUED}, "connected_to_agent"),
+        ("connect_error", {"queue_id": None}, "not_queued"),
+    ],
+)
+def test_any_refused_association_re_reads_and_a_contact_that_moved_on_is_not_waiting(
+    reason: str, gone: dict[str, Any], expected: str
+) -> None:
+    # GIVEN the contact moves on just as we associate, and Connect refuses with some client error
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+
+    def moved_on(contact_id: str, user_id: str) -> None:
+        connect.contacts[contact_id] = queued(**gone)
+
+    connect.on_associate = moved_on
+    connect.associate_error = PermanentError(reason, "refused")
+    # WHEN it is routed
+    decision = make(connect).route(detail())
+    # THEN one re-read explains it: not waiting, with the reason, not a dead letter
+    assert (decision.outcome, decision.reason) == (Outcome.NOT_WAITING, expected)
+    assert reason in (decision.detail or "")
+    assert connect.count("DescribeContact") == 2
+
+
+@pytest.mark.parametrize("reason", ["not_found", "invalid_parameter", "conflict", "invalid_request"])
+def test_a_refusal_on_a_contact_still_waiting_is_dead_lettered_with_the_refusal(reason: str) -> None:
+    # GIVEN Connect refuses the association of a contact that is still waiting
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+    refusal = PermanentError(reason, "refused")
+    connect.associate_error = refusal
+    # WHEN it is routed THEN the refusal itself is raised (dead-letter with its reason) after one re-read
+    with pytest.raises(PermanentError) as raised:
+        make(connect).route(detail())
+    assert raised.value is refusal
+    assert connect.count("DescribeContact") == 2
+
+
+def test_access_denied_is_never_explained_away_by_a_re_read() -> None:
+    # GIVEN the role may not associate (a deployment fault), and the contact has meanwhile ended
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+    connect.on_associate = lambda cid, uid: connect.contacts.update({cid: queued(disconnected_at=ENQUEUED)})
+    connect.associate_error = PermanentError("access_denied", "denied")
+    # WHEN it is routed THEN access_denied reaches the dead-letter queue, without a re-read
+    with pytest.raises(PermanentError, match="denied"):
+        make(connect).route(detail())
+    assert connect.count("DescribeContact") == 1
+
+
+def test_a_failed_re_read_keeps_the_refusal_as_the_reason() -> None:
+    # GIVEN the association is refused and the contact can no longer be read either
+    connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
+
+    def ended_and_purged(contact_id: str, user_id: str) -> None:
+        del connect.contacts[contact_id]
+
+    connect.on_associate = ended_and_purged
+    connect.associate_error = PermanentError("not_found", "no such contact")
+    # WHEN it is routed THEN the association's refusal is what is dead-lettered
+    with pytest.raises(PermanentError) as raised:
+        make(connect).route(detail())
+    assert raised.value.reason == "not_found"
+
+
+# ------------------------------------------------------------------ attributes absent from DescribeContact
+
+
+def test_attributes_absent_from_describe_contact_are_read_once_with_the_initial_contact_id() -> None:
+    # GIVEN DescribeContact answers without an Attributes key; the chain's attributes name dana
+    connect = FakeConnect(
+        contacts={"c1": queued(attributes_missing=True, initial_contact_id="c0")},
+        states={DANA: available(DANA)},
+        attributes={"c0": {"preferredAgent": DANA}},
+    )
+    # WHEN it is routed
+    decision = make(connect).route(detail())
+    # THEN GetContactAttributes (initial contact id) fills them in, and the attribute rule associates dana
+    assert (decision.outcome, decision.agent_id, decision.rule) == (Outcome.ASSOCIATED, DANA, "named")
+    assert ("GetContactAttributes", "c0") in connect.calls
+    assert [op for op, _ in connect.calls] == [
+        "DescribeContact",
+        "GetContactAttributes",
+        "GetCurrentUserData",
+        "AssociateContactWithUser",
+    ]
+
+
+def test_attributes_present_cost_no_extra_call_on_the_happy_path() -> None:
+    # GIVEN DescribeContact carries the Attributes key (the happy path)
+    connect = FakeConnect(
+        contacts={"c1": queued(attributes={"preferredAgent": DANA})},
+        states={DANA: available(DANA)},
+        attributes={"c1": {"preferredAgent": SAM}},
+    )
+    # WHEN it is routed THEN no GetContactAttributes: three calls, as before
+    decision = make(connect).route(detail())
+    assert decision.agent_id == DANA
+    assert connect.count("GetContactAttributes") == 0
+    assert [op for op, _ in connect.calls] == ["DescribeContact", "GetCurrentUserData", "AssociateContactWithUser"]
+
+
+def test_an_empty_attributes_map_is_an_answer_not_an_absence() -> None:
+    # GIVEN DescribeContact says Attributes: {} (none set)
+    connect = FakeConnect(contacts={"c1": queued()}, attributes={"c1": {"preferredAgent": DANA}})
+    # WHEN it is routed THEN the attribute rule does not match and nothing else is read
+    decision = make(connect).route(detail())
+    assert decision.outcome is Outcome.NO_RULE_MATCHED
+    assert connect.count("GetContactAttributes") == 0
+
+
+def test_absent_attributes_are_not_read_when_an_earlier_rule_decides_without_them() -> None:
+    # GIVEN a vip chat (the first rule tests tags only) whose DescribeContact has no Attributes key
+    connect = FakeConnect(
+        contacts={"c1": queued(attributes_missing=True, tags={"Segment": "vip"})},
+        states={DANA: available(DANA)},
+        usernames={"dana": UserRef(DANA, f"{INSTANCE_ARN}/agent/{DANA}", "dana")},
+    )
+    # WHEN it is routed THEN the vip rule decides and GetContactAttributes is never called
+    decision = make(connect).route(detail())
+    assert decision.rule == "vip"
+    assert connect.count("GetContactAttributes") == 0
+
+
+def test_absent_attributes_are_read_in_the_batch_prefetch_too() -> None:
+    # GIVEN two chats of one batch without Attributes keys, the chain of one names dana
+    connect = FakeConnect(
+        contacts={"c1": queued(attributes_missing=True), "c2": queued("c2", attributes_missing=True)},
+        states={DANA: available(DANA)},
+        attributes={"c1": {"preferredAgent": DANA}},
+    )
+    router = make(connect)
+    items = [(detail("c1"), None), (detail("c2"), None)]
+    batch = router.prefetch_batch(items)
+    # WHEN each is routed from the prefetch THEN c1 is associated to dana, c2 matched no rule
+    outcomes = [router.route(event, prefetched=batch) for event, _ in items]
+    assert [(d.outcome, d.agent_id) for d in outcomes] == [(Outcome.ASSOCIATED, DANA), (Outcome.NO_RULE_MATCHED, None)]
+    assert connect.count("GetContactAttributes") == 2
+    assert connect.count("DescribeContact") == 2
+
+
+# ------------------------------------------------------------------------------------------ voice callbacks
+
+
+def voice_router(connect: FakeConnect, route_voice: bool) -> Router:
+    options = RouterOptions(
+        instance_arn=INSTANCE_ARN, route_voice=route_voice, allowed_agent_arn_pattern=f"{INSTANCE_ARN}/agent/*"
+    )
+    return Router(options, connect=connect, users=connect, rules=RULES)
+
+
+@pytest.mark.parametrize("method", ["CALLBACK_CUSTOMER_FIRST_QUEUED", "CALLBACK_CUSTOMER_FIRST_DIALED"])
+def test_a_customer_first_callback_event_is_ignored_before_any_call(method: str) -> None:
+    # GIVEN voice routing on and a queued voice callback the event says is customer-first
+    connect = FakeConnect(contacts={"c1": queued(channel="VOICE", initiation_method=method)})
+    # WHEN it is routed THEN it is ignored with its reason, without a Connect call
+    decision = voice_router(connect, route_voice=True).route(detail(channel="VOICE", initiationMethod=method))
+    assert (decision.outcome, decision.reason) == (Outcome.IGNORED, "customer_first_callback")
+    assert connect.calls == []
+
+
+@pytest.mark.parametrize("method", ["CALLBACK", "CALLBACK_CUSTOMER_FIRST_QUEUED"])
+def test_a_voice_callback_described_by_describe_contact_is_never_associated(method: str) -> None:
+    # GIVEN voice routing on, a minimal event (no initiation method) and DescribeContact saying it is a callback
+    # whose preferred agent is available for voice
+    connect = FakeConnect(
+        contacts={"c1": queued(channel="VOICE", initiation_method=method, attributes={"preferredAgent": DANA})},
+        states={DANA: available(DANA, channel="VOICE")},
+    )
+    # WHEN it is routed
+    decision = voice_router(connect, route_voice=True).route(detail(channel="VOICE"))
+    # THEN it is ignored with a reason naming the callback, and never associated
+    expected = "callback_mode_unknown" if method == "CALLBACK" else "customer_first_callback"
+    assert (decision.outcome, decision.reason) == (Outcome.IGNORED, expected)
+    assert connect.count("AssociateContactWithUser") == 0
+    assert [op for op, _ in connect.calls] == ["DescribeContact"]
+
+
+@pytest.mark.parametrize("route_voice", [True, False])
+def test_voice_routing_setting_decides_inbound_voice_and_callbacks_are_never_associated(route_voice: bool) -> None:
+    # GIVEN an inbound call and a callback, both naming dana (free for voice)
+    connect = FakeConnect(
+        contacts={
+            "c1": queued(channel="VOICE", initiation_method="INBOUND", attributes={"preferredAgent": DANA}),
+            "c2": queued("c2", channel="VOICE", initiation_method="CALLBACK", attributes={"preferredAgent": DANA}),
+        },
+        states={DANA: available(DANA, channel="VOICE")},
+    )
+    router = voice_router(connect, route_voice)
+    # WHEN both are routed
+    inbound = router.route(detail("c1", channel="VOICE", initiationMethod="INBOUND"))
+    callback = router.route(detail("c2", channel="VOICE", initiationMethod="CALLBACK"))
+    # THEN the inbound call is associated only with voice routing on; the callback never is
+    assert inbound.outcome is (Outcome.ASSOCIATED if route_voice else Outcome.IGNORED)
+    assert (callback.outcome, callback.reason) == (
+        Outcome.IGNORED,
+        "callback_mode_unknown" if route_voice else "channel_not_routed",
+    )
+    assert [args for op, args in connect.calls if op == "AssociateContactWithUser"] == (
+        [("c1", DANA)] if route_voice else []
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -254,3 +255,36 @@ def test_supervision_rule_capabilities_are_validated(capabilities: str, fragment
         parse_rules(f"version: 1\nsupervision:\n  - {{name: s, supervisors: [a], capabilities: {capabilities}}}\n")
     assert "rule 's' (supervision[0]): capabilities" in err.value.problems[0]
     assert fragment in err.value.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("reason", "ended", "expected"),
+    [
+        ("not_found", {"disconnected_at": NOW}, "disconnected"),
+        ("invalid_request", {"disconnected_at": NOW}, "disconnected"),
+        ("invalid_parameter", {"connected_to_agent_at": None, "agent_id": None}, "not_connected"),
+        ("conflict", {"disconnected_at": NOW}, "disconnected"),
+    ],
+)
+def test_a_refused_monitor_re_reads_and_a_call_that_ended_is_not_connected(
+    reason: str, ended: dict[str, Any], expected: str
+) -> None:
+    # GIVEN the call ends just as MonitorContact is sent, and Connect refuses it with some client error
+    connect = FakeConnect(
+        contacts={"c1": connected()}, states={LEAD2: free(LEAD2)}, monitor_errors={LEAD2: PermanentError(reason, "x")}
+    )
+    connect.on_monitor = lambda cid, uid: connect.contacts.update({cid: connected(**ended)})
+    # WHEN it is supervised
+    decision = make(connect).supervise(detail())
+    # THEN one re-read explains it: not connected, with the reason, not a dead letter
+    assert (decision.outcome, decision.reason) == (SupervisionOutcome.NOT_CONNECTED, expected)
+    assert connect.count("DescribeContact") == 2
+
+
+def test_a_refused_monitor_on_a_call_still_connected_is_dead_lettered() -> None:
+    refusal = PermanentError("not_found", "User not found")
+    connect = FakeConnect(contacts={"c1": connected()}, states={LEAD2: free(LEAD2)}, monitor_errors={LEAD2: refusal})
+    with pytest.raises(PermanentError) as raised:
+        make(connect).supervise(detail())
+    assert raised.value is refusal
+    assert connect.count("DescribeContact") == 2

@@ -24,7 +24,7 @@ from connect_emulator.errors import NOT_IMPLEMENTED, EmulatorStateError, Service
 from connect_emulator.faults import Faults
 from connect_emulator.iam import Iam
 from connect_emulator.model import ConnectModel, HttpRequest, HttpResponse, default_model
-from connect_emulator.operations import HANDLERS, Handler
+from connect_emulator.operations import HANDLERS, Handler, routing_steps
 from connect_emulator.routing import Listener, RoutingEngine, RoutingEvent
 from connect_emulator.state import (
     Association,
@@ -474,11 +474,20 @@ class ConnectEmulator:
             self._apply_due()
             return self._state.contact_snapshot(contact)
 
-    def add_contact(self, contact_id: str | None = None, *, channel: str = "CHAT", **fields: Any) -> ContactSnapshot:
+    def add_contact(
+        self,
+        contact_id: str | None = None,
+        *,
+        channel: str = "CHAT",
+        routing_criteria: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> ContactSnapshot:
         """Add a contact, described with the world file's contact fields (`queue`, `state`, ...).
 
         Example: `add_contact(channel="CHAT", queue="Support", attributes={"preferredAgent": "dana"})`.
-        Missing timestamps are now; the id defaults to a random (seeded) UUID.
+        Missing timestamps are now; the id defaults to a random (seeded) UUID. `routing_criteria` (the shape
+        UpdateContactRoutingData takes: `{"Steps": [...]}`) is set before native routing sees the contact, as
+        a flow's "Set routing criteria" block does before "Transfer to queue".
         """
         with self._synced():
             new_id = contact_id or self._state.new_contact_id()
@@ -491,7 +500,13 @@ class ConnectEmulator:
                 monitored = self._state.require_contact(str(spec.related_contact_id))
                 if monitored.monitoring_leg:
                     raise EmulatorStateError(f"contact {monitored.id} is a monitoring leg: it cannot be monitored")
+            try:
+                steps = routing_steps(self._state, routing_criteria) if routing_criteria is not None else None
+            except ServiceError as exc:
+                raise EmulatorStateError(f"add_contact({new_id}): {exc}") from exc
             contact = self._state.add_contact(spec)
+            if steps is not None:
+                self._state.set_routing_criteria(contact, steps)
             self._apply_due()  # native routing sees the new contact before the snapshot is taken
             return self._state.contact_snapshot(contact)
 

@@ -36,6 +36,7 @@ IDEMPOTENCY = "IdempotencyException"
 QUOTA_EXCEEDED = "ServiceQuotaExceededException"
 CONFLICT = "ResourceConflictException"
 MONITORED_CHANNELS = ("VOICE", "CHAT")
+CUSTOMER_FIRST = "customer_first"
 USER_FILTERS = ("Agents", "Queues", "RoutingProfiles", "UserHierarchyGroups")
 DEFAULT_PAGE_SIZE = 100
 # Agent-side state reported by GetCurrentUserData for the emulator's contact states (unverified mapping).
@@ -106,7 +107,7 @@ def describe_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
         "PreviousContactId": contact.previous_contact_id,
         "RelatedContactId": contact.related_contact_id,
         "Channel": contact.channel,
-        "InitiationMethod": contact.initiation_method,
+        "InitiationMethod": _initiation_method(state, contact),
         "InitiationTimestamp": contact.initiated_at,
         "LastUpdateTimestamp": contact.last_update,
         "DisconnectTimestamp": contact.disconnected_at,
@@ -116,12 +117,42 @@ def describe_contact(state: InstanceState, params: Mapping[str, Any]) -> dict[st
         "CustomerId": contact.customer_id,
         "Tags": contact.tags,
         "SegmentAttributes": contact.segment_attributes,
-        "Attributes": contact.attributes,
         "QueuePriority": contact.queue_priority,
         "QueueTimeAdjustmentSeconds": contact.queue_time_adjustment,
         "RoutingCriteria": _routing_criteria(state.routing_snapshot(contact)),
     }
-    return {"Contact": _compact(described)}
+    described = _compact(described)
+    shown = state.instance.attributes_in_describe_contact
+    if shown == "always" or (shown == "when_set" and contact.attributes):
+        described["Attributes"] = dict(contact.attributes)
+    return {"Contact": described}
+
+
+def _initiation_method(state: InstanceState, contact: ContactState) -> str:
+    """A customer-first callback shows as the world's switch says (CALLBACK, or the admin guide's name)."""
+    if contact.callback_mode == CUSTOMER_FIRST:
+        return state.instance.customer_first_callback_method
+    return contact.initiation_method
+
+
+# ------------------------------------------------------------------------------ GetContactAttributes
+
+
+def get_contact_attributes(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The user-defined attributes of a contact chain, named by its initial contact id.
+
+    The contact with that id when the world has it; else the latest contact whose InitialContactId it is (a
+    transfer's new contact carries the chain's attributes); neither: 404. Always answers the map, ``{}`` included.
+    """
+    _require_instance(state, params)
+    initial = params["InitialContactId"]
+    contact = state.contacts.get(initial)
+    if contact is None:
+        chain = [c for c in state.contacts.values() if c.initial_contact_id == initial]
+        if not chain:
+            raise ServiceError(NOT_FOUND, f"Contact not found: {initial}")
+        contact = chain[-1]
+    return {"Attributes": dict(contact.attributes)}
 
 
 def _routing_criteria(snapshot: RoutingCriteriaSnapshot | None) -> dict[str, Any] | None:
@@ -156,14 +187,31 @@ def associate_contact_with_user(state: InstanceState, params: Mapping[str, Any])
             f"Contact {contact.id} is a VOICE contact: this instance does not associate voice contacts "
             "(world setting instance.voice_association)",
         )
+    if contact.callback_mode == CUSTOMER_FIRST:
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"Contact {contact.id} is a customer-first callback: AssociateContactWithUser does not support "
+            "customer-first mode",
+        )
     if not contact.waiting:
         raise ServiceError(
             INVALID_REQUEST,
             f"Contact {contact.id} is not waiting in a queue (state {contact.state}"
             + (f", agent {contact.agent_id})" if contact.agent_id else ")"),
         )
+    if state.instance.association_requires_queue and not _serves(state, user, contact):
+        # Switch: the API reference neither requires nor excludes an agent whose profile lacks the queue.
+        raise ServiceError(
+            INVALID_REQUEST,
+            f"User {user.id}'s routing profile does not serve queue {contact.queue_id} for {contact.channel} "
+            "(world setting instance.association_requires_queue)",
+        )
     state.associate(contact, user)
     return {}
+
+
+def _serves(state: InstanceState, user: UserState, contact: ContactState) -> bool:
+    return (contact.queue_id or "", contact.channel) in _profile_queue_pairs(state, user.routing_profile_id)
 
 
 # ------------------------------------------------------------------------------ GetCurrentUserData
@@ -178,7 +226,9 @@ def get_current_user_data(state: InstanceState, params: Mapping[str, Any]) -> di
             INVALID_REQUEST,
             f"Filters must contain exactly one of {', '.join(USER_FILTERS)}; got {', '.join(chosen) or 'none'}",
         )
-    users = [u for u in _filtered_users(state, chosen[0], filters[chosen[0]]) if u.logged_in]
+    # Switch instance.user_data_lists_offline: whether logged-out agents appear is not documented.
+    lists_offline = state.instance.user_data_lists_offline
+    users = [u for u in _filtered_users(state, chosen[0], filters[chosen[0]]) if lists_offline or u.logged_in]
     contact_states = (filters.get("ContactFilter") or {}).get("ContactStates")
     if contact_states:
         users = [u for u in users if any(found in contact_states for _, found, _ in _agent_contacts(state, u))]
@@ -237,6 +287,7 @@ def _user_data(state: InstanceState, user: UserState) -> dict[str, Any]:
         "MaxSlotsByChannel": state.max_slots(user),
         "ActiveSlotsByChannel": state.active_slots(user),
         "Contacts": [_contact_reference(state, *found) for found in _agent_contacts(state, user)],
+        **({"NextStatus": user.next_status} if user.next_status else {}),
     }
 
 
@@ -485,7 +536,7 @@ def update_contact_routing_data(state: InstanceState, params: Mapping[str, Any])
         raise ServiceError(
             INVALID_PARAMETER, "Nothing to update: give QueuePriority, QueueTimeAdjustmentSeconds or RoutingCriteria"
         )
-    steps = _routing_steps(state, criteria) if criteria is not None else None
+    steps = routing_steps(state, criteria) if criteria is not None else None
     if not contact.waiting:
         raise ServiceError(
             CONFLICT,
@@ -502,7 +553,7 @@ def update_contact_routing_data(state: InstanceState, params: Mapping[str, Any])
     return {}
 
 
-def _routing_steps(state: InstanceState, criteria: Mapping[str, Any]) -> list[RoutingStep]:
+def routing_steps(state: InstanceState, criteria: Mapping[str, Any]) -> list[RoutingStep]:
     raw_steps = criteria.get("Steps") or []
     if not raw_steps:
         raise ServiceError(INVALID_PARAMETER, "RoutingCriteria.Steps must contain at least one step")
@@ -851,8 +902,55 @@ def dismiss_user_contact(state: InstanceState, params: Mapping[str, Any]) -> dic
     )
 
 
+# ------------------------------------------------------------------------------ ListRoutingProfileQueues
+
+
+def _profile_queue_pairs(state: InstanceState, profile_id: str) -> list[tuple[str, str]]:
+    """(queue id, channel) of a routing profile, in world order: each queue it serves (every STANDARD queue when the
+    world lists none) for each channel of its concurrency with at least one slot (a decision: the world gives
+    queues without channels)."""
+    profile = state.routing_profiles[profile_id]
+    queue_ids = (
+        profile.queue_ids
+        if profile.queue_ids is not None
+        else tuple(q.id for q in state.queues.values() if q.type == "STANDARD")
+    )
+    channels = [channel for channel, slots in profile.concurrency.items() if slots > 0]
+    return [(queue_id, channel) for queue_id in queue_ids if queue_id in state.queues for channel in channels]
+
+
+def list_routing_profile_queues(state: InstanceState, params: Mapping[str, Any]) -> dict[str, Any]:
+    """RoutingProfileQueueConfigSummaryList: one entry per queue and channel the profile serves."""
+    _require_instance(state, params)
+    profile_id = state.find_routing_profile_id(params["RoutingProfileId"])
+    if profile_id is None or profile_id != params["RoutingProfileId"]:
+        raise ServiceError(NOT_FOUND, f"Routing profile not found: {params['RoutingProfileId']}")
+    profile = state.routing_profiles[profile_id]
+    summaries = []
+    for queue_id, channel in _profile_queue_pairs(state, profile_id):
+        priority, delay = profile.queue_config(queue_id)
+        summaries.append(
+            {
+                "QueueId": queue_id,
+                "QueueArn": state.arn("queue", queue_id),
+                "QueueName": state.queues[queue_id].name,
+                "Priority": priority,
+                "Delay": delay,
+                "Channel": channel,
+            }
+        )
+    page, token = _page(summaries, params)
+    return {
+        "RoutingProfileQueueConfigSummaryList": list(page),
+        "NextToken": token,
+        "LastModifiedTime": state.started_at,
+        "LastModifiedRegion": state.instance.region,
+    }
+
+
 HANDLERS: Mapping[str, Handler] = {
     "DescribeContact": describe_contact,
+    "GetContactAttributes": get_contact_attributes,
     "AssociateContactWithUser": associate_contact_with_user,
     "GetCurrentUserData": get_current_user_data,
     "SearchUsers": search_users,
@@ -864,4 +962,5 @@ HANDLERS: Mapping[str, Handler] = {
     "DescribeQueue": describe_queue,
     "TransferContact": transfer_contact,
     "DismissUserContact": dismiss_user_contact,
+    "ListRoutingProfileQueues": list_routing_profile_queues,
 }

@@ -294,8 +294,10 @@ class RoutingEngine:
         return any(active[channel] < slots for channel, slots in concurrency.items())
 
     def _routable_status(self, user: UserState) -> bool:
-        return user.status == ROUTABLE_STATUS and not (
-            self.settings.missed_blocks_agent and user.missed_contact_id is not None
+        return (
+            user.status == ROUTABLE_STATUS
+            and user.next_status is None
+            and not (self.settings.missed_blocks_agent and user.missed_contact_id is not None)
         )
 
     @staticmethod

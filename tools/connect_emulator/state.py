@@ -141,6 +141,7 @@ class UserState:
     activity_at: float = 0.0  # last status change, offer, connection or end of a contact: the idle clock
     missed_contact_id: str | None = None  # the offer this agent missed, while it blocks routing to them
     missed_at: float | None = None
+    next_status: str | None = None  # NextStatus (admin guide, "Set your Next status": no new contacts routed)
 
     @property
     def logged_in(self) -> bool:
@@ -155,6 +156,7 @@ class ContactState:
     state: str
     initiated_at: float
     last_update: float
+    callback_mode: str | None = None  # VOICE CALLBACK contacts: agent_first or customer_first
     queue_id: str | None = None
     enqueued_at: float | None = None
     agent_id: str | None = None
@@ -254,6 +256,7 @@ class InstanceState:
                 u.last_name,
                 u.hierarchy_group_id,
                 activity_at=now,
+                next_status=u.next_status,
             )
             for u in world.users
         }
@@ -414,6 +417,7 @@ class InstanceState:
             channel=spec.channel,
             initiation_method=spec.initiation_method,
             state=spec.state,
+            callback_mode=spec.callback_mode,
             initiated_at=initiated,
             last_update=initiated,
             queue_id=spec.queue_id,

@@ -44,6 +44,11 @@ def stable_id(kind: str, name: str) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"{kind}:{name}"))
 
 
+ATTRIBUTES_IN_DESCRIBE_CONTACT = ("always", "when_set", "never")
+CUSTOMER_FIRST_METHODS = ("CALLBACK", "CALLBACK_CUSTOMER_FIRST_QUEUED")
+CALLBACK_MODES = ("agent_first", "customer_first")
+
+
 @dataclass(frozen=True)
 class InstanceSpec:
     id: str
@@ -51,6 +56,15 @@ class InstanceSpec:
     account: str = DEFAULT_ACCOUNT
     voice_association: bool = False
     max_monitors_per_supervisor: int = 1
+    # Switches on behaviour the documents leave open (docs/emulator.md lists each with its source).
+    association_requires_queue: bool = False  # AssociateContactWithUser refuses an agent whose profile lacks the queue
+    user_data_lists_offline: bool = False  # GetCurrentUserData lists logged-out agents (status Offline)
+    # DescribeContact's Attributes key: always ({} when none), when_set (omitted when the contact has none) or
+    # never (a service without the member, as before botocore 1.38.7). Undocumented: see docs/emulator.md.
+    attributes_in_describe_contact: str = "always"
+    # How DescribeContact names a customer-first callback's initiation method: CALLBACK (the model's enum has no
+    # other) or CALLBACK_CUSTOMER_FIRST_QUEUED (the admin guide's name for the queued leg). See docs/emulator.md.
+    customer_first_callback_method: str = "CALLBACK"
 
     @property
     def arn(self) -> str:
@@ -129,6 +143,7 @@ class UserSpec:
     first_name: str | None = None
     last_name: str | None = None
     hierarchy_group_id: str | None = None
+    next_status: str | None = None  # GetCurrentUserData NextStatus: leaving after the current contacts
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,7 @@ class ContactSpec:
     channel: str
     initiation_method: str = "API"
     state: str = QUEUED
+    callback_mode: str | None = None  # a VOICE CALLBACK's mode: agent_first or customer_first
     queue_id: str | None = None
     agent_id: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
@@ -505,7 +521,28 @@ class _WorldParser:
         return enumerate(value)
 
     def instance(self, raw: object) -> InstanceSpec:
-        entry = _Entry("instance", raw, ("id", "region", "account", "voice_association", "max_monitors_per_supervisor"))
+        entry = _Entry(
+            "instance",
+            raw,
+            (
+                "id",
+                "region",
+                "account",
+                "voice_association",
+                "max_monitors_per_supervisor",
+                "association_requires_queue",
+                "user_data_lists_offline",
+                "attributes_in_describe_contact",
+                "customer_first_callback_method",
+            ),
+        )
+        callback_method = entry.choice("customer_first_callback_method", CUSTOMER_FIRST_METHODS, "CALLBACK")
+        attributes_shown = entry.text("attributes_in_describe_contact", "always") or "always"
+        if attributes_shown not in ATTRIBUTES_IN_DESCRIBE_CONTACT:
+            raise entry.fail(
+                "attributes_in_describe_contact",
+                f"{attributes_shown!r} is not one of {', '.join(ATTRIBUTES_IN_DESCRIBE_CONTACT)}",
+            )
         account = entry.text("account", DEFAULT_ACCOUNT) or DEFAULT_ACCOUNT
         if isinstance(entry.raw.get("account"), int):
             account = account.zfill(12)
@@ -517,6 +554,10 @@ class _WorldParser:
             account=account,
             voice_association=entry.flag("voice_association", False),
             max_monitors_per_supervisor=entry.whole("max_monitors_per_supervisor", 1, minimum=1),
+            association_requires_queue=entry.flag("association_requires_queue", False),
+            user_data_lists_offline=entry.flag("user_data_lists_offline", False),
+            attributes_in_describe_contact=attributes_shown,
+            customer_first_callback_method=callback_method or "CALLBACK",
         )
         self.check(entry, "id", instance.id, "DescribeContactRequest", "InstanceId")
         return instance
@@ -588,7 +629,17 @@ class _WorldParser:
         return result
 
     def user(self, raw: object, where: str, world: World) -> UserSpec:
-        allowed = ("id", "username", "routing_profile", "status", "busy", "first_name", "last_name", "hierarchy_group")
+        allowed = (
+            "id",
+            "username",
+            "routing_profile",
+            "status",
+            "busy",
+            "first_name",
+            "last_name",
+            "hierarchy_group",
+            "next_status",
+        )
         entry = _Entry(where, raw, allowed)
         username = entry.required("username")
         profile_ref = entry.required("routing_profile")
@@ -609,8 +660,11 @@ class _WorldParser:
             first_name=entry.text("first_name"),
             last_name=entry.text("last_name"),
             hierarchy_group_id=group.id if group is not None else None,
+            next_status=entry.text("next_status"),
         )
         self.check(entry, "username", user.username, "User", "Username")
+        if user.next_status is not None:
+            self.check(entry, "next_status", user.next_status, "UserData", "NextStatus")
         return user
 
     def status(self, entry: _Entry) -> str:
@@ -636,11 +690,13 @@ class _WorldParser:
         agent = world.user(agent_ref) if agent_ref is not None else None
         if agent_ref is not None and agent is None:
             raise entry.fail("agent", f"{agent_ref!r} is not a defined user (username or id)")
+        channel = entry.choice("channel", CHANNELS) or self.missing(entry, "channel")
         spec = ContactSpec(
             id=entry.required("id"),
-            channel=entry.choice("channel", CHANNELS) or self.missing(entry, "channel"),
+            channel=channel,
             initiation_method=initiation,
             state=state,
+            callback_mode=_callback_mode(entry, channel, initiation),
             queue_id=self.resolve_queue(entry, "queue", queue_ref, world) if queue_ref else None,
             agent_id=agent.id if agent is not None else None,
             attributes=entry.strings("attributes"),
@@ -834,6 +890,7 @@ _CONTACT_FIELDS = (
     "id",
     "channel",
     "initiation_method",
+    "callback_mode",
     "state",
     "queue",
     "agent",
@@ -895,3 +952,17 @@ def _check_monitoring_legs(contacts: Sequence[ContactSpec]) -> None:
             )
         if monitored.agent_id == leg.agent_id:
             raise WorldError(f"{where} {monitored.id!r} is handled by the leg's own agent: supervisors monitor others")
+
+
+def _callback_mode(entry: _Entry, channel: str, initiation: str) -> str | None:
+    """A VOICE contact initiated by CALLBACK has a mode: agent_first (the admin guide's default) unless the world
+    says customer_first; no other contact has one."""
+    raw = entry.text("callback_mode")
+    if channel != "VOICE" or initiation != "CALLBACK":
+        if raw is not None:
+            raise entry.fail("callback_mode", "is only for VOICE contacts with initiation_method CALLBACK")
+        return None
+    mode = (raw or "agent_first").lower()
+    if mode not in CALLBACK_MODES:
+        raise entry.fail("callback_mode", f"{raw!r} is not one of {', '.join(CALLBACK_MODES)}")
+    return mode

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -249,6 +251,9 @@ def _print_validation(report: dict[str, Any]) -> None:
         return ", ".join(r["name"] + ("" if r["enabled"] else " (disabled)") for r in rules)
 
     path = report["file"]
+    if not report["routing"] and not report["supervision"]:
+        click.echo(f"{path}: OK, no rules (allow_empty: true): nothing is routed or monitored")
+        return
     click.echo(f"{path}: OK, {len(report['routing'])} routing rule(s): {names(report['routing'])}")
     if report["supervision"]:
         click.echo(f"{path}: OK, {len(report['supervision'])} supervision rule(s): {names(report['supervision'])}")
@@ -285,27 +290,71 @@ def rules_schema() -> None:
 @click.option("--contact-id", required=True, help="The contact to explain.")
 @click.option("--world", type=existing_file, help="Explain against an emulated instance seeded from this world.")
 @click.option("--instance-arn", help="Explain against a real instance, with your AWS credentials (read-only).")
-@click.option("--rules", "rules_path", type=existing_file, help="Rules file (default: bundled rules).")
+@click.option(
+    "--env-from-function",
+    "function_name",
+    help="Use a deployed router function's settings (its environment: rules source, affinity table, ...).",
+)
+@click.option(
+    "--env",
+    "env_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A router setting by its environment variable (e.g. AFFINITY_TABLE=...); repeatable.",
+)
+@click.option("--rules", "rules_path", type=existing_file, help="Rules file (default: the deployed or bundled rules).")
 @click.option("--json", "as_json", is_flag=True, help="Print the trace and decision record as JSON.")
 def explain(
-    contact_id: str, world: Path | None, instance_arn: str | None, rules_path: Path | None, as_json: bool
+    contact_id: str,
+    world: Path | None,
+    instance_arn: str | None,
+    function_name: str | None,
+    env_pairs: tuple[str, ...],
+    rules_path: Path | None,
+    as_json: bool,
 ) -> None:
     """Read-only decision trace: what the router would decide for this contact now, and why.
 
-    It calls only DescribeContact, SearchUsers and GetCurrentUserData; it never associates.
+    It runs the router's own code with the deployed settings (rules from file, SSM or AppConfig, affinity
+    table, wait fallbacks) in a read-only mode: it never associates, sets routing criteria, sends re-checks
+    or writes the idempotency table.
     """
-    from contact_router_cli.explain import explain_contact
+    from contact_router.adapters.aws import Clients
+    from contact_router_cli.explain import explain_contact, function_environment
 
-    if bool(world) == bool(instance_arn):
-        raise click.UsageError("give exactly one of --world (emulator) or --instance-arn (real instance)")
+    if bool(world) + bool(instance_arn) + bool(function_name) != 1 and not (function_name and instance_arn):
+        raise click.UsageError(
+            "give exactly one of --world (emulator), --instance-arn (real instance) or --env-from-function"
+        )
+    env: dict[str, str] = {}
+    if function_name:
+        env.update(function_environment(function_name, aws.client("lambda")))
+    for pair in env_pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise click.UsageError(f"--env {pair!r}: expected NAME=VALUE")
+        env[name.strip()] = value
+    if rules_path:
+        env.update(RULES_SOURCE="file", RULES_FILE=str(rules_path))
+    names: dict[str, str] = {}
+    clients = Clients()
+    if world is not None:
+        from connect_emulator import ConnectEmulator, World
+
+        emu = ConnectEmulator(World.from_file(world))
+        env["CONNECT_INSTANCE_ARN"] = emu.instance_arn
+        clients = Clients(connect=emu.client())
+        names = {u.id: u.username for u in emu.world.users}
+    elif instance_arn:
+        env["CONNECT_INSTANCE_ARN"] = instance_arn
     try:
         trace = explain_contact(
             contact_id,
-            world=world,
-            instance_arn=instance_arn,
-            rules_path=rules_path,
+            settings=Settings.from_env(env),
+            clients=clients,
             out=render.console(),
             as_json=as_json,
+            names=names,
         )
     except ConfigurationError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc
@@ -368,17 +417,31 @@ region_option = click.option("--region", help="AWS Region (default: your AWS con
 @click.option("--instance-arn", required=True, help="The Connect instance whose users own the customers.")
 @click.argument("csv_file", type=existing_file)
 def owners_import(table: str, secret_arn: str, region: str | None, instance_arn: str, csv_file: Path) -> None:
-    """Load CSV_FILE (key_type,key,owner) into the affinity table; bad rows are reported, never written.
+    """Load CSV_FILE (key_type,key,owner) into the affinity table.
 
-    Safe to rerun: rows already stored are left alone, so an interrupted import resumes where it stopped.
+    The whole file is checked first: if any line is bad, each is reported with its number and nothing is
+    written (exit 2). Safe to rerun: rows already stored are skipped, so an interrupted import resumes.
     """
-    from contact_router_cli.owners import OwnerResolver, import_owners
+    from contact_router.errors import ContactRouterError
+    from contact_router_cli.owners import OwnerResolver, OwnersWriteError, import_owners
 
     store, secret = _owner_store(table, secret_arn, region)
     settings = Settings.for_instance(instance_arn)
     connect = ConnectGateway(aws.client("connect", settings.region, aws.CONNECT_CONFIG), settings.instance_id)
-    report = import_owners(csv_file, store, secret, OwnerResolver(connect, settings.instance_arn))
-    _print_owner_report(report.stored, report.unchanged, report.bad, report.rows)
+    try:
+        with _progress() as progress:
+            report = import_owners(csv_file, store, secret, OwnerResolver(connect, settings.instance_arn), progress)
+    except OwnersWriteError as exc:
+        done = exc.report
+        raise click.ClickException(
+            f"{csv_file}: writing stopped after line {done.last_line} ({done.stored} stored, {done.unchanged} "
+            f"unchanged): {exc}; run the same command again to resume"
+        ) from exc
+    except ContactRouterError as exc:
+        raise click.ClickException(f"{csv_file}: cannot check the owners: {exc.message}; nothing was written") from exc
+    if report.bad:
+        _refuse(csv_file, report.bad, report.rows)
+    click.echo(f"{csv_file}: {report.rows} row(s): {report.stored} stored, {report.unchanged} unchanged")
 
 
 @owners.command("export")
@@ -404,16 +467,22 @@ def owners_export(table: str, region: str | None, output: Path | None) -> None:
 @region_option
 @click.argument("csv_file", type=existing_file)
 def owners_delete(table: str, secret_arn: str, region: str | None, csv_file: Path) -> None:
-    """Delete the owner mappings of the customer keys in CSV_FILE (same format; the owner column is ignored)."""
+    """Delete the owner mappings of the customer keys in CSV_FILE (same format; the owner column is ignored).
+
+    Checked first like an import: if any line is bad, nothing is deleted (exit 2).
+    """
+    from contact_router.errors import ContactRouterError
     from contact_router_cli.owners import delete_owners
 
     store, secret = _owner_store(table, secret_arn, region)
-    deleted, missing, bad = delete_owners(csv_file, store, secret)
-    for line, reason in bad:
-        click.echo(f"error: {csv_file}:{line}: {reason}", err=True)
-    click.echo(f"{csv_file}: {deleted} deleted, {missing} not found, {len(bad)} bad row(s)")
+    try:
+        with _progress() as progress:
+            deleted, missing, bad = delete_owners(csv_file, store, secret, progress)
+    except ContactRouterError as exc:
+        raise click.ClickException(f"{csv_file}: deleting stopped: {exc.message}; run it again to finish") from exc
     if bad:
-        raise SystemExit(1)
+        _refuse(csv_file, bad, None)
+    click.echo(f"{csv_file}: {deleted} deleted, {missing} not found")
 
 
 def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[Any, bytes]:
@@ -425,12 +494,45 @@ def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[Any, 
     return AffinityStore(table, aws.client("dynamodb", region)), secret
 
 
-def _print_owner_report(stored: int, unchanged: int, bad: list[tuple[int, str]], rows: int) -> None:
-    for line, reason in bad:
-        click.echo(f"error: line {line}: {reason}", err=True)
-    click.echo(f"{rows} row(s): {stored} stored, {unchanged} unchanged, {len(bad)} bad")
-    if bad:
-        raise SystemExit(1)
+MAX_REPORTED_LINES = 100
+
+
+def _refuse(csv_file: Path, bad: list[tuple[int, str]], rows: int | None) -> None:
+    """One line per bad line (the first MAX_REPORTED_LINES), a summary, exit 2: nothing was written."""
+    for line, reason in bad[:MAX_REPORTED_LINES]:
+        click.echo(f"error: {csv_file}:{line}: {reason}", err=True)
+    if len(bad) > MAX_REPORTED_LINES:
+        click.echo(f"error: {csv_file}: ... and {len(bad) - MAX_REPORTED_LINES} more bad line(s)", err=True)
+    among = f" among {rows} row(s)" if rows is not None else ""
+    click.echo(f"{csv_file}: {len(bad)} bad line(s){among}; nothing was written (fix them and run again)", err=True)
+    raise SystemExit(2)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar per phase (checking, writing) on stderr, shown only on a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    bars = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    tasks: dict[str, Any] = {}
+
+    def advance(phase: str, step: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(phase, total=total)
+        bars.advance(tasks[phase], step)
+
+    with bars:
+        yield advance
 
 
 # ------------------------------------------------------------------------------------------------- dlq
@@ -561,6 +663,41 @@ def dlq_redrive(
 @click.option("--inject-bug", type=click.Choice(["no-idempotency", "skip-waiting-check"]), help="Break the router.")
 @click.option("--seed", default=1, show_default=True)
 @click.option(
+    "--scenario",
+    type=click.Choice(["reference"]),
+    help="Measure the outcome against Connect's native routing on the reference workload, in every mode.",
+)
+@click.option(
+    "--modes",
+    default="native,events,flow,flow+events",
+    show_default=True,
+    help="With --scenario: the modes to run, comma-separated.",
+)
+@click.option(
+    "--flow-steps",
+    type=click.Choice(["deployed", "answer"]),
+    default="deployed",
+    show_default=True,
+    help="With --scenario: flow step durations from flows/preferred-agent.json, or the answer's stepSeconds.",
+)
+@click.option("--preferred-window", type=float, help="With --scenario: seconds the rule waits for the preferred agent.")
+@click.option(
+    "--event-delay",
+    nargs=2,
+    type=float,
+    default=(0.5, 2.0),
+    show_default=True,
+    help="EventBridge to SQS delay, lognormal: MEDIAN P99 seconds (an assumption: docs/simulation.md).",
+)
+@click.option(
+    "--cold-start",
+    nargs=2,
+    type=float,
+    default=(0.8, 2.0),
+    show_default=True,
+    help="A worker's init on a cold start, lognormal: MEDIAN P99 seconds (an assumption: docs/simulation.md).",
+)
+@click.option(
     "--series",
     type=click.Path(dir_okay=False, path_type=Path),
     default=REPO_ROOT / "out" / "simulate.csv",
@@ -588,18 +725,86 @@ def simulate(**kwargs: Any) -> None:
     from contact_router_cli.simulate.workload import WorkloadSpec
 
     progress = kwargs.pop("progress")
+    scenario, modes, window = kwargs.pop("scenario"), kwargs.pop("modes"), kwargs.pop("preferred_window")
+    flow_steps = kwargs.pop("flow_steps")
+    (delay_median, delay_p99), (cold_median, cold_p99) = kwargs.pop("event_delay"), kwargs.pop("cold_start")
+    event_delay, cold_start = (float(delay_median), float(delay_p99)), (float(cold_median), float(cold_p99))
+    if scenario is not None:
+        raise SystemExit(_simulate_scenario(kwargs, progress, modes, window, event_delay, cold_start, flow_steps))
     outputs = Outputs(
         **{name: kwargs.pop(name) for name in ("series", "plot", "json_path")},
         log=kwargs.pop("log_path"),
         progress=sys.stderr.isatty() if progress is None else progress,
     )
     workload = ("contacts", "agents", "arrival_seconds", "duplicates", "stale_rate", "malformed_rate", "mix")
-    spec = WorkloadSpec(seed=kwargs["seed"], **{name: kwargs.pop(name) for name in workload})
+    spec = WorkloadSpec(seed=kwargs["seed"], event_delay=event_delay, **{name: kwargs.pop(name) for name in workload})
     low, high = kwargs.pop("latency_ms")
     config = SimulationConfig(
-        workload=spec, latency=(low / 1000, high / 1000), quota_scale=kwargs.pop("quota_scale") or None, **kwargs
+        workload=spec,
+        latency=(low / 1000, high / 1000),
+        quota_scale=kwargs.pop("quota_scale") or None,
+        cold_start=cold_start if cold_median > 0 else None,
+        **kwargs,
     )
     raise SystemExit(run(config, outputs))
+
+
+def _simulate_scenario(
+    kwargs: dict[str, Any],
+    progress: bool | None,
+    modes: str,
+    window: float | None,
+    event_delay: tuple[float, float],
+    cold_start: tuple[float, float],
+    flow_steps: Literal["deployed", "answer"],
+) -> int:
+    """--scenario reference: one seeded workload in every mode asked for (docs/simulation.md). --contacts and
+    --agents apply only when given, with the arrival window scaled to keep the occupancy."""
+    from contact_router_cli.simulate.command import Outputs, run_modes
+    from contact_router_cli.simulate.pipeline import MODES, SimulationConfig
+    from contact_router_cli.simulate.workload import reference_spec
+
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODES)}")
+    context = click.get_current_context()
+    given = {
+        name: kwargs[name]
+        for name in ("contacts", "agents")
+        if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    }
+    base = reference_spec(kwargs["seed"])
+    scale = (given.get("contacts", base.contacts) / base.contacts) * (base.agents / given.get("agents", base.agents))
+    try:
+        spec = reference_spec(
+            kwargs["seed"],
+            arrival_seconds=base.arrival_seconds * scale,
+            event_delay=event_delay,
+            **given,
+            **({"preferred_window": window} if window is not None else {}),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    low, high = kwargs["latency_ms"]
+    configs = [
+        SimulationConfig(
+            workload=spec,
+            mode=mode,  # type: ignore[arg-type]
+            latency=(low / 1000, high / 1000),
+            quota_scale=kwargs["quota_scale"] or None,
+            cold_start=cold_start if cold_start[0] > 0 else None,
+            flow_steps=flow_steps,
+            seed=kwargs["seed"],
+        )
+        for mode in chosen
+    ]
+    outputs = Outputs(
+        log=kwargs["log_path"],
+        json_path=kwargs["json_path"],
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    return run_modes(configs, outputs)
 
 
 # -------------------------------------------------------------------------------------------- emulator

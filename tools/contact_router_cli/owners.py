@@ -5,41 +5,47 @@ customer's phone number (E.164 after normalisation), email address, CustomerId o
 owner a user id, user ARN or username of the instance (resolved and checked). Keys are stored only as
 keyed hashes, so an export gives hashes, never addresses.
 
-Every bad row is reported with its line number and reason and nothing is written for it; each good row is
-one conditional PutItem (atomic), and a row whose owner is already stored is left alone, so a rerun is a
-no-op and an interrupted import is resumed by running it again.
+An import runs in two passes. **Check**: the whole file is read and every line checked before anything is
+written -- encoding (UTF-8, with or without a byte-order mark), line and cell sizes, quoting, control
+characters, the key, the owner (resolved once per distinct owner), duplicate keys. Every bad line is
+reported with its number and nothing at all is written if there is one. **Write**: the stored owners of the
+file's keys are read (BatchGetItem, 100 keys a request) and only new or changed mappings are written
+(BatchWriteItem, 25 a request): a rerun writes nothing, and an interrupted import is resumed by running it
+again. Values are never echoed in a report: they are customer data.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from contact_router.adapters.affinity_store import AffinityStore
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.customers.keys import KeyKind, digest, parse_key
-from contact_router.errors import ContactRouterError
+from contact_router.errors import ContactRouterError, PermanentError
+from contact_router.models.affinity import Owner
 from contact_router.routing.references import ReferenceKind, classify
 
 HEADER = ("key_type", "key", "owner")
 KINDS = ", ".join(kind.value for kind in KeyKind)
+KIND_VALUES = frozenset(kind.value for kind in KeyKind)
+# Limits: an email address has at most 254 characters, a CustomerId 128, a username 100, a user ARN ~150.
+MAX_LINE_BYTES = 1024
+MAX_KEY_CHARS = 256
+MAX_OWNER_CHARS = 256
+CHUNK = 100  # rows read (BatchGetItem) and then written (4 x BatchWriteItem) together
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})  # NUL, tab, CR, LF, zero-width and direction marks, U+2028...
+
+# progress(phase, advance, total): phase "checking" or "writing"; total is the phase's number of lines/rows.
+Progress = Callable[[str, int, int], None]
 
 
-@dataclass
-class ImportReport:
-    stored: int = 0
-    unchanged: int = 0
-    bad: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
-
-    @property
-    def rows(self) -> int:
-        return self.stored + self.unchanged + len(self.bad)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OwnerRow:
     line: int
     key_hash: str
@@ -47,8 +53,36 @@ class OwnerRow:
     owner_id: str
 
 
+@dataclass
+class CheckedFile:
+    rows: list[OwnerRow] = field(default_factory=list)
+    bad: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason), in line order
+    lines: int = 0  # data lines (header and blank lines not counted)
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0  # data lines in the file
+    stored: int = 0
+    unchanged: int = 0
+    bad: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason); if any, nothing written
+    last_line: int = 0  # the last line whose row is stored or unchanged
+
+
+class OwnersWriteError(Exception):
+    """Writing stopped part-way (DynamoDB refused or was unreachable); ``report`` says how far it got."""
+
+    def __init__(self, report: ImportReport, cause: ContactRouterError) -> None:
+        super().__init__(cause.message)
+        self.report = report
+
+
 class OwnerResolver:
-    """User id, ARN or username -> user id of the instance, checked to exist (cached per run)."""
+    """User id, ARN or username -> user id of the instance, checked to exist (cached per run).
+
+    An answer that the user does not exist (or that the reference is not valid) makes the line bad; an error
+    that says nothing about the user (throttling, network) is raised, since the file cannot be checked.
+    """
 
     def __init__(self, connect: ConnectGateway, instance_arn: str) -> None:
         self.connect = connect
@@ -71,78 +105,153 @@ class OwnerResolver:
             return None
         try:
             self.connect.describe_user_exists(ref.value)
-        except ContactRouterError:
+        except PermanentError:
             return None
         return ref.value
 
 
-def read_rows(
-    lines: Iterable[str], secret: bytes, resolve: Callable[[str], str | None], report: ImportReport
-) -> Iterator[OwnerRow]:
-    """Validated rows; bad ones go to ``report.bad`` with their line number and reason."""
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None or tuple(h.strip().lower() for h in header) != HEADER:
-        report.bad.append((1, f"the first line must be the header {','.join(HEADER)}"))
-        return
+def check_file(
+    path: Path, secret: bytes, resolve: Callable[[str], str | None], progress: Progress | None = None
+) -> CheckedFile:
+    """Every line of the file checked; good rows hashed, bad lines with their number and reason."""
+    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the file ends with a newline
+    checked = CheckedFile()
+    header = _cells(lines[0]) if lines else None
+    if header is None or tuple(cell.strip().lower() for cell in header) != HEADER:
+        checked.bad.append((1, f"the first line must be the header {','.join(HEADER)}"))
+        return checked
     seen: dict[str, tuple[int, str]] = {}
-    for row in reader:
-        line = reader.line_num
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) != len(HEADER):
-            report.bad.append((line, f"expected 3 columns (key_type,key,owner), got {len(row)}"))
-            continue
-        kind, raw_key, owner = (cell.strip() for cell in row)
-        if kind.lower() not in {k.value for k in KeyKind}:
-            report.bad.append((line, f"unknown key_type {kind!r}; use one of {KINDS}"))
-            continue
-        key = parse_key(kind, raw_key)
-        if key is None:
-            hint = " (E.164, e.g. +447700900123)" if kind.lower() == "phone" else ""
-            report.bad.append((line, f"invalid {kind.lower()} key{hint}"))  # the value is never echoed
-            continue
-        if not owner:
-            report.bad.append((line, "owner is empty"))
-            continue
-        owner_id = resolve(owner)
-        if owner_id is None:
-            report.bad.append((line, f"owner {owner!r} is not a user of this instance"))
-            continue
-        key_hash = digest(key, secret)
-        if key_hash in seen and seen[key_hash][1] != owner_id:
-            report.bad.append((line, f"the same customer key has another owner on line {seen[key_hash][0]}"))
-            continue
-        seen[key_hash] = (line, owner_id)
-        yield OwnerRow(line, key_hash, key.kind.value, owner_id)
+    total = len(lines) - 1
+    for number, raw in enumerate(lines[1:], start=2):
+        if progress and (number - 1) % 1000 == 0:
+            progress("checking", 1000, total)  # one tick per 1,000 lines: the bar costs nothing
+        if not raw.strip(b" \t\r,"):
+            continue  # a blank line, or a spreadsheet's empty row
+        checked.lines += 1
+        problem, row = _check_line(number, raw, secret, resolve, seen)
+        if problem:
+            checked.bad.append((number, problem))
+        elif row:
+            checked.rows.append(row)
+    if progress and total % 1000:
+        progress("checking", total % 1000, total)
+    return checked
+
+
+def _check_line(
+    number: int, raw: bytes, secret: bytes, resolve: Callable[[str], str | None], seen: dict[str, tuple[int, str]]
+) -> tuple[str | None, OwnerRow | None]:
+    if len(raw) > MAX_LINE_BYTES:
+        return f"{len(raw)} bytes; a line has at most {MAX_LINE_BYTES}", None
+    try:
+        text = raw.removesuffix(b"\r").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8: byte 0x{raw[exc.start]:02X} at column {exc.start + 1} (save the file as UTF-8)", None
+    if not text.isprintable() and (found := _invisible(text)):
+        column, char = found
+        return f"a control or invisible character (U+{ord(char):04X}) at column {column}", None
+    cells = _cells(text)
+    if cells is None:
+        return "unbalanced quotes (a value cannot span lines)", None
+    if len(cells) != len(HEADER):
+        return f"expected 3 columns (key_type,key,owner), got {len(cells)}", None
+    kind, raw_key, owner = (cell.strip() for cell in cells)
+    if kind.lower() not in KIND_VALUES:
+        return f"unknown key_type {kind[:20]!r}; use one of {KINDS}", None
+    if len(raw_key) > MAX_KEY_CHARS:
+        return f"key of {len(raw_key)} characters; at most {MAX_KEY_CHARS}", None
+    key = parse_key(kind, raw_key)
+    if key is None:
+        hint = " (E.164, e.g. +447700900123)" if kind.lower() == "phone" else ""
+        return f"invalid {kind.lower()} key{hint}", None  # the value is never echoed
+    if not owner:
+        return "owner is empty", None
+    if len(owner) > MAX_OWNER_CHARS:
+        return f"owner of {len(owner)} characters; at most {MAX_OWNER_CHARS}", None
+    owner_id = resolve(owner)
+    if owner_id is None:
+        return f"owner {owner!r} is not a user of this instance", None
+    key_hash = digest(key, secret)
+    if key_hash in seen:
+        first, first_owner = seen[key_hash]
+        same = "the same owner" if first_owner == owner_id else "another owner"
+        return f"the same customer key as line {first} (with {same}); give each key once", None
+    seen[key_hash] = (number, owner_id)
+    return None, OwnerRow(number, key_hash, key.kind.value, owner_id)
+
+
+def _cells(line: bytes | str) -> list[str] | None:
+    """The cells of one physical line; None if its quoting is broken (e.g. a value running onto the next)."""
+    text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+    try:
+        return next(csv.reader([text], strict=True), [])
+    except csv.Error:
+        return None
+
+
+def _invisible(text: str) -> tuple[int, str] | None:
+    """(column, character) of the first control or invisible character: NUL, tab, CR, a zero-width space..."""
+    for column, char in enumerate(text, start=1):
+        if unicodedata.category(char) in _INVISIBLE:
+            return column, char
+    return None
 
 
 def import_owners(
-    path: Path, store: AffinityStore, secret: bytes, resolve: Callable[[str], str | None]
+    path: Path,
+    store: AffinityStore,
+    secret: bytes,
+    resolve: Callable[[str], str | None],
+    progress: Progress | None = None,
 ) -> ImportReport:
-    report = ImportReport()
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for row in read_rows(handle, secret, resolve, report):
-            if store.put_owner(row.key_hash, row.kind, row.owner_id):
-                report.stored += 1
-            else:
-                report.unchanged += 1
-    report.bad.sort()
+    """Check the whole file, then write what is new or changed; nothing is written if a line is bad.
+
+    Raises ``OwnersWriteError`` (with the report so far) if DynamoDB stops the write part-way.
+    """
+    checked = check_file(path, secret, resolve, progress)
+    report = ImportReport(rows=checked.lines, bad=checked.bad)
+    if checked.bad:
+        return report
+    for chunk in _chunks(checked.rows):
+        try:
+            stored = store.owner_ids_of([row.key_hash for row in chunk])
+            changed = [row for row in chunk if stored.get(row.key_hash) != row.owner_id]
+            store.put_owners((row.key_hash, Owner(row.owner_id, row.kind)) for row in changed)
+        except ContactRouterError as exc:
+            raise OwnersWriteError(report, exc) from exc
+        report.stored += len(changed)
+        report.unchanged += len(chunk) - len(changed)
+        report.last_line = chunk[-1].line
+        if progress:
+            progress("writing", len(chunk), len(checked.rows))
     return report
 
 
-def delete_owners(path: Path, store: AffinityStore, secret: bytes) -> tuple[int, int, list[tuple[int, str]]]:
-    """Delete the owner mappings of the keys in a CSV (the owner column is ignored).
-    Returns (deleted, not found, bad rows)."""
-    report = ImportReport()
+def delete_owners(
+    path: Path, store: AffinityStore, secret: bytes, progress: Progress | None = None
+) -> tuple[int, int, list[tuple[int, str]]]:
+    """Delete the owner mappings of the keys in a CSV (the owner column is ignored); checked first like an
+    import, nothing is deleted if a line is bad. Returns (deleted, not found, bad lines)."""
+    checked = check_file(path, secret, lambda _owner: "-", progress)
+    if checked.bad:
+        return 0, 0, checked.bad
     deleted = missing = 0
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for row in read_rows(handle, secret, lambda _owner: "-", report):
-            if store.delete_owner(row.key_hash):
-                deleted += 1
-            else:
-                missing += 1
-    return deleted, missing, sorted(report.bad)
+    for chunk in _chunks(checked.rows):
+        stored = store.owner_ids_of([row.key_hash for row in chunk])
+        store.delete_owners(row.key_hash for row in chunk if row.key_hash in stored)
+        deleted += len(stored)
+        missing += len(chunk) - len(stored)
+        if progress:
+            progress("writing", len(chunk), len(checked.rows))
+    return deleted, missing, []
+
+
+def _chunks(rows: Sequence[OwnerRow]) -> Iterator[Sequence[OwnerRow]]:
+    for start in range(0, len(rows), CHUNK):
+        yield rows[start : start + CHUNK]
 
 
 def export_owners(store: AffinityStore) -> str:
@@ -154,4 +263,13 @@ def export_owners(store: AffinityStore) -> str:
     return out.getvalue()
 
 
-__all__ = ["ImportReport", "OwnerResolver", "delete_owners", "export_owners", "import_owners", "read_rows"]
+__all__ = [
+    "CheckedFile",
+    "ImportReport",
+    "OwnerResolver",
+    "OwnersWriteError",
+    "check_file",
+    "delete_owners",
+    "export_owners",
+    "import_owners",
+]

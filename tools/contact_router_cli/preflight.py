@@ -668,7 +668,7 @@ class Need:
     sid: str  # the template.yaml statement that grants it
     preferred_user: bool = False
     monitor: bool = False
-    only_if: str = ""  # "routing_criteria": only when a rule uses that fallback
+    only_if: str = ""  # "routing_criteria", "park": only when a rule uses that fallback
 
 
 AGENT_READS = (
@@ -679,9 +679,12 @@ AGENT_READS = (
 NEEDS: dict[str, tuple[Need, ...]] = {
     "router": (
         Need("connect:DescribeContact", "DescribeInstanceContacts"),
+        Need("connect:GetContactAttributes", "ReadInstanceContactAttributes"),
         *AGENT_READS,
+        Need("connect:ListRoutingProfileQueues", "ListInstanceRoutingProfileQueues"),
         Need("connect:AssociateContactWithUser", "AssociateContactWithAllowedAgents", preferred_user=True),
         Need("connect:UpdateContactRoutingData", "UpdateInstanceContactRoutingData", only_if="routing_criteria"),
+        Need("connect:TransferContact", "ParkContactsWithTheirAgent", only_if="park"),
     ),
     "supervision": (
         Need("connect:DescribeContact", "DescribeInstanceContacts"),
@@ -703,10 +706,17 @@ def _check_permissions(ctx: Context) -> None:
     uses_criteria = ctx.rules is not None and any(
         step.routing_criteria is not None for rule in ctx.rules.routing if rule.enabled for step in rule.fallback
     )
-    ids = _connect_ids(ctx, agent)
+    parks = [
+        step.park.contact_flow_id
+        for rule in (ctx.rules.routing if ctx.rules is not None else [])
+        if rule.enabled
+        for step in rule.fallback
+        if step.park is not None
+    ]
+    ids = {**_connect_ids(ctx, agent), "ContactFlowId": parks[0] if parks else str(uuid.UUID(int=0))}
     for short, function in ctx.functions.items():
         for need in NEEDS.get(short, ()):
-            if need.only_if == "routing_criteria" and not uses_criteria:
+            if (need.only_if == "routing_criteria" and not uses_criteria) or (need.only_if == "park" and not parks):
                 continue
             user = supervisor if need.monitor else agent
             context = [ContextEntry("connect:InstanceId", (ctx.instance_id,))]
@@ -821,7 +831,8 @@ def _permission_fix(function: Function, need: Need, denied: Mapping[str, Simulat
 
 
 def _check_extra_permissions(ctx: Context, function: Function) -> None:
-    """The rules source and the dead-letter queue: without them the function fails every record."""
+    """The rules source, the Customer Profiles domain and the dead-letter queue: without them the function fails
+    every record (of the rules that use them)."""
     region, account = ctx.clients.region, ctx.stack.account or ctx.instance_arn.split(":")[4]
     partition = ctx.instance_arn.split(":")[1] if ctx.instance_arn else "aws"
     where = {"Partition": partition, "Region": region, "Account": account}
@@ -841,6 +852,11 @@ def _check_extra_permissions(ctx: Context, function: Function) -> None:
             for action in ("appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"):
                 need = Need(action, "ReadRulesAppConfig")
                 _simulate(ctx, function, need, required_arns(action, {**where, **names}), [])
+    if settings is not None and function.short == "router" and settings.customer_profiles_domain:
+        # The customer_profile source: without it every contact of a rule using it is dead-lettered.
+        need = Need("profile:SearchProfiles", "SearchCustomerProfiles")
+        domain = {"DomainName": settings.customer_profiles_domain}
+        _simulate(ctx, function, need, required_arns(need.action, {**where, **domain}), [])
     queue_url = ctx.stack.physical(DEAD_LETTER_QUEUES[function.short])
     if queue_url:
         arn = _queue_arn(ctx, queue_url)

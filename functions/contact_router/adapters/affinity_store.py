@@ -3,11 +3,14 @@
 Items: ``pk = "last#<hash>"`` (agent_id, contact_id, channel, queue_id, connected_at in ms, expires_at for
 TTL) and ``pk = "owner#<hash>"`` (owner_id, kind). A last-agent item only replaces an older one: the
 write is conditional on the connection time, so late and duplicated events never overwrite a newer agent.
+Owner mappings are loaded by the owners CLI in batches (BatchGetItem to see what is stored, BatchWriteItem to
+write or delete), each batch retrying what DynamoDB left unprocessed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,13 +19,22 @@ from contact_router.errors import TransientError, classify_aws_error
 from contact_router.models.affinity import LastAgent, Owner
 
 MAX_BATCH_KEYS = 100  # BatchGetItem
+MAX_BATCH_WRITES = 25  # BatchWriteItem
+BATCH_ATTEMPTS = 8  # unprocessed keys or items are retried with backoff this many times in all
 
 
 class AffinityStore:
-    def __init__(self, table: str, dynamodb_client: Any, retention_seconds: int = 90 * 86_400) -> None:
+    def __init__(
+        self,
+        table: str,
+        dynamodb_client: Any,
+        retention_seconds: int = 90 * 86_400,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.table = table
         self._ddb = dynamodb_client
         self.retention_seconds = retention_seconds
+        self._sleep = sleep
 
     # ----------------------------------------------------------------------------------- last agents
     def record_last_agent(self, key_hash: str, last: LastAgent) -> bool:
@@ -79,30 +91,78 @@ class AffinityStore:
         return last, owners
 
     # ---------------------------------------------------------------------------------------- owners
-    def put_owner(self, key_hash: str, kind: str, owner_id: str) -> bool:
-        """True if stored or changed; False if the same owner was already stored (a rerun is a no-op)."""
-        try:
-            self._ddb.put_item(
-                TableName=self.table,
-                Item={"pk": {"S": f"owner#{key_hash}"}, "owner_id": {"S": owner_id}, "kind": {"S": kind}},
-                ConditionExpression="attribute_not_exists(pk) OR owner_id <> :o",
-                ExpressionAttributeValues={":o": {"S": owner_id}},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise _translate(exc, "PutItem") from exc
-        return True
+    def owner_ids_of(self, key_hashes: Sequence[str]) -> dict[str, str]:
+        """Key hash -> stored owner id for these keys (absent keys left out), BatchGetItem 100 keys at a time.
 
-    def delete_owner(self, key_hash: str) -> bool:
-        """True if an owner mapping was deleted."""
+        Only the owner id is read: the key's kind is part of its hash, so the owner id alone tells whether a
+        stored mapping equals a new one."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(key_hashes))
+        for start in range(0, len(unique), MAX_BATCH_KEYS):
+            keys = [{"pk": {"S": f"owner#{h}"}} for h in unique[start : start + MAX_BATCH_KEYS]]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ProjectionExpression": "pk, owner_id"}}
+            for attempt in range(BATCH_ATTEMPTS):
+                response = self._batch("BatchGetItem", self._ddb.batch_get_item, RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found[item["pk"]["S"].removeprefix("owner#")] = item["owner_id"]["S"]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                self._backoff(attempt)
+            else:
+                raise TransientError("affinity_store", f"BatchGetItem left keys unread after {BATCH_ATTEMPTS} tries")
+        return found
+
+    def put_owners(self, owners: Iterable[tuple[str, Owner]]) -> None:
+        """Store (key hash, owner) mappings with BatchWriteItem, 25 at a time, retrying unprocessed items.
+
+        Each item is written whole (atomic per item); a batch is not a transaction, and there is no condition:
+        the caller decides what to write (``owner_ids_of`` tells what is stored). Keys must be unique per call.
+        """
+        self._write_batches(
+            {"PutRequest": {"Item": {"pk": {"S": f"owner#{h}"}, "owner_id": {"S": o.owner_id}, "kind": {"S": o.kind}}}}
+            for h, o in owners
+        )
+
+    def delete_owners(self, key_hashes: Iterable[str]) -> None:
+        """Delete owner mappings with BatchWriteItem, 25 at a time (deleting an absent key is not an error)."""
+        self._write_batches({"DeleteRequest": {"Key": {"pk": {"S": f"owner#{h}"}}}} for h in key_hashes)
+
+    def _write_batches(self, requests: Iterable[dict[str, Any]]) -> None:
+        batch: list[dict[str, Any]] = []
+        for request in requests:
+            batch.append(request)
+            if len(batch) == MAX_BATCH_WRITES:
+                self._write_batch(batch)
+                batch = []
+        if batch:
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[dict[str, Any]]) -> None:
+        request: dict[str, Any] = {self.table: batch}
+        for attempt in range(BATCH_ATTEMPTS):
+            response = self._batch("BatchWriteItem", self._ddb.batch_write_item, RequestItems=request)
+            request = response.get("UnprocessedItems") or {}
+            if not request:
+                return
+            self._backoff(attempt)
+        left = len(request.get(self.table, []))
+        raise TransientError(
+            "affinity_store", f"BatchWriteItem left {left} item(s) unwritten after {BATCH_ATTEMPTS} tries"
+        )
+
+    def _batch(self, operation: str, call: Callable[..., Any], **kwargs: Any) -> Any:
         try:
-            response = self._ddb.delete_item(
-                TableName=self.table, Key={"pk": {"S": f"owner#{key_hash}"}}, ReturnValues="ALL_OLD"
-            )
+            return call(**kwargs)
         except ClientError as exc:
-            raise _translate(exc, "DeleteItem") from exc
-        return bool(response.get("Attributes"))
+            raise _translate(exc, operation) from exc
+        except BotoCoreError as exc:
+            raise TransientError("affinity_store", f"{operation} failed: {exc}") from exc
+
+    def _backoff(self, attempt: int) -> None:
+        """Unprocessed keys or items mean throughput ran short: wait before the next try (AWS's advice)."""
+        if attempt + 1 < BATCH_ATTEMPTS:
+            self._sleep(min(0.05 * 2**attempt, 2.0))
 
     def owners(self) -> Iterator[tuple[str, Owner]]:
         """Every owner mapping as (key hash, owner)."""

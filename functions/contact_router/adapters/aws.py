@@ -29,6 +29,15 @@ DEFAULT_CONFIG = Config(
     user_agent_appid="contact-router",
 )
 
+# The contact-flow entry point answers a flow that waits a few seconds at most (InvocationTimeLimitSeconds <= 8):
+# short timeouts and one retry, so a slow call ends well inside the decision's deadline (flow_app.py).
+FLOW_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 2},
+    connect_timeout=0.5,
+    read_timeout=1,
+    user_agent_appid="contact-router",
+)
+
 _session: botocore.session.Session | None = None
 _lock = threading.Lock()
 
@@ -49,8 +58,9 @@ class Clients:
     handed in is a real client for ``region``.
     """
 
-    def __init__(self, region: str | None = None, **given: Any) -> None:
+    def __init__(self, region: str | None = None, *, config: Config | None = None, **given: Any) -> None:
         self.region = region
+        self.config = config  # every client made here, when given (the flow entry point's FLOW_CONFIG)
         self._clients: dict[str, Any] = {name: c for name, c in given.items() if c is not None}
 
     def __getattr__(self, service: str) -> Any:
@@ -58,7 +68,9 @@ class Clients:
             raise AttributeError(service)
         made = self._clients.get(service)
         if made is None:
-            made = client(service, self.region, CONNECT_CONFIG if service == "connect" else None)
+            # botocore's names use "-" where an attribute cannot: clients.customer_profiles is "customer-profiles".
+            name = service.replace("_", "-")
+            made = client(name, self.region, self.config or (CONNECT_CONFIG if name == "connect" else None))
             self._clients[service] = made
         return made
 

@@ -19,7 +19,13 @@ from botocore.exceptions import (
 
 from contact_router.adapters.pacing import Pacer
 from contact_router.errors import PERMANENT_REASONS, PermanentError, TransientError, classify_aws_error
-from contact_router.models.agent import MAX_AGENTS_PER_CALL, AgentState, UserRef
+from contact_router.models.agent import (
+    BLOCKING_CONTACT_STATES,
+    MAX_AGENTS_PER_CALL,
+    AgentState,
+    QueueMembership,
+    UserRef,
+)
 from contact_router.models.contact import Contact, flatten_segment_attributes
 from contact_router.observability import debug_payload
 
@@ -45,6 +51,9 @@ class ConnectGateway:
         self._pacer = pacer
         self._users = TtlCache[str, UserRef | None](user_cache_seconds, clock)
         self._groups = TtlCache[str, str | None](user_cache_seconds, clock)
+        self._profiles_of = TtlCache[str, str | None](user_cache_seconds, clock)
+        # Routing profiles change rarely: one ListRoutingProfileQueues per profile per TTL, not per contact.
+        self._profile_queues = TtlCache[str, QueueMembership](user_cache_seconds, clock)
 
     # ------------------------------------------------------------------------------------ contacts
     def describe_contact(self, contact_id: str) -> Contact:
@@ -57,6 +66,18 @@ class ConnectGateway:
         )
         debug_payload("described contact", contact=response.get("Contact", {}))
         return contact_from_api(response["Contact"])
+
+    def contact_attributes(self, initial_contact_id: str) -> dict[str, str]:
+        """GetContactAttributes: the user-defined attributes of a contact, named by its initial contact id (the
+        attributes belong to the whole chain of contacts). Paced like every call."""
+        response = self._call(
+            "GetContactAttributes",
+            self._client.get_contact_attributes,
+            InstanceId=self.instance_id,
+            InitialContactId=initial_contact_id,
+            not_found="unknown_contact",
+        )
+        return {str(k): str(v) for k, v in (response.get("Attributes") or {}).items()}
 
     def associate(self, contact_id: str, user_id: str) -> None:
         self._call(
@@ -147,6 +168,18 @@ class ConnectGateway:
         hit, cached = self._groups.get(key)
         if hit:
             return cached
+        self._describe_user(user_id)
+        return self._groups.get(key)[1]
+
+    def routing_profile_of(self, user_id: str) -> str | None:
+        """The user's routing profile id (DescribeUser), for agents GetCurrentUserData does not list; cached."""
+        hit, cached = self._profiles_of.get(user_id)
+        if hit:
+            return cached
+        self._describe_user(user_id)
+        return self._profiles_of.get(user_id)[1]
+
+    def _describe_user(self, user_id: str) -> None:
         response = self._call(
             "DescribeUser",
             self._client.describe_user,
@@ -154,9 +187,58 @@ class ConnectGateway:
             UserId=user_id,
             not_found="unknown_user",
         )
-        group = response.get("User", {}).get("HierarchyGroupId")
-        self._groups.put(key, group)
-        return group if isinstance(group, str) else None
+        user = response.get("User", {})
+        group, profile = user.get("HierarchyGroupId"), user.get("RoutingProfileId")
+        self._groups.put(f"group:{user_id}", group if isinstance(group, str) else None)
+        self._profiles_of.put(user_id, profile if isinstance(profile, str) else None)
+
+    def routing_profile_queues(self, routing_profile_id: str) -> QueueMembership:
+        """The (queue id, channel) pairs a routing profile serves (ListRoutingProfileQueues, every page), cached per
+        profile for USER_CACHE_SECONDS. A profile that no longer exists serves nothing."""
+        hit, cached = self._profile_queues.get(routing_profile_id)
+        if hit and cached is not None:
+            return cached
+        pairs: set[tuple[str, str]] = set()
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "InstanceId": self.instance_id,
+                "RoutingProfileId": routing_profile_id,
+                "MaxResults": 100,
+            }
+            if token:
+                kwargs["NextToken"] = token
+            try:
+                page = self._call(
+                    "ListRoutingProfileQueues",
+                    self._client.list_routing_profile_queues,
+                    not_found="unknown_routing_profile",
+                    **kwargs,
+                )
+            except PermanentError as exc:
+                if exc.reason != "unknown_routing_profile":
+                    raise
+                break
+            for item in page.get("RoutingProfileQueueConfigSummaryList", []):
+                pairs.add((str(item["QueueId"]), str(item["Channel"])))
+            token = page.get("NextToken")
+            if not token:
+                break
+        membership = QueueMembership(routing_profile_id, frozenset(pairs))
+        self._profile_queues.put(routing_profile_id, membership)
+        return membership
+
+    def transfer_to_agent(self, contact_id: str, user_id: str, contact_flow_id: str, client_token: str) -> None:
+        """TransferContact with UserId (the agent's own queue), never QueueId; TASK and EMAIL only."""
+        self._call(
+            "TransferContact",
+            self._client.transfer_contact,
+            InstanceId=self.instance_id,
+            ContactId=contact_id,
+            UserId=user_id,
+            ContactFlowId=contact_flow_id,
+            ClientToken=client_token,
+        )
 
     # ------------------------------------------------------------------------------------- monitoring
     def monitor_contact(self, contact_id: str, user_id: str, capabilities: Sequence[str], client_token: str) -> str:
@@ -242,6 +324,7 @@ def contact_from_api(raw: Mapping[str, Any]) -> Contact:
         previous_contact_id=raw.get("PreviousContactId"),
         related_contact_id=raw.get("RelatedContactId"),
         attributes=dict(raw.get("Attributes") or {}),
+        attributes_missing="Attributes" not in raw,
         tags=dict(raw.get("Tags") or {}),
         segment_attributes=flatten_segment_attributes(raw.get("SegmentAttributes")),
         customer_endpoint=_endpoint(raw.get("CustomerEndpoint")),
@@ -257,12 +340,22 @@ def _endpoint(raw: Mapping[str, Any] | None) -> tuple[str, str] | None:
 
 def agent_state_from_api(raw: Mapping[str, Any]) -> AgentState:
     status = raw.get("Status") or {}
+    contacts = raw.get("Contacts") or []
+    profile = (raw.get("RoutingProfile") or {}).get("Id")
+    next_status = raw.get("NextStatus")
     return AgentState(
         user_id=raw["User"]["Id"],
         status_name=str(status.get("StatusName", "")),
         available_slots=dict(raw.get("AvailableSlotsByChannel") or {}),
         max_slots=dict(raw.get("MaxSlotsByChannel") or {}),
-        active_contacts=len(raw.get("Contacts") or []),
+        active_contacts=len(contacts),
+        routing_profile_id=profile if isinstance(profile, str) and profile else None,
+        next_status=next_status if isinstance(next_status, str) and next_status else None,
+        blocking=tuple(
+            (str(c.get("ContactId", "")), str(c["AgentContactState"]))
+            for c in contacts
+            if c.get("AgentContactState") in BLOCKING_CONTACT_STATES
+        ),
     )
 
 

@@ -1,23 +1,31 @@
 """Where the rules come from: the bundled file, a local file, SSM Parameter Store or AppConfig.
 
 Remote sources are cached for ``RULES_CACHE_SECONDS`` (Powertools Parameters). A reload that fails or
-yields an invalid file keeps the last good rules (logged loudly); only the first load may fail the start.
-Size limits: SSM standard parameters hold 4 KB, advanced 8 KB; AppConfig hosted configurations 2 MB.
+yields an invalid document keeps the last good rules in force: one ERROR line ``rules reload failed`` naming
+the source and each problem, and one ``RulesReloadFailed`` metric, per failed fetch or per distinct rejected
+document (a rejected document is not parsed again for every record). Only the first load may fail the start.
+Size limits: SSM standard parameters hold 4 KB, advanced 8 KB; AppConfig hosted configurations 2 MB; the
+loader's own limits (``rules/loader.py``) are lower still.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.config import RulesSource, RulesSourceKind
 from contact_router.errors import ConfigurationError
-from contact_router.observability import logger
+from contact_router.observability import logger, metrics
 from contact_router.rules.loader import (
+    BUNDLED_RULES,
     RulesError,
     check_deployment,
     load_bundled_rules,
@@ -25,6 +33,8 @@ from contact_router.rules.loader import (
     parse_rules,
 )
 from contact_router.rules.model import RulesFile
+
+RELOAD_FAILED_METRIC = "RulesReloadFailed"
 
 
 class RulesProvider:
@@ -38,11 +48,19 @@ class RulesProvider:
         self._allow_barge = allow_barge
         self._lock = threading.Lock()
         self._text: str | bytes | None = None
+        self._rejected: str | bytes | None = None  # the last document refused on reload
         self._rules: RulesFile | None = None
+        self._version: str | None = None  # of the rules in force
 
     @property
     def source(self) -> str:
         return self._source.describe()
+
+    @property
+    def version(self) -> str | None:
+        """The first 12 hex digits of the sha256 of the rules document in force (its text as loaded), the
+        answer to "which rules decided this?"; None before the first load."""
+        return self._version
 
     def current(self) -> RulesFile:
         if self._fetch is None:  # bundled or local file: read once
@@ -53,9 +71,15 @@ class RulesProvider:
                     else load_bundled_rules()
                 )
                 self._rules = self._check(rules)
+                self._version = rules_version(self._local_text())
             return self._rules
         with self._lock:
             return self._refresh()
+
+    def _local_text(self) -> bytes:
+        if self._source.kind is RulesSourceKind.FILE and self._source.file:
+            return Path(self._source.file).read_bytes()
+        return resources.files("contact_router.rules").joinpath(BUNDLED_RULES).read_bytes()
 
     def _check(self, rules: RulesFile) -> RulesFile:
         """Deployment checks (BARGE allowed?) only where the deployment is known: the supervision function."""
@@ -68,18 +92,31 @@ class RulesProvider:
             text = self._fetch() if self._fetch else None
             if text is None:
                 raise RulesError([f"{self.source}: no rules found"])
-            if self._rules is not None and text == self._text:
+            if self._rules is not None and text in (self._text, self._rejected):
                 return self._rules
             rules = self._check(parse_rules(text, self.source))
-        except (RulesError, GetParameterError, ClientError, BotoCoreError, ValueError) as exc:
+        except (RulesError, GetParameterError, TransformParameterError, ClientError, BotoCoreError) as exc:
+            problems = exc.problems if isinstance(exc, ConfigurationError) else [f"{self.source}: {exc}"]
             if self._rules is None:
                 if isinstance(exc, ConfigurationError):
                     raise
                 raise RulesError([f"{self.source}: cannot load rules: {exc}"]) from exc
-            logger.error("rules reload failed; keeping the last good rules", rules_source=self.source, error=str(exc))
+            if isinstance(exc, RulesError):
+                self._rejected = text
+            logger.error(
+                "rules reload failed; keeping the last good rules", rules_source=self.source, problems=problems
+            )
+            metrics.add_metric(name=RELOAD_FAILED_METRIC, unit=MetricUnit.Count, value=1)
             return self._rules
-        self._text, self._rules = text, rules
+        self._text, self._rules, self._rejected = text, rules, None
+        self._version = rules_version(text)
         return rules
+
+
+def rules_version(text: str | bytes) -> str:
+    """sha256 of the rules document (UTF-8 for text), first 12 hex digits."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:12]
 
 
 def remote_fetcher(

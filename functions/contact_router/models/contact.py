@@ -37,6 +37,9 @@ class Contact:
     previous_contact_id: str | None = None
     related_contact_id: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # DescribeContact gave no ``Attributes`` key at all (not even an empty map): the attributes are unknown,
+    # not empty; the router reads them with GetContactAttributes when a rule needs them.
+    attributes_missing: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
     segment_attributes: Mapping[str, str] = field(default_factory=dict)
     # Customer identity: used to derive hashed customer keys, never logged (repr=False).

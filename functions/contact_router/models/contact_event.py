@@ -16,6 +16,9 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 CONTACT_EVENT_SOURCE = "aws.connect"
 CONTACT_EVENT_DETAIL_TYPE = "Amazon Connect Contact Event"
+# The router's sweep re-injects contacts whose QUEUED event never arrived as events of its own source.
+SWEEP_EVENT_SOURCE = "contact-router.sweep"
+ACCEPTED_SOURCES = frozenset({CONTACT_EVENT_SOURCE, SWEEP_EVENT_SOURCE})
 
 
 def _upper(value: Any) -> Any:

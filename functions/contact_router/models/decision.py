@@ -18,6 +18,8 @@ class Outcome(StrEnum):
     NO_ELIGIBLE_AGENT = "NoEligibleAgent"  # a rule matched, no candidate could take it: left with its queue
     WAITING = "Waiting"  # fallback wait: a delayed re-check is scheduled
     ROUTING_CRITERIA_SET = "RoutingCriteriaSet"  # fallback: Connect's own engine prefers the candidates
+    PARKED = "Parked"  # fallback park: TransferContact to the preferred agent's own queue (TASK, EMAIL)
+    PREFERRED = "Preferred"  # flow entry point: the flow was told which agents to prefer (handlers/flow.py)
     NOT_WAITING = "NotWaiting"  # agent connected/assigned, customer gone: nothing to do
     IGNORED = "Ignored"  # not for the router (event type, channel, monitor leg, agent queue...)
     DUPLICATE = "Duplicate"  # a redelivered event for a contact already decided
@@ -40,6 +42,9 @@ class Verdict(StrEnum):
     OFFLINE = "offline"  # not logged in
     STATUS = "status"  # logged in, status not allowed by the rule
     NO_CAPACITY = "no_capacity"  # no free slot for this channel
+    NOT_IN_QUEUE = "not_in_queue"  # the agent's routing profile lacks the contact's queue for its channel
+    LEAVING = "leaving"  # logged in with a NextStatus: Connect routes no new contacts to them
+    BLOCKED = "blocked"  # a contact MISSED / REJECTED / ERROR blocks the agent until cleared
     TOO_OLD = "too_old"  # last_agent: the last contact is older than the rule's max_age
     BUSY = "busy"  # supervisor: more active contacts than the rule allows
     HANDLING_AGENT = "handling_agent"  # supervisor: is the agent handling the contact
@@ -54,6 +59,7 @@ class CandidateVerdict:
     username: str | None = None
     reference: str | None = None
     detail: str | None = None
+    in_queue: bool | None = None  # the routing profile serves the queue for the channel (None: not checked)
 
     @property
     def label(self) -> str:
@@ -80,6 +86,8 @@ class Decision:
     waited_seconds: float | None = None  # time waited so far in the current wait
     routing_steps: tuple[tuple[str, ...], ...] = ()  # agent ids of each routing-criteria step
     routing_step_seconds: int | None = None
+    rules_source: str | None = None  # where the rules in force came from (file, SSM parameter, AppConfig)
+    rules_version: str | None = None  # sha256 of that rules document, first 12 hex digits
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict for the log line and the idempotency store (no customer data in it)."""
@@ -107,6 +115,8 @@ class Decision:
             waited_seconds=record.get("waited_seconds"),
             routing_steps=tuple(tuple(step) for step in record.get("routing_steps", ())),
             routing_step_seconds=record.get("routing_step_seconds"),
+            rules_source=record.get("rules_source"),
+            rules_version=record.get("rules_version"),
         )
 
 
@@ -128,7 +138,7 @@ def to_record(decision: Any) -> dict[str, Any]:
 
 def _candidate(candidate: CandidateVerdict) -> dict[str, Any]:
     out: dict[str, Any] = {"source": candidate.source, "verdict": candidate.verdict.value}
-    for name in ("user_id", "username", "reference", "detail"):
+    for name in ("user_id", "username", "reference", "detail", "in_queue"):
         value = getattr(candidate, name)
         if value is not None:
             out[name] = value
@@ -149,6 +159,7 @@ def candidates_from_record(record: dict[str, Any]) -> tuple[CandidateVerdict, ..
             username=c.get("username"),
             reference=c.get("reference"),
             detail=c.get("detail"),
+            in_queue=c.get("in_queue"),
         )
         for c in record.get("candidates", [])
     )

@@ -5,16 +5,29 @@ re-check message carries."""
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from contact_router.models.decision import CandidateVerdict, Verdict
-from contact_router.rules.model import SQS_MAX_DELAY, RoutingCriteriaFallback, RoutingRule
+from contact_router.rules.model import SQS_MAX_DELAY, ParkFallback, RoutingCriteriaFallback, RoutingRule
 
 RECHECK_KEY = "contact-router-recheck"
-# Candidates Connect's engine can be asked to prefer: real users of this instance, whatever their state now.
-PREFERABLE = frozenset({Verdict.OFFLINE, Verdict.STATUS, Verdict.NO_CAPACITY, Verdict.ELIGIBLE, Verdict.CHOSEN})
+# Candidates Connect's engine can be asked to prefer: real users of this instance, whatever their state now
+# (leaving or blocked agents included: Connect offers when they are routable again). Routing criteria also need
+# the queue in the agent's routing profile: the router leaves non-members out (verdict not_in_queue).
+PREFERABLE = frozenset(
+    {
+        Verdict.OFFLINE,
+        Verdict.STATUS,
+        Verdict.NO_CAPACITY,
+        Verdict.LEAVING,
+        Verdict.BLOCKED,
+        Verdict.ELIGIBLE,
+        Verdict.CHOSEN,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -63,18 +76,39 @@ class SetRoutingCriteria:
 
 
 @dataclass(frozen=True)
+class Park:
+    """TransferContact to the preferred agent's own queue (TASK and EMAIL)."""
+
+    step: int
+    spec: ParkFallback
+    waited_seconds: float
+
+
+# "Transfer is only supported for TASK and EMAIL contacts" (TransferContact, API reference).
+PARK_CHANNELS = frozenset({"TASK", "EMAIL"})
+
+
+@dataclass(frozen=True)
 class LeaveToQueue:
     waited_seconds: float
     after_wait: bool
 
 
-FallbackAction = WaitAgain | SetRoutingCriteria | LeaveToQueue
+FallbackAction = WaitAgain | Park | SetRoutingCriteria | LeaveToQueue
 
 
 def choose_fallback(
-    rule: RoutingRule, contact_id: str, instance_arn: str, channel: str, recheck: Recheck | None, now: float
+    rule: RoutingRule,
+    contact_id: str,
+    instance_arn: str,
+    channel: str,
+    recheck: Recheck | None,
+    now: float,
+    *,
+    has_owner: bool = False,
 ) -> FallbackAction:
-    """The next fallback action for a contact nobody can take right now."""
+    """The next fallback action for a contact nobody can take right now. ``has_owner``: a candidate is a real
+    user of the instance (whatever their state), whose own queue a ``park`` step may transfer the contact to."""
     current = recheck if recheck is not None and recheck.rule == rule.name else None
     index = current.step if current else 0
     waited = 0.0
@@ -91,6 +125,11 @@ def choose_fallback(
                 return WaitAgain(state, min(delay, SQS_MAX_DELAY), waited)
             index += 1
             continue
+        if step.park is not None:
+            if channel in PARK_CHANNELS and has_owner:
+                return Park(index, step.park, waited)
+            index += 1  # not for this channel, or nobody to park it with: the next step decides
+            continue
         if step.routing_criteria is not None:
             return SetRoutingCriteria(index, step.routing_criteria, waited)
         break
@@ -101,6 +140,16 @@ def seconds_until_due(recheck: Recheck, now: float) -> int | None:
     """Seconds still to wait when a re-check arrives before ``not_before`` (a chained hop), else None."""
     remaining = recheck.not_before - now
     return min(math.ceil(remaining), SQS_MAX_DELAY) if remaining >= 1 else None
+
+
+def park_owner(candidates: Sequence[CandidateVerdict]) -> str | None:
+    """The agent a parked contact belongs to: the first candidate who is a user of the instance, in rule order."""
+    return next((c.user_id for c in candidates if c.user_id and c.verdict in PREFERABLE), None)
+
+
+def park_token(contact_id: str, user_id: str, contact_flow_id: str) -> str:
+    """TransferContact's ClientToken: the same for every retry of the same park (and under 500 characters)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"contact-router/park/{contact_id}/{user_id}/{contact_flow_id}"))
 
 
 def step_agents(spec: RoutingCriteriaFallback, candidates: Sequence[CandidateVerdict]) -> list[tuple[str, ...]]:

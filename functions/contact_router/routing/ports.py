@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from contact_router.customers.history import CustomerHistory
-from contact_router.models.agent import AgentState, UserRef
+from contact_router.models.agent import AgentState, QueueMembership, UserRef
 from contact_router.models.contact import Contact
 from contact_router.rules.model import RulesFile
 
@@ -21,10 +21,26 @@ class ConnectPort(Protocol):
         """Real-time state of the logged-in agents among ``user_ids`` (one call per 100 ids)."""
         ...
 
+    def contact_attributes(self, initial_contact_id: str) -> Mapping[str, str]:
+        """GetContactAttributes of the contact chain started by ``initial_contact_id``."""
+        ...
+
     def associate(self, contact_id: str, user_id: str) -> None: ...
 
     def update_routing_criteria(self, contact_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
         """UpdateContactRoutingData with these RoutingCriteria steps."""
+        ...
+
+    def routing_profile_queues(self, routing_profile_id: str) -> QueueMembership:
+        """The (queue, channel) pairs the routing profile serves (ListRoutingProfileQueues, cached per profile)."""
+        ...
+
+    def routing_profile_of(self, user_id: str) -> str | None:
+        """The user's routing profile id (DescribeUser, cached): for agents GetCurrentUserData does not list."""
+        ...
+
+    def transfer_to_agent(self, contact_id: str, user_id: str, contact_flow_id: str, client_token: str) -> None:
+        """TransferContact to the agent's own queue (UserId), through ``contact_flow_id``."""
         ...
 
 
@@ -50,8 +66,25 @@ class RulesProviderPort(Protocol):
     @property
     def source(self) -> str: ...
 
+    @property
+    def version(self) -> str | None:
+        """sha256 (first 12 hex digits) of the rules document in force."""
+        ...
+
 
 class IdempotencyPort(Protocol):
     def run(self, key: Mapping[str, Any], work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
         """Run ``work`` once per ``key``; return (result, replayed) where replayed means a stored result."""
+        ...
+
+
+class AssociationClaimPort(Protocol):
+    """At most one association attempt per routing episode (contact id + enqueue time)."""
+
+    def claim(self, key: str) -> bool:
+        """True for the first caller of ``key``; False once someone holds it."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Give the claim back (the attempt did not associate): a retry may claim it again."""
         ...

@@ -3,10 +3,11 @@
 Order of work, cheapest and safest first:
 1. screen the event (no API call): event type, channel, monitor legs, agent replies, agent queues;
 2. DescribeContact: is it still waiting? (events arrive late, out of order and more than once);
-3. first matching rule (pure);
+3. first matching rule (pure; GetContactAttributes first, only when DescribeContact had no Attributes key
+   and a rule needs them: routing/attributes.py);
 4. inside the idempotency guard (key: contact, queue, enqueue time): resolve candidates (routing/candidates),
    one GetCurrentUserData for all of them, choose, AssociateContactWithUser (skipped in dry run);
-5. nobody can take it: the rule's fallback (wait, routing criteria, queue).
+5. nobody can take it: the rule's fallback (wait, park, routing criteria, queue).
 """
 
 from __future__ import annotations
@@ -23,20 +24,26 @@ from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict
 from contact_router.observability import logger
+from contact_router.routing.attributes import with_attributes
 from contact_router.routing.batch import BatchPrefetch, Prepared, SharedAgentStates
 from contact_router.routing.candidates import Lookup, collect
-from contact_router.routing.eligibility import judge
+from contact_router.routing.eligibility import judge, not_in_queue, profiles_to_check
 from contact_router.routing.fallback import (
+    PREFERABLE,
     LeaveToQueue,
+    Park,
     Recheck,
     SetRoutingCriteria,
     WaitAgain,
     choose_fallback,
+    park_owner,
+    park_token,
     routing_steps,
     seconds_until_due,
     step_agents,
 )
 from contact_router.routing.ports import (
+    AssociationClaimPort,
     ConnectPort,
     HistoryPort,
     IdempotencyPort,
@@ -44,6 +51,8 @@ from contact_router.routing.ports import (
     RulesProviderPort,
     UserDirectoryPort,
 )
+from contact_router.routing.preference import preference
+from contact_router.routing.refusal import after_refusal
 from contact_router.routing.replay import decide_once
 from contact_router.routing.screening import screen_contact, screen_event
 from contact_router.rules.matcher import first_match
@@ -70,6 +79,7 @@ class Router:
         clock: Callable[[], float] = time.time,
         history: HistoryPort | None = None,
         source_ports: Mapping[str, Any] | None = None,
+        claims: AssociationClaimPort | None = None,
     ) -> None:
         self.options = options
         self.connect = connect
@@ -80,6 +90,7 @@ class Router:
         self.clock = clock
         self.history = history
         self.source_ports = dict(source_ports or {})
+        self.claims = claims
 
     # ----------------------------------------------------------------------------------------- entry
     def route(
@@ -93,6 +104,12 @@ class Router:
             queue_id=event.queue_info.queue_id if event.queue_info else None,
             dry_run=self.options.dry_run,
         )
+        if event.instance_arn.lower() != self.options.instance_arn.lower():
+            # Before anything else: another instance's events (or re-checks) are never routed nor passed on.
+            raise PermanentError(
+                "other_instance",
+                f"event for instance {event.instance_arn[:256]}; this deployment serves {self.options.instance_arn}",
+            )
         skip = screen_event(event, self.options.route_voice)
         if skip:
             return replace(base, reason=skip.reason, detail=skip.detail)
@@ -111,11 +128,6 @@ class Router:
                 reason="hop",
                 detail=f"long wait: next hop in {remaining} s",
             )
-        if event.instance_arn.lower() != self.options.instance_arn.lower():
-            raise PermanentError(
-                "other_instance",
-                f"event for instance {event.instance_arn}; this deployment serves {self.options.instance_arn}",
-            )
 
         prepared = prefetched.take(event.contact_id) if prefetched is not None else None
         contact = prepared.contact if prepared else self.connect.describe_contact(event.contact_id)
@@ -130,23 +142,14 @@ class Router:
         """
         batch = BatchPrefetch()
         for event, recheck in items:
-            if event.contact_id in batch.prepared or screen_event(event, self.options.route_voice):
-                continue
-            if recheck is not None and seconds_until_due(recheck, self.clock()) is not None:
-                continue
-            if event.instance_arn.lower() != self.options.instance_arn.lower():
-                continue
             try:
-                contact = self.connect.describe_contact(event.contact_id)
-                if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
-                    batch.prepared[contact.id] = Prepared(contact, None)
-                    continue
-                rule = first_match(self.rules.current().routing, contact)
-                candidates = tuple(collect(rule, contact, self._lookup())) if rule else ()
+                self._prefetch_one(batch, event, recheck)
             except ContactRouterError as exc:
                 batch.failed[event.contact_id] = exc  # raised on the record's own path, with its policy
-                continue
-            batch.prepared[contact.id] = Prepared(contact, rule, candidates)
+            except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
+                # One odd record never costs the others their shared first pass: it is left out here and
+                # meets the same problem on its own path, where the per-record policy handles it.
+                logger.warning("record left out of the batch prefetch", error=type(exc).__name__)
         wanted = list(
             dict.fromkeys(
                 c.user_id
@@ -162,6 +165,23 @@ class Router:
             except ContactRouterError as exc:
                 batch.agents.error = exc
         return batch
+
+    def _prefetch_one(self, batch: BatchPrefetch, event: ContactEventDetail, recheck: Recheck | None) -> None:
+        if event.contact_id in batch.prepared or screen_event(event, self.options.route_voice):
+            return
+        if recheck is not None and seconds_until_due(recheck, self.clock()) is not None:
+            return
+        if event.instance_arn.lower() != self.options.instance_arn.lower():
+            return
+        contact = self.connect.describe_contact(event.contact_id)
+        if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
+            batch.prepared[contact.id] = Prepared(contact, None)
+            return
+        routing_rules = self.rules.current().routing
+        contact = with_attributes(contact, routing_rules, self.connect)
+        rule = first_match(routing_rules, contact)
+        candidates = tuple(collect(rule, contact, self._lookup())) if rule else ()
+        batch.prepared[contact.id] = Prepared(contact, rule, candidates)
 
     def decide(
         self,
@@ -186,7 +206,13 @@ class Router:
         if not_waiting:
             return replace(base, outcome=Outcome.NOT_WAITING, reason=not_waiting.value, detail=_why(contact))
 
-        rule = prepared.rule if prepared else first_match(self.rules.current().routing, contact)
+        if prepared:
+            rule = prepared.rule
+        else:
+            routing_rules = self.rules.current().routing
+            contact = with_attributes(contact, routing_rules, self.connect)
+            rule = first_match(routing_rules, contact)
+        base = replace(base, rules_source=self.rules.source, rules_version=self.rules.version)
         if rule is None:
             return replace(
                 base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"
@@ -219,17 +245,7 @@ class Router:
         prepared_candidates: tuple[CandidateVerdict, ...] | None = None,
         agents: SharedAgentStates | None = None,
     ) -> Decision:
-        candidates = (
-            list(prepared_candidates) if prepared_candidates is not None else collect(rule, contact, self._lookup())
-        )
-        to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
-        if agents is not None and agents.error is not None and to_check:
-            raise agents.error
-        if agents is not None and agents.covers(to_check):
-            states = agents.view(to_check)  # the batch's shared GetCurrentUserData
-        else:
-            states = self.connect.current_user_data(to_check) if to_check else {}
-        judged = judge(candidates, states, rule, contact.channel)
+        judged = self._judged(contact, rule, prepared_candidates, agents)
         base = replace(base, candidates=tuple(judged))
         chosen = next((c for c in judged if c.verdict is Verdict.CHOSEN), None)
         if chosen is None or chosen.user_id is None:
@@ -240,25 +256,103 @@ class Router:
         chosen_base = replace(base, agent_id=chosen.user_id, agent_username=chosen.username)
         if self.options.dry_run:
             return replace(chosen_base, outcome=Outcome.WOULD_ASSOCIATE, reason="dry_run", detail=chosen.detail)
+        # One attempt per routing episode, whatever the number of re-check chains, duplicates or redeliveries
+        # (their idempotency keys differ by step and attempt): the claim is keyed by the episode alone.
+        episode = f"{contact.id}#{contact.enqueued_at.isoformat() if contact.enqueued_at else 'not-enqueued'}"
+        if self.claims is not None and not self.claims.claim(episode):
+            return replace(
+                base,
+                outcome=Outcome.DUPLICATE,
+                reason="association_claimed",
+                detail="another attempt already made this routing episode's association; not tried again",
+            )
         try:
-            self.connect.associate(contact.id, chosen.user_id)
+            self._associate(contact.id, chosen.user_id, episode)
             if agents is not None:
                 agents.take_slot(chosen.user_id, contact.channel)
         except PermanentError as exc:
-            if exc.reason != "invalid_request":
-                raise
-            # The contact may have been taken between our check and the call: re-read before blaming it.
-            again = self.connect.describe_contact(contact.id)
-            gone = again.not_waiting_reason()
-            if gone is None:
-                raise
+            # The contact may have been taken or ended between our check and the call: re-read before blaming it.
+            moved = after_refusal(exc, "AssociateContactWithUser", contact.id, self.connect.describe_contact, _gone)
             return replace(
                 base,
                 outcome=Outcome.NOT_WAITING,
-                reason=gone.value,
-                detail="taken while routing: " + _why(again),
+                reason=moved.reason,
+                detail=f"taken while routing ({exc.reason}): " + _why(moved.contact),
             )
         return replace(chosen_base, outcome=Outcome.ASSOCIATED, reason=chosen.source, detail=chosen.detail)
+
+    def _judged(
+        self,
+        contact: Contact,
+        rule: RoutingRule,
+        prepared_candidates: tuple[CandidateVerdict, ...] | None = None,
+        agents: SharedAgentStates | None = None,
+    ) -> list[CandidateVerdict]:
+        """The rule's candidates (routing/candidates), each judged against one GetCurrentUserData."""
+        candidates = (
+            list(prepared_candidates) if prepared_candidates is not None else collect(rule, contact, self._lookup())
+        )
+        to_check = [c.user_id for c in candidates if c.verdict is Verdict.ELIGIBLE and c.user_id]
+        if agents is not None and agents.error is not None and to_check:
+            raise agents.error
+        if agents is not None and agents.covers(to_check):
+            states = agents.view(to_check)  # the batch's shared GetCurrentUserData
+        else:
+            states = self.connect.current_user_data(to_check) if to_check else {}
+        # Before the contact is queued (the flow's question) there is no queue to check membership against.
+        profiles = profiles_to_check(candidates, states, rule) if contact.queue_id else []
+        memberships = {profile: self.connect.routing_profile_queues(profile) for profile in profiles}
+        return judge(candidates, states, rule, contact.channel, contact.queue_id, memberships)
+
+    # ------------------------------------------------------------------------------ flow entry point
+    def prefer(self, contact: Contact) -> Decision:
+        """The contact flow's question, before the contact is queued: which agents should Connect prefer?
+
+        Same screening (voice included: routing criteria work on every channel), rules, candidate sources and
+        eligibility as ``route``; no idempotency guard and no Connect write (the flow sets the routing
+        criteria from the answer). The decision carries the steps (routing/preference.py).
+        """
+        base = Decision(
+            outcome=Outcome.IGNORED,
+            contact_id=contact.id,
+            channel=contact.channel,
+            event_type="FLOW",
+            queue_id=contact.queue_id,
+            dry_run=self.options.dry_run,
+        )
+        skip = screen_contact(contact, route_voice=True)
+        if skip:
+            return replace(base, reason=skip.reason, detail=skip.detail)
+        rule = first_match(self.rules.current().routing, contact)
+        if rule is None:
+            return replace(base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="no preference")
+        judged = self._judged(contact, rule)
+        summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
+        chosen = preference(rule, judged)
+        decided = replace(base, rule=rule.name, candidates=tuple(judged))
+        if not chosen.steps:
+            first = judged[0].verdict.value if judged else "no_candidates"
+            return replace(
+                decided, outcome=Outcome.NO_ELIGIBLE_AGENT, reason=first, detail=f"{summary} -> no preference"
+            )
+        return replace(
+            decided,
+            outcome=Outcome.PREFERRED,
+            reason="available" if chosen.available else "busy",
+            routing_steps=chosen.steps,
+            routing_step_seconds=chosen.step_seconds,
+            detail=f"{summary} -> the flow prefers {len(chosen.steps)} step(s) of {chosen.step_seconds} s, "
+            "then the whole queue",
+        )
+
+    def _associate(self, contact_id: str, user_id: str, episode: str) -> None:
+        try:
+            self.connect.associate(contact_id, user_id)
+        except ContactRouterError:
+            # Connect refused or failed the attempt: the claim goes back, so a retry of this record may try.
+            if self.claims is not None:
+                self.claims.release(episode)
+            raise
 
     def _fallback(
         self,
@@ -271,7 +365,10 @@ class Router:
         """Nobody can take it now: the rule's fallback decides (wait, routing criteria, queue)."""
         first = judged[0].verdict.value if judged else "no_candidates"
         summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
-        action = choose_fallback(rule, contact.id, self.options.instance_arn, contact.channel, recheck, self.clock())
+        owner = park_owner(judged)
+        action = choose_fallback(
+            rule, contact.id, self.options.instance_arn, contact.channel, recheck, self.clock(), has_owner=bool(owner)
+        )
         dry = " (dry run: not sent)" if self.options.dry_run else ""
         if isinstance(action, WaitAgain):
             if self.rechecks is None:
@@ -299,7 +396,14 @@ class Router:
                 detail=f"{summary} -> re-check in {action.delay_seconds} s "
                 f"(attempt {action.recheck.attempt}, waited {action.waited_seconds:.0f} s of {limit} s){dry}",
             )
+        if isinstance(action, Park):
+            if owner:  # always: choose_fallback parks only when there is an owner
+                return self._park(base, contact, owner, action, summary, first)
+            action = LeaveToQueue(action.waited_seconds, after_wait=action.waited_seconds > 0)
         if isinstance(action, SetRoutingCriteria):
+            judged = self._members_only(judged, contact)
+            base = replace(base, candidates=tuple(judged))
+            summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
             groups = step_agents(action.spec, judged)
             if groups:
                 return self._set_routing_criteria(base, contact, groups, action, summary, first)
@@ -314,6 +418,42 @@ class Router:
             attempt=recheck.attempt if recheck else None,
             detail=f"{summary} -> left with its queue{waited}",
         )
+
+    def _park(self, base: Decision, contact: Contact, owner: str, action: Park, summary: str, first: str) -> Decision:
+        """The work belongs to ``owner``: TransferContact to their own queue, through the rule's flow."""
+        dry = " (dry run: not sent)" if self.options.dry_run else ""
+        decided = replace(
+            base,
+            outcome=Outcome.PARKED,
+            reason=first,
+            fallback="park",
+            agent_id=owner,
+            waited_seconds=round(action.waited_seconds, 1) if action.waited_seconds else None,
+            detail=f"{summary} -> parked in the agent's own queue (flow {action.spec.contact_flow_id}){dry}",
+        )
+        if self.options.dry_run:
+            return decided
+        token = park_token(contact.id, owner, action.spec.contact_flow_id)
+        try:
+            self.connect.transfer_to_agent(contact.id, owner, action.spec.contact_flow_id, token)
+        except PermanentError as exc:
+            if exc.reason not in ("invalid_request", "quota_exceeded"):
+                raise
+            # Not active any more (taken, ended) or transferred too often (11): re-read before deciding.
+            again = self.connect.describe_contact(contact.id)
+            gone = again.not_waiting_reason()
+            if gone is not None:
+                return replace(
+                    base, outcome=Outcome.NOT_WAITING, reason=gone.value, detail="taken while routing: " + _why(again)
+                )
+            return replace(
+                base,
+                outcome=Outcome.NO_ELIGIBLE_AGENT,
+                reason="park_refused",
+                fallback="queue",
+                detail=f"{summary} -> Connect refused the transfer ({exc.message}); left with its queue",
+            )
+        return decided
 
     def _set_routing_criteria(
         self,
@@ -340,13 +480,17 @@ class Router:
         try:
             self.connect.update_routing_criteria(contact.id, routing_steps(agents, action.spec.expiry_seconds))
         except PermanentError as exc:
-            if exc.reason != "conflict":
-                raise
-            again = self.connect.describe_contact(contact.id)
-            gone = again.not_waiting_reason()
-            if gone is not None:
+            try:
+                moved = after_refusal(exc, "UpdateContactRoutingData", contact.id, self.connect.describe_contact, _gone)
+            except PermanentError as still_waiting:
+                if still_waiting is not exc or exc.reason != "conflict":
+                    raise
+            else:
                 return replace(
-                    base, outcome=Outcome.NOT_WAITING, reason=gone.value, detail="taken while routing: " + _why(again)
+                    base,
+                    outcome=Outcome.NOT_WAITING,
+                    reason=moved.reason,
+                    detail=f"taken while routing ({exc.reason}): " + _why(moved.contact),
                 )
             return replace(
                 base,
@@ -356,6 +500,24 @@ class Router:
                 detail=f"{summary} -> Connect refused the routing criteria ({exc.message}); left with its queue",
             )
         return decided
+
+    def _members_only(self, judged: list[CandidateVerdict], contact: Contact) -> list[CandidateVerdict]:
+        """Connect offers a routing-criteria contact only to agents whose routing profile has its queue
+        (AgentsCriteria): candidates not judged on membership yet (not logged in, so GetCurrentUserData gave no
+        routing profile) are checked through DescribeUser, and non-members leave the steps."""
+        if contact.queue_id is None:
+            return judged
+        return [self._as_member(candidate, contact.queue_id, contact.channel) for candidate in judged]
+
+    def _as_member(self, candidate: CandidateVerdict, queue_id: str, channel: str) -> CandidateVerdict:
+        if candidate.verdict not in PREFERABLE or not candidate.user_id or candidate.in_queue is True:
+            return candidate
+        profile = None
+        if candidate.in_queue is None:
+            profile = self.connect.routing_profile_of(candidate.user_id)
+            if profile is not None and self.connect.routing_profile_queues(profile).serves(queue_id, channel):
+                return replace(candidate, in_queue=True)
+        return not_in_queue(candidate, queue_id, channel, profile)
 
     def _lookup(self) -> Lookup:
         return Lookup(
@@ -367,6 +529,11 @@ class Router:
             history=self.history,
             ports=self.source_ports,
         )
+
+
+def _gone(contact: Contact) -> str | None:
+    reason = contact.not_waiting_reason()
+    return reason.value if reason else None
 
 
 def _why(contact: Contact) -> str:

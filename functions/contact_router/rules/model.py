@@ -35,7 +35,8 @@ INITIATION_METHODS = (
     "AGENT_REPLY",
     "FLOW",
 )
-SOURCE_KINDS = ("attribute", "agent_of", "users", "last_agent", "owner")
+MAX_RULES = 500  # per section (routing, supervision); docs/rules.md "Limits"
+SOURCE_KINDS = ("attribute", "agent_of", "users", "last_agent", "owner", "customer_profile")
 RULE_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -122,7 +123,7 @@ class When(_Strict):
         return value
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
@@ -141,6 +142,24 @@ Duration = Annotated[int, BeforeValidator(_duration_seconds), Field(ge=60, le=40
 
 class LastAgentSource(_Strict):
     max_age: Duration = Field(description="Ignore a last agent older than this: 24h, 7d, 90m... (60 s to 400 d).")
+
+
+# Which of the contact's identities may find its profile, in this order (Customer Profiles' predefined keys).
+ProfileSearchKey = Literal["profile_id", "email", "phone"]
+PROFILE_SEARCH_KEYS: tuple[ProfileSearchKey, ...] = ("profile_id", "email", "phone")
+
+
+class CustomerProfileSource(_Strict):
+    attribute: Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)] = Field(
+        description="The profile attribute (Attributes map of the profile) holding a user id, user ARN or username, "
+        "such as preferredAgent or accountOwner."
+    )
+    search_by: list[ProfileSearchKey] = Field(
+        default=list(PROFILE_SEARCH_KEYS),
+        min_length=1,
+        description="The contact's identities tried in order, first one present wins: profile_id (the contact "
+        "attribute named by CUSTOMER_PROFILE_ATTRIBUTE, searched as _profileId), email (_email), phone (_phone).",
+    )
 
 
 class CandidateSource(_Strict):
@@ -166,6 +185,9 @@ class CandidateSource(_Strict):
         default=None, description="The agent who last handled this customer (any channel), if recent enough."
     )
     owner: Literal[True] | None = Field(default=None, description="The account owner of this customer.")
+    customer_profile: CustomerProfileSource | None = Field(
+        default=None, description="A user named on the contact's Amazon Connect Customer Profiles profile."
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CandidateSource:
@@ -187,6 +209,18 @@ class CandidateSource(_Strict):
 
 
 SQS_MAX_DELAY = 900
+FALLBACK_KINDS = ("wait", "park", "routing_criteria", "queue")
+
+# UpdateContactRoutingData limits a routing_criteria fallback is checked against when the rules load
+# (docs/rules.md gives the sources). Agents per step: the input model's AgentsCriteria.AgentIds has no count, but
+# SearchContacts can match at most 100 agent ids of a step (SearchableAgentCriteriaStep.AgentIds, 0-100) and one
+# GetCurrentUserData call reads 100 agents. Steps per criteria: no published number; 20 is this project's bound.
+# Step expiry: DurationInSeconds has no modelled range; at least 10 s because the admin guide warns that short
+# expiries let default queue routing compete with the criteria, at most a day.
+MAX_AGENTS_PER_STEP = 100
+MAX_ROUTING_STEPS = 20
+MIN_STEP_SECONDS = 10
+MAX_STEP_SECONDS = 86_400
 
 
 class WaitFallback(_Strict):
@@ -204,12 +238,29 @@ class WaitFallback(_Strict):
 
 class RoutingCriteriaFallback(_Strict):
     expiry_seconds: int = Field(
-        ge=10, le=86_400, description="How long each step offers the contact to its agents before the next."
+        ge=MIN_STEP_SECONDS,
+        le=MAX_STEP_SECONDS,
+        description="How long each step offers the contact to its agents before the next.",
     )
     one_step_per_candidate: bool = Field(
         default=False,
         description="false: one step with every candidate; true: one step per candidate, in rule order.",
     )
+
+
+class ParkFallback(_Strict):
+    """TASK and EMAIL only: the work belongs to the preferred agent, so it waits in that agent's own queue."""
+
+    contact_flow_id: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)] = Field(
+        description="The flow TransferContact runs to place the contact in the agent's queue (a Transfer to agent "
+        "flow; Inbound and Transfer to queue flows are accepted too): its id or ARN."
+    )
+
+    @field_validator("contact_flow_id")
+    @classmethod
+    def _flow_id(cls, value: str) -> str:
+        # TransferContact takes the flow's id: an ARN (.../contact-flow/<id>) is reduced to it
+        return value.rsplit("/contact-flow/", 1)[1] if "/contact-flow/" in value else value
 
 
 def _fallback_shorthand(value: Any) -> Any:
@@ -219,36 +270,41 @@ def _fallback_shorthand(value: Any) -> Any:
         raise ValueError("wait needs its settings: {wait: {interval_seconds: N, max_seconds: M}}")
     if value == "routing_criteria":
         raise ValueError("routing_criteria needs its settings: {routing_criteria: {expiry_seconds: N}}")
+    if value == "park":
+        raise ValueError("park needs its flow: {park: {contact_flow_id: FLOW_ID}}")
     if isinstance(value, str):
-        raise ValueError(f"unknown fallback {value!r}; use wait, routing_criteria or queue")
+        raise ValueError(f"unknown fallback {value!r}; use wait, park, routing_criteria or queue")
     return value
 
 
 class FallbackStep(_Strict):
-    """One step of a rule's fallback: exactly one of wait, routing_criteria, queue."""
+    """One step of a rule's fallback: exactly one of wait, park, routing_criteria, queue."""
 
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        json_schema_extra={
-            "oneOf": [{"required": ["wait"]}, {"required": ["routing_criteria"]}, {"required": ["queue"]}]
-        },
+        json_schema_extra={"oneOf": [{"required": [kind]} for kind in FALLBACK_KINDS]},
     )
 
     wait: WaitFallback | None = None
+    park: ParkFallback | None = Field(
+        default=None,
+        description="TASK and EMAIL: transfer the contact to the first candidate's own queue (TransferContact with "
+        "UserId) when nobody can take it now; other channels, or no candidate who is a user, go on to the next step.",
+    )
     routing_criteria: RoutingCriteriaFallback | None = None
     queue: Literal[True] | None = Field(default=None, description="Leave the contact to its queue (also: `- queue`).")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> FallbackStep:
-        given = [k for k in ("wait", "routing_criteria", "queue") if getattr(self, k) is not None]
+        given = [k for k in FALLBACK_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of wait, routing_criteria, queue (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of {', '.join(FALLBACK_KINDS)} (got {', '.join(given) or 'none'})")
         return self
 
     @property
     def kind(self) -> str:
-        return "wait" if self.wait else "routing_criteria" if self.routing_criteria else "queue"
+        return next(k for k in FALLBACK_KINDS if getattr(self, k) is not None)
 
 
 def _default_fallback() -> list[FallbackStep]:
@@ -267,13 +323,18 @@ class RoutingRule(_Strict):
         description="Agent status names that may receive the contact (custom status names allowed).",
     )
     ignore_capacity: bool = Field(default=False, description="Associate even without a free slot.")
+    require_queue_membership: bool = Field(
+        default=True,
+        description="Associate only agents whose routing profile serves the contact's queue for its channel "
+        "(ListRoutingProfileQueues). Routing-criteria fallbacks always require it.",
+    )
     exclude_users: list[UserReference] = Field(default_factory=list, description="Never choose these users.")
     fallback: list[Annotated[FallbackStep, BeforeValidator(_fallback_shorthand)]] = Field(
         default_factory=_default_fallback,
         min_length=1,
         max_length=3,
-        description="When no candidate is eligible, in order: wait (re-check), routing_criteria (Connect's "
-        "preferred-agent steps), queue. Default: [queue].",
+        description="When no candidate is eligible, in order: wait (re-check), park (TASK and EMAIL: the agent's own "
+        "queue), routing_criteria (Connect's preferred-agent steps), queue. Default: [queue].",
     )
 
     @field_validator("fallback")
@@ -290,6 +351,10 @@ class RoutingRule(_Strict):
                 "wait cannot follow routing_criteria: once Connect routes by the criteria, re-checking would "
                 "compete with it"
             )
+        if "park" in kinds and "routing_criteria" in kinds and kinds.index("park") > kinds.index("routing_criteria"):
+            raise ValueError("park cannot follow routing_criteria: the criteria end the fallback for every channel")
+        if "park" in kinds and "wait" in kinds and kinds.index("park") < kinds.index("wait"):
+            raise ValueError("wait cannot follow park: a parked contact has left the queue the router watches")
         return steps
 
     @model_validator(mode="after")
@@ -297,6 +362,34 @@ class RoutingRule(_Strict):
         static = sum(len(s.users or []) for s in self.candidates)
         if static > MAX_AGENTS_PER_CALL:
             raise ValueError(f"at most {MAX_AGENTS_PER_CALL} static users per rule (one GetCurrentUserData call)")
+        return self
+
+    @property
+    def max_candidates(self) -> int:
+        """The most agents the candidate sources can name: each static user, one per other source."""
+        return sum(len(s.users) if s.users is not None else 1 for s in self.candidates)
+
+    @property
+    def uses_routing_criteria(self) -> bool:
+        return any(step.routing_criteria is not None for step in self.fallback)
+
+    @model_validator(mode="after")
+    def _routing_criteria_fit(self) -> RoutingRule:
+        """The steps a routing_criteria fallback can build must fit UpdateContactRoutingData's limits."""
+        spec = next((s.routing_criteria for s in self.fallback if s.routing_criteria is not None), None)
+        if spec is None:
+            return self
+        most = self.max_candidates
+        if spec.one_step_per_candidate and most > MAX_ROUTING_STEPS:
+            raise ValueError(
+                f"routing_criteria with one_step_per_candidate makes one step per candidate: up to {most} here, "
+                f"at most {MAX_ROUTING_STEPS} steps"
+            )
+        if not spec.one_step_per_candidate and most > MAX_AGENTS_PER_STEP:
+            raise ValueError(
+                f"routing_criteria puts every candidate in one step: up to {most} agents here, "
+                f"at most {MAX_AGENTS_PER_STEP} per step"
+            )
         return self
 
 
@@ -374,10 +467,28 @@ class SupervisionRule(_Strict):
 
 class RulesFile(_Strict):
     version: Literal[1] = Field(description="Format version; always 1 for now.")
-    routing: list[RoutingRule] = Field(default_factory=list, description="Evaluated in order; first match wins.")
-    supervision: list[SupervisionRule] = Field(
-        default_factory=list, description="Monitoring rules for connected contacts; first match wins."
+    routing: list[RoutingRule] = Field(
+        default_factory=list, max_length=MAX_RULES, description="Evaluated in order; first match wins."
     )
+    supervision: list[SupervisionRule] = Field(
+        default_factory=list,
+        max_length=MAX_RULES,
+        description="Monitoring rules for connected contacts; first match wins.",
+    )
+    allow_empty: bool = Field(
+        default=False,
+        description="true: a file with no routing and no supervision rules is intended (nothing is routed or "
+        "monitored). Without it such a file is an error, so a truncated or blank update cannot switch routing off.",
+    )
+
+    @model_validator(mode="after")
+    def _not_empty_by_accident(self) -> RulesFile:
+        if not self.routing and not self.supervision and not self.allow_empty:
+            raise ValueError(
+                "no rules: give at least one routing or supervision rule, or add allow_empty: true to run with "
+                "none on purpose"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> RulesFile:
@@ -400,12 +511,16 @@ def json_schema() -> dict[str, Any]:
 
 __all__ = [
     "INITIATION_METHODS",
+    "MAX_AGENTS_PER_STEP",
+    "MAX_ROUTING_STEPS",
+    "MAX_RULES",
     "MONITOR_CAPABILITIES",
     "RULE_NAME_RE",
     "AgentCondition",
     "CandidateSource",
     "FallbackStep",
     "LastAgentSource",
+    "ParkFallback",
     "RoutingCriteriaFallback",
     "RoutingRule",
     "RulesFile",

@@ -24,6 +24,7 @@ from contact_router.models.decision import CandidateVerdict, Verdict
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 from contact_router.routing.ports import IdempotencyPort, RulesProviderPort
 from contact_router.routing.references import ReferenceKind, arn_allowed, classify
+from contact_router.routing.refusal import after_refusal
 from contact_router.routing.replay import decide_once
 from contact_router.rules.matcher import mismatch
 from contact_router.rules.model import SupervisionRule
@@ -94,14 +95,10 @@ class Supervisor:
         skip = self._screen(contact.channel, contact.initiation_method)
         if skip:
             return replace(base, reason=skip[0], detail=skip[1])
-        if contact.disconnected_at is not None:
-            return replace(
-                base, outcome=SupervisionOutcome.NOT_CONNECTED, reason="disconnected", detail="contact ended"
-            )
-        if contact.connected_to_agent_at is None or not contact.agent_id:
-            return replace(
-                base, outcome=SupervisionOutcome.NOT_CONNECTED, reason="not_connected", detail="no agent connected yet"
-            )
+        not_connected = _not_connected(contact)
+        if not_connected is not None:
+            detail = "contact ended" if not_connected == "disconnected" else "no agent connected yet"
+            return replace(base, outcome=SupervisionOutcome.NOT_CONNECTED, reason=not_connected, detail=detail)
 
         rule, why_not = self._match(contact)
         if rule is None:
@@ -214,7 +211,17 @@ class Supervisor:
                     final.append(replace(candidate, verdict=Verdict.QUOTA_EXCEEDED, detail=exc.message))
                     continue
                 if exc.reason != "idempotency_conflict":
-                    raise
+                    # The call may have ended (or been transferred) since DescribeContact: re-read before blaming it.
+                    moved = after_refusal(
+                        exc, "MonitorContact", contact.id, self.connect.describe_contact, _not_connected
+                    )
+                    return replace(
+                        base,
+                        candidates=(*final, replace(candidate, detail=exc.message), *judged[len(final) + 1 :]),
+                        outcome=SupervisionOutcome.NOT_CONNECTED,
+                        reason=moved.reason,
+                        detail=f"no longer connected when MonitorContact was refused ({exc.reason})",
+                    )
                 outcome = SupervisionOutcome.ALREADY_MONITORED
             chosen = candidate
             final.append(replace(candidate, verdict=Verdict.CHOSEN))
@@ -234,3 +241,12 @@ class Supervisor:
             reason="dry_run" if self.options.dry_run else outcome.value,
             detail=" + ".join(rule.capabilities),
         )
+
+
+def _not_connected(contact: Contact) -> str | None:
+    """Why a contact cannot be monitored now (``disconnected``, ``not_connected``), or None while it is connected."""
+    if contact.disconnected_at is not None:
+        return "disconnected"
+    if contact.connected_to_agent_at is None or not contact.agent_id:
+        return "not_connected"
+    return None

@@ -14,14 +14,13 @@ from enum import StrEnum
 from typing import Any
 
 from contact_router.models.contact import Contact
-from contact_router.models.contact_event import CONTACT_EVENT_DETAIL_TYPE
+from contact_router.models.contact_event import CONTACT_EVENT_DETAIL_TYPE, SWEEP_EVENT_SOURCE
 from contact_router.routing.screening import NOT_CUSTOMER_WORK, ROUTED_CHANNELS
 
 SWEPT_CHANNELS: tuple[str, ...] = tuple(sorted(ROUTED_CHANNELS))  # CHAT, EMAIL, TASK
 # SearchContacts looks back over initiation times: the threshold plus this many intervals. A contact whose
 # time before the queue (flow, bot) exceeds what is left of that look-back is not found (docs/sweep.md).
 LOOKBACK_INTERVALS = 2
-SWEEP_EVENT_SOURCE = "contact-router.sweep"
 SWEEP_EVENT_ID_PREFIX = "sweep-"
 
 

@@ -77,6 +77,16 @@ def no_double_association(result: SimulationResult) -> Invariant:
         successes = sum(1 for _, status in attempts if status == 200)
         if successes > 1 or later:
             inv.fail(f"{contact_id}: {successes} successful association(s), {len(later)} request(s) after the first")
+    if result.config.native:
+        # With native routing most contacts reach an agent without any association: what must not happen is
+        # a contact connected twice (routed natively and associated, or to two agents).
+        connected: dict[str, list[str]] = defaultdict(list)
+        for connection in result.emulator.connections:
+            connected[connection.contact_id].append(f"{connection.user_id} ({connection.via})")
+        for contact_id, agents in connected.items():
+            inv.checked += 1
+            if len(agents) > 1:
+                inv.fail(f"{contact_id}: connected {len(agents)} times: {', '.join(agents)}")
     return inv
 
 
@@ -95,8 +105,15 @@ def every_contact_accounted(result: SimulationResult) -> Invariant:
         for message in result.dead_letters
         if (origin := result.origin_of_dead_letter(message)).contact_id
     }
+    ended = _ended_with_native_routing(result) if result.config.native else {}
     for plan in result.workload.contacts:
         inv.checked += 1
+        if result.config.native and plan.kind == "valid" and not ended.get(plan.id):
+            snapshot = result.emulator.contact(plan.id)
+            inv.fail(f"{plan.id}: {snapshot.state} at the end, neither answered nor abandoned by its customer")
+            continue
+        if not result.config.router:
+            continue
         final = final_decision(decisions.get(plan.id, []))
         if plan.kind == "stale":
             if plan.id in associated:
@@ -112,6 +129,15 @@ def every_contact_accounted(result: SimulationResult) -> Invariant:
         letter = "; dead-lettered without a reason" if plan.id in dead_lettered else ""
         inv.fail(f"{plan.id}: not associated, {seen}{letter}")
     return inv
+
+
+def _ended_with_native_routing(result: SimulationResult) -> dict[str, bool]:
+    """Contact id -> whether it ended as a customer's contact ends: connected to an agent, then disconnected,
+    or abandoned while waiting (the emulator's ground truth, after the run settled)."""
+    return {
+        c.id: c.state == "DISCONNECTED" and (c.abandoned or c.connected_at is not None)
+        for c in result.emulator.contacts()
+    }
 
 
 def malformed_never_crashes(result: SimulationResult) -> Invariant:
@@ -148,21 +174,28 @@ def malformed_never_crashes(result: SimulationResult) -> Invariant:
 
 
 def dead_letters_only_permanent(result: SimulationResult) -> Invariant:
-    """The dead-letter queue holds only permanent failures, each with its reason: nothing a retry could fix
-    (throttling, 5xx, a crash) ends there, which a redrive after maxReceiveCount would mean."""
+    """Every message in the dead-letter queue was put there by the router, with its reason: a permanent
+    failure (malformed, or a contact that does not exist) at once, anything else only on its last receive
+    (the router dead-letters its last error itself). Nothing is moved there by SQS's redrive, which would
+    carry no reason, and nothing a retry could still fix is dead-lettered early."""
     inv = Invariant(
         "dead-letter queue holds only permanent failures",
-        "every dead-lettered message carries the router's reason and is malformed or names a contact that "
-        "does not exist; none was redriven after maxReceiveCount receives",
+        "every dead-lettered message carries the router's reason: a permanent error, or the last error on "
+        "its last receive (maxReceiveCount); none was moved there by SQS's redrive without one",
     )
+    limit = result.config.max_receive_count or result.deployment.max_receive_count
     for message in result.dead_letters:
         inv.checked += 1
         origin = result.origin_of_dead_letter(message)
         what = f"{origin.kind} {origin.contact_id or origin.note}".strip()
+        received = int(message.attributes.get("receive_count") or message.receive_count or 0)
         if message.redriven or not message.attributes.get("reason"):
             inv.fail(f"{what}: redriven after {message.receive_count} receives without a permanent reason")
-        elif origin.kind not in PERMANENT_KINDS:
-            inv.fail(f"{what}: dead-lettered as {message.attributes.get('reason')}: {message.attributes.get('error')}")
+        elif origin.kind not in PERMANENT_KINDS and received < limit:
+            inv.fail(
+                f"{what}: dead-lettered as {message.attributes.get('reason')} on receive {received} of "
+                f"{limit}: {message.attributes.get('error')}"
+            )
     return inv
 
 

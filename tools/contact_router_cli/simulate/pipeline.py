@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import random
 import tempfile
 import time
@@ -33,7 +34,9 @@ from moto import mock_aws
 
 from connect_emulator import ConnectEmulator, World
 from connect_emulator.emulator import CallRecord
+from connect_emulator.routing import RoutingEvent
 from connect_emulator.state import Association
+from connect_emulator.world import RoutingSpec
 from contact_router.adapters import aws
 from contact_router.adapters.aws import Clients
 from contact_router.composition import build_router_app
@@ -48,6 +51,7 @@ from contact_router_cli.local import create_table, lambda_output_to
 from contact_router_cli.simulate import template, workload
 from contact_router_cli.simulate.clock import Actor, DeadlineExceeded, VirtualClock
 from contact_router_cli.simulate.queue import Message, QueueStats, SimulatedQueue, SimulatedSqsClient
+from contact_router_cli.simulate.workload import Z99
 
 # The simulated morning starts on Monday 2030-01-07 at 09:00 UTC: virtual time is always ahead of the wall
 # clock, which the idempotency table's time translation relies on (see _VirtualTimeTable).
@@ -55,6 +59,14 @@ EPOCH = 1_894_006_800.0
 IDEMPOTENCY_TABLE = "contact-router-idempotency"
 BUGS = ("no-idempotency", "skip-waiting-check")
 Bug = Literal["no-idempotency", "skip-waiting-check"]
+# How contacts reach agents (docs/simulation.md, "Outcome against native routing"): Connect's own routing
+# alone, the router on the EventBridge path racing it, the contact flow's routing criteria, or both.
+MODES = ("native", "events", "flow", "flow+events")
+Mode = Literal["native", "events", "flow", "flow+events"]
+ROUTER_MODES = frozenset({"events", "flow+events"})
+FLOW_MODES = frozenset({"flow", "flow+events"})
+# What the contact flow does before "Transfer to queue": the routing criteria to set (None: none).
+FlowFunction = Callable[[workload.ContactPlan], Mapping[str, Any] | None]
 # Outcomes after which the router is done with a contact (for now): it is associated, or left to Connect.
 SETTLED = frozenset(
     {
@@ -68,6 +80,11 @@ SETTLED = frozenset(
         Outcome.REJECTED,
     }
 )
+
+
+# Native routing as the reference workload runs it: the emulator's defaults (docs/emulator.md, switches), with
+# agents who accept at once and never miss an offer, so that the modes differ only in how they route.
+NATIVE_ROUTING = RoutingSpec(native=True)
 
 
 class WorkerCrash(BaseException):
@@ -92,6 +109,11 @@ class SimulationConfig:
     inject_bug: Bug | None = None
     max_virtual_seconds: float = 6 * 3600.0
     seed: int = 1
+    # None: the world the router was first simulated in (no native routing; the router alone routes).
+    mode: Mode | None = None
+    flow: FlowFunction | None = None  # the flow modes' flow; None: the router's flow entry point (flow.py)
+    flow_steps: Literal["deployed", "answer"] = "deployed"  # step durations: the deployed flow's, or the answer's
+    cold_start: tuple[float, float] | None = None  # a worker's init: (median, p99) seconds, lognormal
 
     def __post_init__(self) -> None:
         for name in ("throttle_rate", "error_rate", "crash_rate"):
@@ -101,6 +123,19 @@ class SimulationConfig:
             raise ValueError("throttle_rate + error_rate must not exceed 1")
         if self.inject_bug is not None and self.inject_bug not in BUGS:
             raise ValueError(f"unknown bug {self.inject_bug!r}; choose from {', '.join(BUGS)}")
+        if self.mode is not None and self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
+        if self.cold_start is not None and not 0.0 < self.cold_start[0] <= self.cold_start[1]:
+            raise ValueError("cold_start needs 0 < median <= p99")
+
+    @property
+    def router(self) -> bool:
+        """Whether the router's pipeline runs (every mode but native routing alone or with the flow)."""
+        return self.mode is None or self.mode in ROUTER_MODES
+
+    @property
+    def native(self) -> bool:
+        return self.mode is not None
 
 
 @dataclass(frozen=True)
@@ -200,9 +235,16 @@ class _Simulation:
         self.workload = workload.build(config.workload, EPOCH, horizon)
         self.rng = random.Random(f"pipeline-{config.seed}")
         self.crash_rng = random.Random(f"crash-{config.seed}")
+        self.handles = {plan.id: plan.handle for plan in self.workload.contacts}
         self.emulator = ConnectEmulator(
-            World.from_dict(self.workload.world), clock=self.clock.now, sleep=self.clock.sleep, seed=config.seed
+            World.from_dict(self.workload.world),
+            clock=self.clock.now,
+            sleep=self._sleep,
+            seed=config.seed,
+            routing=NATIVE_ROUTING if config.native else False,
         )
+        if config.native:
+            self.emulator.subscribe(self._connected)
         self._configure_faults()
         self.dlq = SimulatedQueue("contact-router-dlq", self.clock, rng=random.Random(f"dlq-{config.seed}"))
         self.queue = SimulatedQueue(
@@ -227,6 +269,9 @@ class _Simulation:
         self.crashed_contacts: list[str] = []
         self.races: Counter[str] = Counter()
         self.workers: list[Actor] = []
+        self.pending_arrivals = 0
+        self.flow: FlowFunction | None = config.flow
+        self.cold_rng = random.Random(f"cold-{config.seed}")
         self._requests = 0
 
     # ------------------------------------------------------------------------------------ set-up
@@ -243,6 +288,12 @@ class _Simulation:
         if high > 0:
             faults.set_latency("*", (low, high))
 
+    def _sleep(self, seconds: float) -> None:
+        """The emulator's latency: slept by a worker on the virtual clock; the flow, run by the driver before
+        the contact is queued, takes no virtual time."""
+        if self.clock.current() is not None:
+            self.clock.sleep(seconds)
+
     @property
     def quota(self) -> float | None:
         quota = self.emulator.faults.rate_quota("AssociateContactWithUser")
@@ -258,6 +309,8 @@ class _Simulation:
             # Pace as deployed: the template's quotas (scaled like the emulator's), shared by the workers.
             "CONNECT_API_QUOTAS": _scaled_quotas(self.deployment.connect_api_quotas, self.config.quota_scale),
             "MAX_CONCURRENCY": str(self.workers_count),
+            # As deployed: the function knows its queue's redrive limit (template.yaml keeps them equal).
+            "MAX_RECEIVE_COUNT": str(self.queue.max_receive_count or ""),
         }
         if self.config.inject_bug != "no-idempotency":
             env["IDEMPOTENCY_TABLE"] = IDEMPOTENCY_TABLE
@@ -275,8 +328,12 @@ class _Simulation:
             create_table(dynamodb, IDEMPOTENCY_TABLE, d.idempotency_key, d.idempotency_ttl_attribute)
             _VirtualTimeTable(self.clock, self.deployment.idempotency_ttl_attribute).attach(dynamodb)
             settings = self._settings(rules_file)
+            if self.config.mode in FLOW_MODES and self.flow is None:
+                from contact_router_cli.simulate.flow import flow_function
+
+                self.flow = flow_function(self.emulator, rules_file, self.config.flow_steps)
             self._schedule_workload()
-            for number in range(1, self.workers_count + 1):
+            for number in range(1, self.workers_count + 1 if self.config.router else 1):
                 worker = _Worker(self, f"worker-{number}", settings, dynamodb)
                 self.workers.append(self.clock.spawn(worker.name, worker.body))
             with lambda_output_to(self.log_stream):
@@ -287,6 +344,8 @@ class _Simulation:
                     _flush_metrics()
             if self.progress is not None:
                 self.progress(self.clock.elapsed(), self._settled_count(), len(self.tracked), self.associated)
+            if self.config.native:
+                self.emulator.advance_to(self._quiet_after())  # every contact answered and ended, or abandoned
             return SimulationResult(
                 config=self.config,
                 deployment=self.deployment,
@@ -317,7 +376,15 @@ class _Simulation:
         return max(times, default=self.clock.now())
 
     def _drained(self) -> bool:
-        return self.pending_deliveries == 0 and len(self.queue) == 0
+        return self.pending_arrivals == 0 and self.pending_deliveries == 0 and len(self.queue) == 0
+
+    def _quiet_after(self) -> float:
+        """Seconds after the start by which every contact has ended: its longest wait and handle time after the
+        last arrival (and the pipeline's own end)."""
+        plans = self.workload.contacts
+        latest = max((p.at + p.patience + p.handle for p in plans), default=0.0)
+        longest = max((p.handle for p in plans), default=0.0)
+        return max(latest + longest, self.clock.elapsed()) + 60.0
 
     def _done(self) -> bool:
         idle = self.clock.parked(self.queue.channel) == len(self.workers)
@@ -345,8 +412,9 @@ class _Simulation:
     def _schedule_workload(self) -> None:
         pattern = self.deployment.event_pattern
         for plan in self.workload.contacts:
+            self.pending_arrivals += 1
             self.clock.call_at(EPOCH + plan.at, self._arrive(plan))
-        for delivery in self.workload.deliveries:
+        for delivery in self.workload.deliveries if self.config.router else ():
             if delivery.via_eventbridge and not template.matches(pattern, json.loads(delivery.body)):
                 self.filtered += 1
                 continue
@@ -357,7 +425,11 @@ class _Simulation:
 
     def _arrive(self, plan: workload.ContactPlan) -> Callable[[], None]:
         def arrive() -> None:
+            self.pending_arrivals -= 1
             fields = dict(plan.fields)
+            if self.config.native:
+                self._arrive_routed(plan, fields)
+                return
             self.emulator.add_contact(plan.id, **fields)
             if fields.get("state") == "CONNECTED":
                 self.clock.call_later(self.rng.uniform(*self.config.workload.handle_seconds), self._hang_up(plan.id))
@@ -365,6 +437,43 @@ class _Simulation:
                 self.clock.call_later(plan.patience, self._give_up(plan.id))
 
         return arrive
+
+    def _arrive_routed(self, plan: workload.ContactPlan, fields: dict[str, Any]) -> None:
+        """With native routing: the flow (in the flow modes) sets routing criteria before the contact is
+        queued; the customer's patience and the agent's handle time run on the emulator's own timeline, so
+        each happens at its own time whenever the emulator next looks."""
+        flow = self.flow if self.config.mode in FLOW_MODES else None
+        criteria = flow(plan) if flow is not None else None
+        self.emulator.add_contact(plan.id, routing_criteria=criteria, **fields)
+        if fields.get("state") == "CONNECTED":
+            self.emulator.schedule(plan.at + plan.handle, self._end(plan.id))
+        elif fields.get("state") != "DISCONNECTED":
+            self.emulator.schedule(plan.at + plan.patience, self._abandon(plan.id))
+
+    def _connected(self, event: RoutingEvent) -> None:
+        """Native routing connected a contact (offered by itself or through an association): the agent hangs
+        up after the contact's handle time."""
+        if event.kind != "connected":
+            return
+        self.settled.add(event.contact_id)
+        handle = self.handles.get(event.contact_id) or self.rng.uniform(*self.config.workload.handle_seconds)
+        self.emulator.schedule(event.time - self.emulator.started_at + handle, self._end(event.contact_id))
+
+    @staticmethod
+    def _abandon(contact_id: str) -> Callable[[ConnectEmulator], None]:
+        def abandon(emulator: ConnectEmulator) -> None:
+            if emulator.contact(contact_id).state == "QUEUED":
+                emulator.abandon_contact(contact_id)
+
+        return abandon
+
+    @staticmethod
+    def _end(contact_id: str) -> Callable[[ConnectEmulator], None]:
+        def end(emulator: ConnectEmulator) -> None:
+            if emulator.contact(contact_id).state != "DISCONNECTED":
+                emulator.disconnect_contact(contact_id)
+
+        return end
 
     def _deliver(self, delivery: workload.Delivery) -> Callable[[], None]:
         def deliver() -> None:
@@ -414,9 +523,10 @@ class _Simulation:
         self.associated += 1
         self._check_race(contact_id, user_id)
         self.settled.add(contact_id)
-        self.clock.call_later(self.rng.uniform(2.0, 8.0), self._accept(contact_id))
-        handle = self.rng.uniform(*self.config.workload.handle_seconds)
-        self.clock.call_later(8.0 + handle, self._hang_up(contact_id))
+        if not self.config.native:  # with native routing the emulator's agent accepts, and _connected hangs up
+            self.clock.call_later(self.rng.uniform(2.0, 8.0), self._accept(contact_id))
+            handle = self.handles.get(contact_id) or self.rng.uniform(*self.config.workload.handle_seconds)
+            self.clock.call_later(8.0 + handle, self._hang_up(contact_id))
         if self.config.crash_rate and self.crash_rng.random() < self.config.crash_rate:
             self.crashed_contacts.append(contact_id)
             raise WorkerCrash(contact_id)
@@ -544,6 +654,9 @@ class _Worker:
         sim = self.sim
         if self.environment is None:
             self.environment = self._cold_start()
+            if sim.config.cold_start is not None:  # the init phase, before the first batch is handled
+                median, p99 = sim.config.cold_start
+                sim.clock.sleep(sim.cold_rng.lognormvariate(math.log(median), math.log(p99 / median) / Z99))
         app, function = self.environment
         self.invocation += 1
         sim.stats.invocations += 1

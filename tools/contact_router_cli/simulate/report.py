@@ -186,8 +186,8 @@ def figures_table(result: SimulationResult) -> Table:
     return table
 
 
-def invariants_table(invariants: list[Invariant]) -> Table:
-    table = Table(title="invariants", title_justify="left")
+def invariants_table(invariants: list[Invariant], title: str = "invariants") -> Table:
+    table = Table(title=title, title_justify="left")
     table.add_column("invariant")
     table.add_column("checked", justify="right")
     table.add_column("")

@@ -1,18 +1,26 @@
 """The simulated morning: an emulated instance with M agents, N queued contacts, and every EventBridge event
 the router's rule would see -- duplicated, reordered, late, stale or malformed -- generated from a seed.
 
-Two mixes:
+Three mixes:
 
 - ``mixed`` (``contact-router simulate``): chats, tasks and emails; preferred agents named by id, username
   or ARN; VIP chats for a desk of three; emails back to the agent of a related contact; contacts no rule
   matches; agents changing status and taking other work over time; customers who give up waiting.
 - ``attribute`` (the benchmarks): every contact a chat naming, by id, an available agent with a free slot
   (round robin over many agents): the 3-call path, so throughput is bounded by Connect's quota alone.
+- ``reference`` (``contact-router simulate --scenario reference``): chats into one queue, about 60% naming a
+  preferred agent, arrivals spread so that the agents are about 85% occupied; every event well formed. The
+  workload the outcome against Connect's native routing is measured on (docs/simulation.md).
+
+Every copy of an event reaches the queue after an EventBridge-to-SQS delay drawn from a lognormal
+distribution given by its median and 99th percentile (``event_delay``; an assumption, see
+docs/simulation.md).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -31,7 +39,8 @@ QUEUES = {
 }
 VIP_DESK = 3  # the first three agents
 Kind = Literal["valid", "stale", "malformed", "unknown_contact", "junk", "filtered", "recheck"]
-Mix = Literal["mixed", "attribute"]
+Mix = Literal["mixed", "attribute", "reference"]
+Z99 = 2.3263  # the standard normal's 99th percentile
 
 RULES = """\
 # Rules of the simulated instance (contact-router simulate). Format: docs/rules.md.
@@ -70,6 +79,25 @@ routing:
       - queue
 """
 
+# The reference workload's one rule: the preferred agent named by the contact, waited for ``window`` seconds
+# (the routing criteria step the router sets, or the flow's first step), then any agent of the queue.
+REFERENCE_RULES = """\
+# Rules of the reference workload (contact-router simulate --scenario reference). Format: docs/rules.md.
+version: 1
+routing:
+  - name: preferred-agent
+    description: The agent the contact names, for {window:g} s while they are busy, then anyone.
+    when:
+      channel: [CHAT]
+      attributes: {{preferredAgent: {{present: true}}}}
+    candidates:
+      - attribute: preferredAgent
+    allowed_statuses: [Available]
+    fallback:
+      - routing_criteria: {{expiry_seconds: {window:g}}}
+      - queue
+"""
+
 
 @dataclass(frozen=True)
 class WorkloadSpec:
@@ -84,14 +112,47 @@ class WorkloadSpec:
     agent_changes: bool = True  # agents change status and take other work over time
     handle_seconds: tuple[float, float] = (60.0, 240.0)  # an associated contact is handled this long
     patience_seconds: tuple[float, float] = (600.0, 1800.0)  # a waiting customer gives up after this long
+    event_delay: tuple[float, float] = (0.5, 2.0)  # EventBridge to SQS: (median, p99) seconds of a lognormal
+    preferred_share: float = 0.6  # reference mix: contacts naming a preferred agent
+    preferred_window: float = 10.0  # reference mix: seconds the rule waits for the preferred agent
+    chat_slots: int = 2  # reference mix: chats an agent takes at once
     seed: int = 1
 
     def __post_init__(self) -> None:
         if self.contacts < 1 or self.agents < VIP_DESK or self.duplicates < 1:
             raise ValueError("need at least 1 contact, 3 agents and 1 delivery per event")
-        for name in ("stale_rate", "malformed_rate", "filtered_rate"):
+        for name in ("stale_rate", "malformed_rate", "filtered_rate", "preferred_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+        median, p99 = self.event_delay
+        if not 0.0 < median <= p99:
+            raise ValueError("event_delay needs 0 < median <= p99")
+        if self.preferred_window < 10 or self.chat_slots < 1:
+            # 10 s: the least a rule's routing_criteria.expiry_seconds may be (docs/rules.md)
+            raise ValueError("preferred_window must be >= 10 s and chat_slots >= 1")
+
+
+def reference_spec(seed: int = 1, **overrides: Any) -> WorkloadSpec:
+    """The reference workload: 2,000 chats, 40 agents with 2 chat slots, 60% naming a preferred agent.
+
+    Handle times 120-360 s (mean 240 s): 80 slots busy 85% of the time take 0.85 * 80 / 240 = 0.283 contacts
+    a second, so 2,000 contacts arrive over about 7,060 s. Customers give up after 120-600 s of waiting."""
+    fields: dict[str, Any] = {
+        "contacts": 2000,
+        "agents": 40,
+        "arrival_seconds": 7060.0,
+        "duplicates": 1,
+        "stale_rate": 0.0,
+        "malformed_rate": 0.0,
+        "filtered_rate": 0.0,
+        "mix": "reference",
+        "agent_changes": False,
+        "handle_seconds": (120.0, 360.0),
+        "patience_seconds": (120.0, 600.0),
+        "seed": seed,
+    }
+    fields.update(overrides)
+    return WorkloadSpec(**fields)
 
 
 @dataclass(frozen=True)
@@ -110,6 +171,8 @@ class ContactPlan:
     fields: dict[str, Any]  # emulator.add_contact fields
     patience: float
     event: dict[str, Any]
+    handle: float = 0.0  # seconds an agent spends on it once connected
+    preferred: str | None = None  # reference mix: the id of the agent the contact names
 
 
 @dataclass(frozen=True)
@@ -164,7 +227,7 @@ def build(spec: WorkloadSpec, epoch: float, horizon: float) -> Workload:
     return Workload(
         spec=spec,
         world=world,
-        rules_text=RULES,
+        rules_text=REFERENCE_RULES.format(window=spec.preferred_window) if spec.mix == "reference" else RULES,
         agents=agents,
         contacts=sorted(generator.contacts, key=lambda c: c.at),
         deliveries=sorted(generator.deliveries, key=lambda d: d.at),
@@ -178,6 +241,13 @@ def _uuid(rng: random.Random) -> str:
 
 def _world(spec: WorkloadSpec, agents: list[Agent], history: list[str], rng: random.Random) -> dict[str, Any]:
     users = []
+    if spec.mix == "reference":
+        return {
+            "instance": {"id": INSTANCE_ID, "region": REGION, "account": ACCOUNT, "voice_association": False},
+            "routing_profiles": [{"name": "Chat", "concurrency": {"CHAT": spec.chat_slots}}],
+            "queues": [{"id": QUEUES["Support"], "name": "Support", "type": "STANDARD"}],
+            "users": [{"id": a.id, "username": a.username, "routing_profile": "Chat"} for a in agents],
+        }
     for agent in agents:
         status = "Available"
         if spec.mix == "mixed":
@@ -226,7 +296,10 @@ class _Generator:
     # ---------------------------------------------------------------------------------- contacts
     def valid(self, index: int) -> None:
         at = self.rng.uniform(0.0, self.spec.arrival_seconds)
-        fields = self._attribute_chat(index) if self.spec.mix == "attribute" else self._mixed()
+        if self.spec.mix == "reference":
+            fields = self._reference_chat()
+        else:
+            fields = self._attribute_chat(index) if self.spec.mix == "attribute" else self._mixed()
         self._contact("valid", at, fields)
 
     def stale(self) -> None:
@@ -245,8 +318,16 @@ class _Generator:
         queue = fields["queue"]
         event = self._event(contact_id, fields["channel"], QUEUES[queue], at, fields.get("tags"))
         patience = self.rng.uniform(*self.spec.patience_seconds)
-        self.contacts.append(ContactPlan(contact_id, kind, at, fields, patience, event))
+        handle = self.rng.uniform(*self.spec.handle_seconds)
+        preferred = fields.get("attributes", {}).get("preferredAgent") if self.spec.mix == "reference" else None
+        self.contacts.append(ContactPlan(contact_id, kind, at, fields, patience, event, handle, preferred))
         self._deliver(event, at, kind, contact_id)
+
+    def _reference_chat(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"channel": "CHAT", "queue": "Support", "initiation_method": "API"}
+        if self.rng.random() < self.spec.preferred_share:
+            fields["attributes"] = {"preferredAgent": self.rng.choice(self.agents).id}
+        return fields
 
     def _attribute_chat(self, index: int) -> dict[str, Any]:
         agent = self.agents[index % len(self.agents)]
@@ -320,12 +401,17 @@ class _Generator:
         body = json.dumps(event)
         copies = self.rng.randint(1, self.spec.duplicates)
         for copy in range(copies):
-            delay = self.rng.uniform(0.01, 0.3)
+            delay = self.event_delay()
             if copy:
                 delay += self.rng.uniform(0.0, 2.0) if self.rng.random() < 0.7 else self.rng.uniform(2.0, 120.0)
             if kind == "stale":
                 delay += self.rng.uniform(1.0, 30.0)  # late: the contact moved on before the event is read
             self.deliveries.append(Delivery(at + delay, body, kind, contact_id, str(event["id"]), True, note))
+
+    def event_delay(self) -> float:
+        """EventBridge to SQS: lognormal with the spec's median and 99th percentile."""
+        median, p99 = self.spec.event_delay
+        return self.rng.lognormvariate(math.log(median), math.log(p99 / median) / Z99)
 
     def malformed(self, number: int) -> None:
         """Bodies the router must reject with a reason (never crash the batch, never retry)."""

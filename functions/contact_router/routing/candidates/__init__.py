@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from contact_router.models.contact import Contact
 from contact_router.models.decision import CandidateVerdict, Verdict
-from contact_router.routing.candidates import agent_of, attribute, last_agent, owner, users
+from contact_router.routing.candidates import agent_of, attribute, customer_profile, last_agent, owner, users
 from contact_router.routing.candidates.lookup import Lookup
 from contact_router.rules.model import CandidateSource, RoutingRule
 
@@ -27,6 +27,7 @@ RESOLVERS: dict[str, Resolver] = {
     "users": users.resolve,
     "last_agent": last_agent.resolve,
     "owner": owner.resolve,
+    "customer_profile": customer_profile.resolve,
 }
 
 
