@@ -81,7 +81,7 @@ security: security-venv
 	  CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(SECURITY_VENV)/bin/checkov --config-file .checkov.yaml --file "$$tmp/template.yaml"
 
 bench: venv
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --json out/bench.json
 
 ci: test lint types validate security build
 

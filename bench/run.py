@@ -76,25 +76,55 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="fresh interpreters per cold-start probe")
     parser.add_argument("--own-contacts", type=int, default=2000, help="contacts per own-cost run")
     parser.add_argument("--burst", type=int, default=2000, help="contacts in the quota-efficiency burst")
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--versus-contacts", type=int, default=300, help="contacts per run against the minimal handler")
+    parser.add_argument("--mix-contacts", type=int, default=600, help="contacts in the realistic mix with faults")
+    parser.add_argument("--degraded-contacts", type=int, default=100, help="contacts per degraded-Connect run")
+    parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench.json", help="where to write the figures")
     args = parser.parse_args()
 
     started = time.perf_counter()
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs; every figure measured in this run\n")
+    own = own_cost(args.own_contacts)
+    versus, dynamodb_per_contact = per_contact_vs_minimal(args.versus_contacts)
+    cold = cold_start(args.repeats)
+    describe, mix_efficiency = realistic_mix(args.mix_contacts)
+    dynamodb = Figure("DynamoDB requests per contact", dynamodb_per_contact, "", 1.2, note="Powertools idempotency")
+    if not dynamodb.met:
+        dynamodb.evidence = [
+            "Powertools idempotency writes an INPROGRESS record (conditional PutItem) before the work and "
+            "COMPLETED (UpdateItem) after it: two requests per decision. One request would take a single "
+            "conditional write after the association (the claim and the result together), which drops the "
+            "in-progress guard against concurrent duplicates: issue 14 item 3 owns that trade."
+        ]
+    degraded_runs = degraded(args.degraded_contacts)
     figures = [
-        *own_cost(args.own_contacts),
+        *own,
+        versus,
         *calls_per_contact(),
-        cold_start(args.repeats),
+        cold,
         quota_efficiency(args.burst),
+        describe,
+        mix_efficiency,
+        dynamodb,
         *latency(),
+        *(run.figure for run in degraded_runs),
         *flow_entry(args.repeats),
     ]
     print_targets(figures)
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
-    if args.json:
-        args.json.write_text(
-            json.dumps([{**f.__dict__, "met": f.met} for f in figures], indent=2, default=str) + "\n", encoding="utf-8"
-        )
+    summary = {
+        "own_cost_us": round(own[0].value, 1),
+        "per_contact_vs_minimal": round(versus.value, 3),
+        "cold_start_vs_boto3": round(cold.value, 3),
+        "describe_per_association": round(describe.value, 3),
+        "quota_efficiency": round(mix_efficiency.value, 3),
+        "dynamodb_requests_per_contact": round(dynamodb.value, 3),
+        "degraded": {run.label: run.summary for run in degraded_runs},
+        "figures": [{**f.__dict__, "met": f.met} for f in figures],
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"wrote {args.json}")
 
 
 # --------------------------------------------------------------------------------------- 1. own cost
@@ -209,7 +239,16 @@ def lambda_output_discarded() -> Iterator[None]:
                 handler.setStream(old)
 
 
-def _own_cost_run(contacts: int, *, idempotency: bool, profile: cProfile.Profile | None = None) -> float:
+def _own_cost_run(
+    contacts: int,
+    *,
+    idempotency: bool,
+    profile: cProfile.Profile | None = None,
+    clients: tuple[Any, Any] | None = None,
+    minimal: bool = False,
+) -> float:
+    """Microseconds per contact of the router handler (or of ``minimal_handler``) over ``clients`` (connect,
+    dynamodb; the in-memory fakes by default), batches of 10."""
     from contact_router.adapters.aws import Clients
     from contact_router.composition import build_router_app
     from contact_router.config import Settings
@@ -224,8 +263,8 @@ def _own_cost_run(contacts: int, *, idempotency: bool, profile: cProfile.Profile
         env = {"CONNECT_INSTANCE_ARN": INSTANCE_ARN, "RULES_SOURCE": "file", "RULES_FILE": str(rules)}
         if idempotency:
             env["IDEMPOTENCY_TABLE"] = "idempotency"
-        connect = FakeConnectClient()
-        app = build_router_app(Settings.from_env(env), Clients(connect=connect, dynamodb=FakeDynamoDBClient()))
+        connect, dynamodb = clients or (FakeConnectClient(), FakeDynamoDBClient())
+        app = build_router_app(Settings.from_env(env), Clients(connect=connect, dynamodb=dynamodb))
     batches = []
     for start in range(0, contacts, 10):
         records = []
@@ -252,7 +291,11 @@ def _own_cost_run(contacts: int, *, idempotency: bool, profile: cProfile.Profile
         if profile is not None:
             profile.enable()
         for event in batches:
-            response = handler.lambda_handler(event, SimulatedLambdaContext(clock, clock.now() + 30, "bench"), app=app)
+            if minimal:
+                response = minimal_handler(event, connect)
+            else:
+                context = SimulatedLambdaContext(clock, clock.now() + 30, "bench")
+                response = handler.lambda_handler(event, context, app=app)
             if response.get("batchItemFailures"):
                 raise SystemExit(f"own-cost benchmark broken: failures {response}")
         if profile is not None:
@@ -321,6 +364,101 @@ def _own_cost_profile(contacts: int) -> list[str]:
     return lines + ["  " + text for _, text in sorted(rows, reverse=True)[:16]]
 
 
+# ------------------------------------------------------------------------- 1b. against a minimal handler
+class _Body:
+    """What botocore reads an HTTP answer from (urllib3's ``stream``)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def stubbed_clients() -> tuple[Any, Any]:
+    """Real boto3 Connect and DynamoDB clients (parameter validation, serialisation, signing, parsing) whose
+    HTTP send is answered from memory by a ``before-send`` hook: the same fake for the router and the
+    minimal handler. Each client counts its requests in ``.calls``."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    from contact_router.adapters.aws import CONNECT_CONFIG
+
+    session = boto3.session.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="eu-west-2")
+    connect = session.client("connect", config=CONNECT_CONFIG)
+    dynamodb = session.client("dynamodb")
+    memory = FakeConnectClient()
+
+    def connect_answer(request: Any, event_name: str, **_: Any) -> AWSResponse:
+        operation = event_name.rsplit(".", 1)[-1]
+        connect.calls[operation] += 1
+        if operation == "DescribeContact":
+            answer = memory.describe_contact(InstanceId="", ContactId=request.url.rsplit("/", 1)[-1])
+            answer["Contact"]["QueueInfo"]["EnqueueTimestamp"] = memory.enqueued.timestamp()
+        elif operation == "GetCurrentUserData":
+            answer = memory.get_current_user_data(InstanceId="", Filters=json.loads(request.body)["Filters"])
+        else:
+            answer = {}
+        return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Body(json.dumps(answer).encode()))
+
+    def dynamodb_answer(request: Any, event_name: str, **_: Any) -> AWSResponse:
+        dynamodb.calls[event_name.rsplit(".", 1)[-1]] += 1
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, 200, headers, _Body(b"{}"))
+
+    for client, answer in ((connect, connect_answer), (dynamodb, dynamodb_answer)):
+        client.calls = Counter()
+        client.meta.events.register(f"before-send.{client.meta.service_model.endpoint_prefix}", answer)
+    return connect, dynamodb
+
+
+def minimal_handler(event: dict[str, Any], connect: Any) -> dict[str, Any]:
+    """The least a router can do for the 3-call path: read the contact, check the named agent, associate. No
+    rules, no decision record, no idempotency, no metrics, no error policy."""
+    instance_id = INSTANCE_ARN.rsplit("/", 1)[1]
+    for record in event["Records"]:
+        contact_id = json.loads(record["body"])["detail"]["contactId"]
+        contact = connect.describe_contact(InstanceId=instance_id, ContactId=contact_id)["Contact"]
+        agent = contact["Attributes"]["preferredAgent"]
+        users = connect.get_current_user_data(InstanceId=instance_id, Filters={"Agents": [agent]})["UserDataList"]
+        if users and users[0]["AvailableSlotsByChannel"].get("CHAT", 0) > 0:
+            connect.associate_contact_with_user(
+                InstanceId=instance_id, ContactId=contact_id, UserId=f"{INSTANCE_ARN}/agent/{agent}"
+            )
+    return {"batchItemFailures": []}
+
+
+def per_contact_vs_minimal(contacts: int) -> tuple[Figure, float]:
+    """The router handler as deployed (idempotency on) against ``minimal_handler``, both over real boto3
+    clients answered from memory, batches of 10; also DynamoDB requests per contact."""
+    print("\n1b. per contact against a minimal handler: real boto3 clients answered from memory, batches of 10")
+    _own_cost_run(200, idempotency=True, clients=stubbed_clients())  # warm-up
+    _own_cost_run(200, idempotency=False, clients=stubbed_clients(), minimal=True)
+    router_us, minimal_us, dynamodb_per_contact = [], [], 0.0
+    for _ in range(3):  # interleaved, so a busy moment of the machine hits both alike
+        clients = stubbed_clients()
+        router_us.append(_own_cost_run(contacts, idempotency=True, clients=clients))
+        dynamodb_per_contact = sum(clients[1].calls.values()) / contacts
+        minimal_us.append(_own_cost_run(contacts, idempotency=False, clients=stubbed_clients(), minimal=True))
+    ratio = statistics.median(r / m for r, m in zip(router_us, minimal_us, strict=True))
+    print(f"   router handler (idempotency on)       {statistics.median(router_us):8.0f} us/contact")
+    print(f"   minimal handler (3 calls per contact) {statistics.median(minimal_us):8.0f} us/contact")
+    print(f"   ratio {ratio:.2f}; DynamoDB requests per contact {dynamodb_per_contact:.2f}")
+    figure = Figure(
+        "per contact vs minimal handler",
+        ratio,
+        "x",
+        1.15,
+        note=f"{statistics.median(router_us):.0f} vs {statistics.median(minimal_us):.0f} us",
+    )
+    if not figure.met:
+        figure.evidence = [
+            "the difference is the router's own cost (section 1) plus the idempotency table's requests "
+            f"({dynamodb_per_contact:.1f} per contact through botocore): see section 1's profile"
+        ]
+    return figure, dynamodb_per_contact
+
+
 # ------------------------------------------------------------------------------------ 2. calls per contact
 def _simulate(**overrides: Any) -> Any:
     from contact_router_cli.simulate.pipeline import SimulationConfig, run_simulation
@@ -382,6 +520,7 @@ DEPLOYED_ENV = {
     "ROUTER_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/123456789012/contact-router-events",
     "POWERTOOLS_SERVICE_NAME": "contact-router",
     "POWERTOOLS_METRICS_NAMESPACE": "ContactRouter",
+    "POWERTOOLS_TRACE_DISABLED": "true",  # template.yaml's default (ActiveTracing false)
 }
 PROBES = {
     "import boto3 + Connect client": "import boto3; boto3.client('connect', region_name='eu-west-2')",
@@ -390,37 +529,128 @@ PROBES = {
 }
 
 
+RUNTIME = {"python": ""}  # set by cold_start: python3.13 (the Lambda runtime), when tools/find-python3.13 finds one
+PACKAGES: dict[bool, Path] = {}  # the built package (host platform): sources only (False), compiled (True)
+
+
+def _package(python: str) -> Path:
+    """What ``sam build`` puts in the RouterFunction artifact (functions/requirements.txt installed, then
+    contact_router), installed for this machine's platform: the deployed artifact is arm64, whose compiled
+    extensions (pydantic_core, yaml) cannot load here. The dependencies are cached by requirements."""
+    import hashlib
+    import shutil
+
+    requirements = (ROOT / "functions" / "requirements.txt").read_bytes()
+    key = hashlib.sha256(requirements + python.encode()).hexdigest()[:12]
+    deps = ROOT / "out" / "bench-package" / key
+    if not (deps / ".done").exists():
+        print(f"   installing functions/requirements.txt for {python} into {deps} (once)")
+        shutil.rmtree(deps, ignore_errors=True)
+        subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-compile",
+                "--target",
+                str(deps),
+                "-r",
+                "functions/requirements.txt",
+            ],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
+        (deps / ".done").touch()
+    code = deps / "contact_router"
+    shutil.rmtree(code, ignore_errors=True)
+    shutil.copytree(ROOT / "functions" / "contact_router", code, ignore=shutil.ignore_patterns("__pycache__"))
+    compiled = deps.with_name("compiled")  # hard links to the same sources, plus __pycache__
+    shutil.rmtree(compiled, ignore_errors=True)
+    subprocess.run(["cp", "-al", str(deps), str(compiled)], check=True)
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(compiled)],
+        check=True,
+        capture_output=True,
+    )
+    return deps
+
+
+def _ships_bytecode() -> bool:
+    """Whether the template's build compiles the functions' code (Metadata BuildMethod: makefile, whose
+    target runs compileall); sam build's default python builder ships sources only."""
+    return "BuildMethod: makefile" in (ROOT / "template.yaml").read_text(encoding="utf-8")
+
+
 def _probe(
-    code: str, extra: list[str] | None = None, env: dict[str, str] | None = None
+    code: str,
+    extra: list[str] | None = None,
+    *,
+    compiled: bool | None = None,
+    env: dict[str, str] | None = None,
+    host: bool = False,
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter and print its wall time. With a built package: python3.13 on the
+    package, bytecode read from PYCACHE when ``compiled`` (never written: /var/task is read-only). ``host``: this
+    interpreter on the working tree instead (section 8 compares its probes with each other), ``env`` added."""
     timer = f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"
-    env = {**os.environ, **DEPLOYED_ENV, **(env or {}), "PYTHONPATH": str(ROOT)}
+    return _python([*(extra or []), "-c", timer], compiled=compiled, env=env, host=host)
+
+
+def _python(
+    arguments: list[str], *, compiled: bool | None, env: dict[str, str] | None = None, host: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **DEPLOYED_ENV, **(env or {})}
+    python = sys.executable
+    if host:
+        env["PYTHONPATH"] = str(ROOT)
+    elif RUNTIME["python"]:
+        python = RUNTIME["python"]
+        env["PYTHONPATH"] = str(PACKAGES[bool(compiled)])
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # /var/task is read-only: nothing compiled is kept
+        env.pop("VIRTUAL_ENV", None)
     return subprocess.run(
-        [sys.executable, *(extra or []), "-c", timer], check=True, capture_output=True, text=True, env=env
+        [python, *arguments], check=True, capture_output=True, text=True, env=env, cwd=tempfile.gettempdir()
     )
 
 
 def cold_start(repeats: int) -> Figure:
-    print(f"\n3. cold start: {repeats} rounds of fresh interpreters, probes interleaved (environment as deployed)")
+    finder = subprocess.run([str(ROOT / "tools" / "find-python3.13")], capture_output=True, text=True, check=False)
+    shipped = _ships_bytecode()
+    where = "source tree, this interpreter (no python3.13 found)"
+    if finder.returncode == 0:
+        RUNTIME["python"] = f"{finder.stdout.strip()}/python3.13"
+        plain = _package(RUNTIME["python"])
+        PACKAGES.update({False: plain, True: plain.with_name("compiled")})
+        where = f"built package, python3.13, {'bytecode shipped' if shipped else 'sources only, as sam build ships'}"
+    print(f"\n3. cold start: {repeats} rounds of fresh interpreters, probes interleaved ({where})")
     samples: dict[str, list[float]] = {label: [] for label in PROBES}
     ratios = []
     for _ in range(repeats):  # interleaved, so a busy moment of the machine hits every probe alike
         for label, code in PROBES.items():
-            samples[label].append(float(_probe(code).stdout.strip().splitlines()[-1]) * 1000)
+            # the baseline is the runtime's own boto3, which is precompiled
+            compiled = True if label == BASELINE else shipped
+            samples[label].append(float(_probe(code, compiled=compiled).stdout.strip().splitlines()[-1]) * 1000)
         ratios.append(samples[FULL][-1] / samples[BASELINE][-1])
     for label, values in samples.items():
         print(f"   {label:<46} {statistics.median(values):7.1f} ms   (min {min(values):.1f})")
     ratio = statistics.median(ratios)
     print(f"   {'router (import + app) / (boto3 + client)':<46} {ratio:7.2f} x   (median of paired ratios)")
     handler_only = statistics.median(samples["import router handler"]) / statistics.median(samples[BASELINE])
-    figure = Figure(
-        "cold start ratio",
-        ratio,
-        "x",
-        1.3,
-        note=f"{statistics.median(samples[FULL]):.0f} ms vs {statistics.median(samples[BASELINE]):.0f} ms; "
-        f"the handler import alone is {handler_only:.2f}x",
+    note = (
+        f"{statistics.median(samples[FULL]):.0f} ms vs {statistics.median(samples[BASELINE]):.0f} ms; "
+        f"the handler import alone is {handler_only:.2f}x"
     )
+    if RUNTIME["python"] and not shipped:
+        other = statistics.median(
+            float(_probe(PROBES[FULL], compiled=True).stdout.strip().splitlines()[-1]) * 1000 for _ in range(3)
+        )
+        compiled_ratio = other / statistics.median(samples[BASELINE])
+        note += f"; with bytecode shipped {compiled_ratio:.2f}x"
+        print(f"   {'router with bytecode shipped / (boto3 + client)':<46} {compiled_ratio:7.2f} x")
+    figure = Figure("cold start ratio", ratio, "x", 1.3, note=note)
     if not figure.met:
         figure.evidence = _cold_start_phases() + _import_profile(PROBES[FULL])
     return figure
@@ -447,15 +677,14 @@ print(f'{(marks[-1][1] - marks[0][1]) * 1000:7.1f} ms  total')
 
 
 def _cold_start_phases() -> list[str]:
-    env = {**os.environ, **DEPLOYED_ENV}
-    result = subprocess.run([sys.executable, "-c", PHASES], check=True, capture_output=True, text=True, env=env)
+    result = _python(["-c", PHASES], compiled=_ships_bytecode())
     lines = result.stdout.strip().splitlines()
     return ["where the router's cold start goes (one fresh interpreter):", *("  " + line for line in lines)]
 
 
 def _import_profile(code: str) -> list[str]:
     """-X importtime of the probe: self time by top-level package, and the slowest modules."""
-    stderr = _probe(code, ["-X", "importtime"]).stderr
+    stderr = _probe(code, ["-X", "importtime"], compiled=_ships_bytecode()).stderr
     by_package: Counter[str] = Counter()
     modules: list[tuple[int, str]] = []
     for line in stderr.splitlines():
@@ -544,7 +773,91 @@ def latency() -> list[Figure]:
     return figures
 
 
-# ------------------------------------------------------------------------------- 6. contact-flow entry point
+# ----------------------------------------------------------------------- 6. realistic mix, README's faults
+README_FAULTS = {"throttle_rate": 0.2, "error_rate": 0.05, "crash_rate": 0.01}  # README's simulate example
+
+
+def realistic_mix(contacts: int) -> tuple[Figure, Figure]:
+    """The simulator's default workload (mixed rules, duplicates, stale, malformed and filtered events, agents
+    changing state) with the README's faults, template.yaml's pipeline and documented quotas."""
+    from contact_router_cli.simulate import metrics
+    from contact_router_cli.simulate.pipeline import SimulationConfig, run_simulation
+    from contact_router_cli.simulate.workload import WorkloadSpec
+
+    print(f"\n6. realistic mix: {contacts} contacts in 60 s, simulator's default workload, faults {README_FAULTS}")
+    started = time.perf_counter()
+    faults = README_FAULTS
+    result = run_simulation(
+        SimulationConfig(
+            workload=WorkloadSpec(contacts=contacts),
+            throttle_rate=faults["throttle_rate"],
+            error_rate=faults["error_rate"],
+            crash_rate=faults["crash_rate"],
+        )
+    )
+    table = metrics.calls_by_operation(result)
+    describe = table.get("DescribeContact", Counter())
+    associated = max(1, len(result.associations))
+    per = describe["requests"] / associated
+    t = metrics.throughput(result)
+    # while there is waiting work: the middle of the run (5% to 85% of the associations), as in section 4
+    times = sorted(a.time - result.first_event_at for a in result.associations)
+    steady = _rate(times, 0.05, 0.85) / (t.quota or 1) if len(times) > 20 else 0.0
+    throttled = describe["throttled"] / max(1, describe["requests"])
+    calls = ", ".join(f"{op} {c['requests'] / associated:.2f}" for op, c in sorted(table.items()))
+    print(
+        f"   {len(result.associations)} associated; DescribeContact {per:.2f} requests per association "
+        f"({throttled:.1%} throttled); quota efficiency {steady:.3f} while work waits, {t.efficiency or 0:.3f} "
+        f"over the whole run; dead-lettered "
+        f"{len(result.dead_letters)}   ({time.perf_counter() - started:.0f} s of wall time)"
+    )
+    print(f"   requests per association: {calls}")
+    describe_figure = Figure(
+        "DescribeContact per association (mix)", per, "", 1.5, note=f"{throttled:.1%} throttled; {calls}"
+    )
+    efficiency = Figure(
+        "quota efficiency (mix)",
+        steady,
+        "",
+        0.9,
+        higher_is_better=True,
+        note=f"while work waits (5%-85% of associations); {t.efficiency or 0:.3f} over the whole run",
+    )
+    return describe_figure, efficiency
+
+
+@dataclass
+class DegradedRun:
+    label: str
+    summary: dict[str, float]
+    figure: Figure
+
+
+def degraded(contacts: int) -> list[DegradedRun]:
+    """Connect answering every call in 0.5, 1 and 3 s: contacts queued at once, template.yaml's pipeline."""
+
+    print(f"\n7. degraded Connect: {contacts} contacts queued at once, every Connect call takes the latency below")
+    runs = []
+    for seconds in (0.5, 1.0, 3.0):
+        started = time.perf_counter()
+        result = _simulate(spec={"contacts": contacts, "arrival_seconds": 0.0}, latency=(seconds, seconds))
+        times = sorted(a.time for a in result.associations)
+        workers = int(result.deployment.max_concurrency)
+        minutes = max((times[-1] - result.first_event_at) / 60, 1e-9) if times else 1.0
+        per_minute = len(times) / minutes / workers
+        dead = len(result.dead_letters)
+        label = f"{seconds:g}s"
+        print(
+            f"   {label:>4}: {len(times)}/{contacts} associated, {per_minute:6.1f} per minute per worker "
+            f"({workers} workers), dead-lettered {dead}, timeouts {result.workers.timeouts}   "
+            f"({time.perf_counter() - started:.0f} s of wall time)"
+        )
+        summary = {"associated_per_minute_per_worker": round(per_minute, 2), "dead_lettered": dead}
+        runs.append(DegradedRun(label, summary, Figure(f"dead-lettered, Connect at {label}", dead, "", 0)))
+    return runs
+
+
+# ------------------------------------------------------------------------------- 8. contact-flow entry point
 FLOW_LIMIT_S = 3.0  # flows/preferred-agent.json InvocationTimeLimitSeconds = FlowFunction Timeout
 
 
@@ -641,7 +954,7 @@ def _cold_flow_answer(handler: Any, app: Any) -> None:
 
 def flow_entry(repeats: int) -> list[Figure]:
     print(
-        f"\n6. contact-flow entry point: the flow handler, answers to a {FLOW_LIMIT_S:g} s InvocationTimeLimitSeconds"
+        f"\n8. contact-flow entry point: the flow handler, answers to a {FLOW_LIMIT_S:g} s InvocationTimeLimitSeconds"
     )
     _flow_answers(50, FakeConnectClient())  # warm-up
     own = _flow_answers(2000, FakeConnectClient())
@@ -658,9 +971,9 @@ def flow_entry(repeats: int) -> list[Figure]:
     cold: dict[str, list[float]] = {"router": [], "flow": [], "baseline": []}
     env = {"RULES_SOURCE": "bundled"}
     for _ in range(repeats):  # interleaved, as section 3
-        cold["baseline"].append(float(_probe(PROBES[BASELINE]).stdout.strip().splitlines()[-1]) * 1000)
-        cold["router"].append(float(_probe(PROBES[FULL]).stdout.strip().splitlines()[-1]) * 1000)
-        cold["flow"].append(float(_probe(FLOW_COLD, env=env).stdout.strip().splitlines()[-1]) * 1000)
+        cold["baseline"].append(float(_probe(PROBES[BASELINE], host=True).stdout.strip().splitlines()[-1]) * 1000)
+        cold["router"].append(float(_probe(PROBES[FULL], host=True).stdout.strip().splitlines()[-1]) * 1000)
+        cold["flow"].append(float(_probe(FLOW_COLD, env=env, host=True).stdout.strip().splitlines()[-1]) * 1000)
     medians = {k: statistics.median(v) for k, v in cold.items()}
     print(
         f"   cold start (import + app + first answer): flow {medians['flow']:6.0f} ms   router (import + app) "

@@ -193,6 +193,7 @@ def build_router_app(
     sleep: Sleep = time.sleep,
     rechecks: RecheckPort | None = None,
 ) -> RouterApp:
+    clients = (clients or Clients()).for_region(settings.region)
     router, shared = build_router(settings, clients, clock=clock, sleep=sleep, rechecks=rechecks)
     logger.debug(
         "router configured",
@@ -207,6 +208,7 @@ def build_router_app(
         kind=Decision,
         dead_letters=shared.dead_letters,
         idempotency=shared.idempotency,
+        requeue=RouterQueue(settings.router_queue_url, clients.sqs).requeue if settings.router_queue_url else None,
         max_receive_count=settings.max_receive_count,
     )
 

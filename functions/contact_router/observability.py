@@ -101,6 +101,27 @@ def debug_payload(message: str, **payloads: Any) -> None:
         logger.debug(message, **{name: masked(value) for name, value in payloads.items()})
 
 
+# A decision line names at most this many candidates; the rest are counted by verdict (full list at DEBUG).
+LOGGED_CANDIDATES = 10
+
+
+def capped(record: dict[str, Any], limit: int = LOGGED_CANDIDATES) -> dict[str, Any]:
+    """The decision record with its candidates beyond ``limit`` summarised (the chosen one always named):
+    a rule over a 100-agent routing profile made a 12.8 KB log line. At DEBUG the full list is logged."""
+    candidates = record.get("candidates") or []
+    if len(candidates) <= limit:
+        return record
+    if logger.log_level <= logging.DEBUG:
+        logger.debug("decision candidates in full", contact_id=record.get("contact_id"), candidates=candidates)
+    kept = candidates[:limit]
+    chosen = [c for c in candidates[limit:] if c.get("verdict") == "chosen"]
+    rest = [c for c in candidates[limit:] if c.get("verdict") != "chosen"]
+    by_verdict: dict[str, int] = {}
+    for candidate in rest:
+        by_verdict[candidate.get("verdict", "?")] = by_verdict.get(candidate.get("verdict", "?"), 0) + 1
+    return {**record, "candidates": kept + chosen, "candidates_not_shown": {"count": len(rest), **by_verdict}}
+
+
 def record_decision(decision: Decision | SupervisionDecision | AffinityDecision) -> None:
     """The decision record: the answer to "why did this contact go there?" (no customer data in it).
 
@@ -113,5 +134,5 @@ def record_decision(decision: Decision | SupervisionDecision | AffinityDecision)
     elif isinstance(decision, AffinityDecision):
         logger.info("affinity decision", affinity=decision.to_record())
     else:
-        logger.info("routing decision", decision=decision.to_record())
+        logger.info("routing decision", decision=capped(decision.to_record()))
     metrics.add_metric(name=decision.outcome.value, unit=MetricUnit.Count, value=1)

@@ -6,8 +6,9 @@ batch processor gives the record back to SQS. ``failure`` is the one builder of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -26,9 +27,11 @@ from contact_router.observability import debug_payload, logger, metrics, record_
 from contact_router.records import parse_record
 from contact_router.routing.fallback import Recheck
 
-# A record is only started with this much time left: three Connect calls with retries fit in it. Records
-# not started go back to SQS untouched instead of being cut off by the function timeout mid-way.
+# A record is only started with this much time left (or 1.5x the slowest record of this invocation, if more):
+# three Connect calls with a retry fit in it. The first record of an invocation is the exception (see
+# ``_may_start``): it always starts, so a slow Connect slows the function down but never stops it.
 DEADLINE_MARGIN_MS = 10_000
+SLOWEST_RECORD_FACTOR = 1.5
 
 # Records that are not this deployment's Connect contact events at all (records.py, the instance checks).
 FOREIGN_EVENT_REASONS = frozenset({"not_a_contact_event", "other_instance"})
@@ -59,28 +62,37 @@ class RecordPolicy(Generic[D]):
     idempotency: DynamoDBIdempotency | None = None
     context: LambdaContext | None = None
     # Optional read-only first pass over a whole batch (the router shares one GetCurrentUserData).
-    prefetch: Callable[[list[tuple[ContactEventDetail, Recheck | None]]], Any] | None = None
+    prefetch: Callable[[Iterator[tuple[ContactEventDetail, Recheck | None]]], Any] | None = None
     prefetched: Any = None
+    # Sends a record not started in this invocation back to its queue as a new message (see ``_defer``);
+    # None: it is handed back as a batch item failure instead.
+    requeue: Callable[[str, str], None] | None = None
+    # What this invocation has spent (time budget): set by start_batch.
+    _budget: _Budget = field(default_factory=lambda: _Budget(None))
+    _parsed: dict[str, tuple[ContactEventDetail, Recheck | None]] = field(default_factory=dict)
     # The source queue's redrive maxReceiveCount (MAX_RECEIVE_COUNT): on a record's last receive a failure
     # is dead-lettered here with its reason, instead of SQS moving the message on with none.
     max_receive_count: int | None = None
 
     def start_batch(self, records: list[dict[str, Any]]) -> None:
-        """Prefetch the batch before its records are decided one by one; a record that cannot be parsed here
-        is simply left to the per-record path (which rejects it with its reason)."""
+        """Parse each record once and prefetch what the time budget allows before the records are decided
+        one by one; a record that cannot be parsed here is left to the per-record path (which rejects it
+        with its reason)."""
         self.prefetched = None
-        if self.prefetch is None:
-            return
-        if self.context is not None and self.context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS:
-            return  # no time to prefetch: each record meets the deadline check on its own path
+        self._budget = _Budget(self.context)
+        self._parsed = {}
         items = []
         for record in records:
             try:
-                items.append(parse_record(str(record.get("body", ""))))
+                parsed = parse_record(str(record.get("body", "")))
             except ContactRouterError:
                 continue
+            self._parsed[str(record.get("messageId", ""))] = parsed
+            items.append(parsed)
+        if self.prefetch is None or not self._budget.may_start_prefetch():
+            return  # no time to prefetch: each record meets the deadline check on its own path
         try:
-            self.prefetched = self.prefetch(items)
+            self.prefetched = self.prefetch(self._budget.prefetching(items))
         except Exception:  # noqa: BLE001 - prefetching is optional; the traceback is logged
             # Prefetching only saves calls: a bug in it must not fail the batch. Every record still takes its
             # own path, with the usual error policy.
@@ -89,6 +101,7 @@ class RecordPolicy(Generic[D]):
 
     def end_batch(self) -> None:
         self.prefetched = None
+        self._parsed = {}
 
     def register_lambda_context(self, context: LambdaContext | None) -> None:
         self.context = context
@@ -99,9 +112,12 @@ class RecordPolicy(Generic[D]):
         """Decide one SQS record. Raises only for transient failures (the record goes back to SQS)."""
         logger.append_keys(message_id=record.message_id, receive_count=record.attributes.approximate_receive_count)
         contact_id: str | None = None
+        parsed = self._parsed.pop(record.message_id, None)
+        if not self._budget.may_start():
+            return self._defer(record, parsed)
+        started = time.monotonic()
         try:
-            self._check_deadline()
-            event, recheck = parse_record(record.body)
+            event, recheck = parsed or parse_record(record.body)
             # The record as understood (known fields only, customer fields masked): a body that is not one
             # can carry anything anywhere, so it is not logged (the dead-letter queue keeps it).
             debug_payload("sqs record", event=event.model_dump(mode="json"), recheck=recheck and recheck.to_message())
@@ -128,7 +144,37 @@ class RecordPolicy(Generic[D]):
             record_decision(decision)
             return decision
         finally:
+            self._budget.finished((time.monotonic() - started) * 1000)
             logger.remove_keys(["message_id", "receive_count", "contact_id"])
+
+    def _defer(self, record: SQSRecord, parsed: tuple[ContactEventDetail, Recheck | None] | None) -> D:
+        """A record this invocation has no time to start, given back to SQS without being worked on.
+
+        SQS counts every receive: a message handed back as a batch item failure (or made visible again with
+        ChangeMessageVisibility 0) keeps the receive count its delivery already added, so a record left
+        unstarted five times would be dead-lettered by the redrive policy without ever being tried. When the
+        function knows its queue (``requeue``), the record is sent again as a new message (receive count 0,
+        same body) and this delivery is deleted; otherwise, or if that send fails, it is a batch item failure.
+        """
+        contact_id = parsed[0].contact_id if parsed else None
+        left = self._budget.remaining_ms()
+        message = f"only {left} ms left in this invocation; record not started"
+        try:
+            if self.requeue is None:
+                raise TransientError("deadline", f"{message}; left for a retry")
+            self.requeue(record.body, record.message_id)
+        except TransientError as exc:
+            try:
+                if self._last_receive(record):
+                    return self._reject(record, contact_id, self._exhausted(record, exc.reason, exc.message, exc))
+                record_decision(failure(self.kind, contact_id, "deadline", exc.message, permanent=False))
+                raise
+            finally:
+                logger.remove_keys(["message_id", "receive_count", "contact_id"])
+        logger.remove_keys(["message_id", "receive_count", "contact_id"])
+        logger.info("record deferred", message_id=record.message_id, contact_id=contact_id, left_ms=left)
+        metrics.add_metric(name="Deferred", unit=MetricUnit.Count, value=1)
+        return failure(self.kind, contact_id, "deferred", f"{message}; sent to the queue again", permanent=False)
 
     def _reject(self, record: SQSRecord, contact_id: str | None, exc: PermanentError) -> D:
         rejected = failure(self.kind, contact_id, exc.reason, exc.message, permanent=True)
@@ -157,13 +203,6 @@ class RecordPolicy(Generic[D]):
         error.__cause__ = cause
         return error
 
-    def _check_deadline(self) -> None:
-        if self.context is None:
-            return
-        left = self.context.get_remaining_time_in_millis()
-        if left < DEADLINE_MARGIN_MS:
-            raise TransientError("deadline", f"only {left} ms left in this invocation; record left for a retry")
-
     def _dead_letter(self, record: SQSRecord, exc: PermanentError) -> None:
         if self.dead_letters is None:
             # No dead-letter queue configured (local use): fail the record so SQS redrive keeps it.
@@ -175,6 +214,60 @@ class RecordPolicy(Generic[D]):
             source_message_id=record.message_id,
             receive_count=record.attributes.approximate_receive_count,
         )
+
+
+@dataclass
+class _Budget:
+    """One invocation's time: whether to prefetch another record, whether to start the next one.
+
+    The first record of an invocation always starts (when the invocation itself began with at least
+    ``DEADLINE_MARGIN_MS``: Lambda starts every invocation with the whole function timeout), so every
+    invocation finishes a record whenever Connect answers within the client's timeouts. Prefetching stops
+    while there is still time to act on what was prefetched: each DescribeContact it makes must leave time for
+    one AssociateContactWithUser per contact prefetched so far plus the shared GetCurrentUserData, at the
+    pace Connect answered so far.
+    """
+
+    context: LambdaContext | None
+    began_ms: int | None = None
+    started: int = 0
+    slowest_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.began_ms = self.remaining_ms()
+
+    def remaining_ms(self) -> int | None:
+        return None if self.context is None else self.context.get_remaining_time_in_millis()
+
+    def may_start_prefetch(self) -> bool:
+        left = self.remaining_ms()
+        return left is None or left >= DEADLINE_MARGIN_MS
+
+    def prefetching(
+        self, items: list[tuple[ContactEventDetail, Recheck | None]]
+    ) -> Iterator[tuple[ContactEventDetail, Recheck | None]]:
+        for done, item in enumerate(items):
+            left, began = self.remaining_ms(), self.began_ms
+            if done and left is not None and began is not None:
+                per_call = (began - left) / done
+                # this DescribeContact, then an association for each contact prefetched and the shared read
+                if left - per_call < max(DEADLINE_MARGIN_MS, (done + 2) * per_call):
+                    logger.debug("prefetch stopped by the time budget", prefetched=done, left_ms=left)
+                    return
+            yield item
+
+    def may_start(self) -> bool:
+        left = self.remaining_ms()
+        if left is None or (self.started == 0 and (self.began_ms or 0) >= DEADLINE_MARGIN_MS):
+            self.started += 1
+            return True
+        if left < max(DEADLINE_MARGIN_MS, SLOWEST_RECORD_FACTOR * self.slowest_ms):
+            return False
+        self.started += 1
+        return True
+
+    def finished(self, elapsed_ms: float) -> None:
+        self.slowest_ms = max(self.slowest_ms, elapsed_ms)
 
 
 RouterApp = RecordPolicy[Decision]

@@ -141,6 +141,23 @@ def test_masking_erases_customer_fields_at_any_depth_and_leaves_the_rest() -> No
     assert masked({"Id": "x"}) == {"Id": "x"}
 
 
+def test_a_decision_line_names_at_most_ten_candidates_and_counts_the_rest() -> None:
+    # GIVEN a decision over 100 candidates, the chosen one last
+    from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict
+    from contact_router.observability import capped
+
+    unknown = [CandidateVerdict(source="users", verdict=Verdict.UNKNOWN_USER, reference=f"u{n}") for n in range(99)]
+    candidates = (*unknown, CandidateVerdict(source="users", verdict=Verdict.CHOSEN, user_id="dana"))
+    record = Decision(outcome=Outcome.ASSOCIATED, contact_id="c1", candidates=candidates).to_record()
+    # WHEN it is capped for the log line
+    line = capped(record)
+    # THEN ten candidates and the chosen one are named, the other 89 counted by verdict
+    assert len(line["candidates"]) == 11
+    assert line["candidates"][-1]["verdict"] == "chosen"
+    assert line["candidates_not_shown"] == {"count": 89, "unknown_user": 89}
+    assert len(record["candidates"]) == 100  # the stored record (idempotency) keeps them all
+
+
 # Contact members (botocore model) that can carry who the customer is or what they wrote.
 CUSTOMER_MEMBERS = {
     "Name",

@@ -39,3 +39,15 @@ class RouterQueue:
                     "router_queue_unavailable",
                     f"the router queue refused {len(failed)} of {len(chunk)} event(s): {why}",
                 )
+
+    def requeue(self, body: str, source_message_id: str) -> None:
+        """Send a record the router had no time to start back to its queue as a new message (SQS counts each
+        receive, so handing it back would spend one); raise TransientError if SQS refuses."""
+        try:
+            self._sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=body,
+                MessageAttributes={"deferred_from": {"DataType": "String", "StringValue": source_message_id}},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError("deadline", f"record not started and not sent back to the queue: {exc}") from exc

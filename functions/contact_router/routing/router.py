@@ -13,7 +13,7 @@ Order of work, cheapest and safest first:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -55,7 +55,7 @@ from contact_router.routing.preference import preference
 from contact_router.routing.refusal import after_refusal
 from contact_router.routing.replay import decide_once
 from contact_router.routing.screening import screen_contact, screen_event
-from contact_router.rules.matcher import match_rule
+from contact_router.rules.matcher import first_match
 from contact_router.rules.model import RoutingRule
 
 
@@ -134,7 +134,7 @@ class Router:
         agents = prefetched.agents if prefetched else None
         return self.decide(contact, base, recheck, prepared=prepared, agents=agents)
 
-    def prefetch_batch(self, items: Sequence[tuple[ContactEventDetail, Recheck | None]]) -> BatchPrefetch:
+    def prefetch_batch(self, items: Iterable[tuple[ContactEventDetail, Recheck | None]]) -> BatchPrefetch:
         """Read-only first pass over a batch, then one GetCurrentUserData for every candidate in it.
 
         Anything that cannot be prepared here (ignored events, hops, errors) is simply left out: those
@@ -179,7 +179,7 @@ class Router:
             return
         routing_rules = self.rules.current().routing
         contact = with_attributes(contact, routing_rules, self.connect)
-        rule = match_rule(routing_rules, contact).rule
+        rule = first_match(routing_rules, contact)
         candidates = tuple(collect(rule, contact, self._lookup())) if rule else ()
         batch.prepared[contact.id] = Prepared(contact, rule, candidates)
 
@@ -211,7 +211,7 @@ class Router:
         else:
             routing_rules = self.rules.current().routing
             contact = with_attributes(contact, routing_rules, self.connect)
-            rule = match_rule(routing_rules, contact).rule
+            rule = first_match(routing_rules, contact)
         base = replace(base, rules_source=self.rules.source, rules_version=self.rules.version)
         if rule is None:
             return replace(
@@ -323,7 +323,7 @@ class Router:
         skip = screen_contact(contact, route_voice=True)
         if skip:
             return replace(base, reason=skip.reason, detail=skip.detail)
-        rule = match_rule(self.rules.current().routing, contact).rule
+        rule = first_match(self.rules.current().routing, contact)
         if rule is None:
             return replace(base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="no preference")
         judged = self._judged(contact, rule)
