@@ -445,16 +445,10 @@ class InstanceState:
         return previous.initial_contact_id or previous.id
 
     def associate(self, contact: ContactState, user: UserState) -> Association:
-        self.touch()
-        now = self.clock()
-        self._stop_waiting(contact, now, joined=True)
-        contact.state = ASSOCIATED
-        contact.agent_id = user.id
-        contact.agent_since = now
-        contact.last_update = now
-        association = Association(contact.id, user.id, now)
+        """AssociateContactWithUser: the same ringing state as a native offer, recorded as an association."""
+        self.offer(contact, user)
+        association = Association(contact.id, user.id, contact.agent_since or self.clock())
         self.associations.append(association)
-        user.activity_at = now
         return association
 
     def offer(self, contact: ContactState, user: UserState) -> None:
