@@ -196,7 +196,13 @@ class FakeConnectClient:
     def list_routing_profile_queues(self, *, InstanceId: str, RoutingProfileId: str, **_: Any) -> dict[str, Any]:
         self.calls["ListRoutingProfileQueues"] += 1
         summary = {"QueueId": QUEUE_ID, "QueueArn": f"{INSTANCE_ARN}/queue/{QUEUE_ID}", "QueueName": "Support"}
-        return {"RoutingProfileQueueConfigSummaryList": [{**summary, "Priority": 1, "Delay": 0, "Channel": "CHAT"}]}
+        # The profile serves the queue on every channel (Connect lists one entry per queue and channel).
+        return {
+            "RoutingProfileQueueConfigSummaryList": [
+                {**summary, "Priority": 1, "Delay": 0, "Channel": channel}
+                for channel in ("VOICE", "CHAT", "TASK", "EMAIL")
+            ]
+        }
 
 
 class FakeDynamoDBClient:
@@ -397,6 +403,9 @@ def stubbed_clients() -> tuple[Any, Any]:
             answer["Contact"]["QueueInfo"]["EnqueueTimestamp"] = memory.enqueued.timestamp()
         elif operation == "GetCurrentUserData":
             answer = memory.get_current_user_data(InstanceId="", Filters=json.loads(request.body)["Filters"])
+        elif operation == "ListRoutingProfileQueues":
+            # The eligibility check reads which queues the agent's routing profile serves (and caches it).
+            answer = memory.list_routing_profile_queues(InstanceId="", RoutingProfileId=PROFILE_ID)
         else:
             answer = {}
         return AWSResponse(request.url, 200, {"Content-Type": "application/json"}, _Body(json.dumps(answer).encode()))
