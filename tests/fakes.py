@@ -10,6 +10,7 @@ from contact_router.customers.history import CustomerHistory
 from contact_router.errors import PermanentError
 from contact_router.models.agent import AgentState, QueueMembership, UserRef
 from contact_router.models.contact import Contact
+from contact_router.routing.episodes import Claim, Hold
 from contact_router.routing.candidates import Lookup
 from contact_router.rules.loader import parse_rules
 from contact_router.rules.model import CandidateSource, RulesFile
@@ -138,21 +139,42 @@ class MemoryIdempotency:
 
 
 @dataclass
-class MemoryClaims:
-    """Same contract as DynamoDBClaims: the first claim of a key wins until released."""
+class MemoryEpisodes:
+    """Same contract as DynamoDBEpisodes (tests/unit/test_episodes.py runs both): owner, lease, association."""
 
-    held: set[str] = field(default_factory=set)
+    clock: Callable[[], float] = lambda: 1_800_000_000.0
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
     released: list[str] = field(default_factory=list)
+    writes: int = 0
 
-    def claim(self, key: str) -> bool:
-        if key in self.held:
+    def claim(self, episode: str, owner: str, lease_until: float) -> Claim:
+        self.writes += 1
+        now, held = self.clock(), self.items.get(episode)
+        if held is not None and not (held["owner"] == owner and held["lease_until"] < now):
+            hold = Hold.IN_PROGRESS if held["owner"] == owner else Hold.TAKEN
+            return Claim(hold, episode, owner, holder=held["owner"], claimed_at=held["claimed_at"])
+        self.items[episode] = {"owner": owner, "lease_until": int(lease_until) + 1, "claimed_at": int(now)}
+        return Claim(Hold.RESUMED if held is not None else Hold.FRESH, episode, owner)
+
+    def release(self, episode: str, owner: str) -> None:
+        self.writes += 1
+        if self.items.get(episode, {}).get("owner") == owner:
+            del self.items[episode]
+            self.released.append(episode)
+
+    def guard_association(self, episode: str, owner: str | None, token: str) -> bool:
+        self.writes += 1
+        held = self.items.get(episode)
+        if held is not None and ("association" in held or (owner and held["owner"] != owner)):
             return False
-        self.held.add(key)
+        self.items.setdefault(episode, {"owner": owner or "", "lease_until": 0, "claimed_at": 0})["association"] = token
         return True
 
-    def release(self, key: str) -> None:
-        self.held.discard(key)
-        self.released.append(key)
+    def release_association(self, episode: str, token: str) -> None:
+        self.writes += 1
+        if self.items.get(episode, {}).get("association") == token:
+            del self.items[episode]["association"]
+            self.released.append(episode)
 
 
 def available(user_id: str, channel: str = "CHAT", free: int = 1, status: str = "Available") -> AgentState:

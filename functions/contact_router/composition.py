@@ -16,7 +16,7 @@ from contact_router.adapters.aws import FLOW_CONFIG, Clients
 from contact_router.adapters.connect import ConnectGateway
 from contact_router.adapters.customer_profiles import CustomerProfilesGateway
 from contact_router.adapters.dead_letter import DeadLetterQueue
-from contact_router.adapters.idempotency import DynamoDBClaims, DynamoDBIdempotency
+from contact_router.adapters.episodes import DynamoDBEpisodes
 from contact_router.adapters.pacing import Pacer
 from contact_router.adapters.rechecks import SqsRechecks
 from contact_router.adapters.router_queue import RouterQueue
@@ -50,7 +50,6 @@ class _Shared:
 
     connect: ConnectGateway
     rules: RulesProvider
-    idempotency: DynamoDBIdempotency | None
     dead_letters: DeadLetterQueue | None
 
 
@@ -73,25 +72,13 @@ def _dead_letters(settings: Settings, clients: Clients) -> DeadLetterQueue | Non
     return DeadLetterQueue(settings.dead_letter_queue_url, clients.sqs)
 
 
-def _shared(
-    settings: Settings, clients: Clients, idempotency_prefix: str, *, supervision: bool, clock: Clock, sleep: Sleep
-) -> _Shared:
+def _shared(settings: Settings, clients: Clients, *, supervision: bool, clock: Clock, sleep: Sleep) -> _Shared:
     # Powertools' parameter providers make their own clients unless one is handed in (tests, local runs).
     fetch = remote_fetcher(settings.rules, clients.given("ssm"), clients.given("appconfig"))
     # Only the supervision function knows (and enforces) whether the deployment allows BARGE.
     rules = RulesProvider(settings.rules, fetch, allow_barge=settings.allow_barge if supervision else None)
     rules.current()  # fail at start-up, not per record, if the rules are invalid
-    idempotency = (
-        DynamoDBIdempotency(
-            settings.idempotency_table,
-            settings.idempotency_ttl_seconds,
-            clients.dynamodb,
-            key_prefix=idempotency_prefix,
-        )
-        if settings.idempotency_table
-        else None
-    )
-    return _Shared(_connect(settings, clients, clock, sleep), rules, idempotency, _dead_letters(settings, clients))
+    return _Shared(_connect(settings, clients, clock, sleep), rules, _dead_letters(settings, clients))
 
 
 def _affinity_store(settings: Settings, clients: Clients) -> AffinityStore | None:
@@ -148,13 +135,12 @@ def build_router(
     read_only: bool = False,
 ) -> tuple[Router, _Shared]:
     """The router as the function runs it. ``read_only`` (``explain``): dry run forced (no
-    AssociateContactWithUser, no UpdateContactRoutingData), no idempotency store (nothing written, nothing
-    replayed) and re-checks recorded, not sent; every read (Connect, rules, affinity table, secret) is the
+    AssociateContactWithUser, no UpdateContactRoutingData), no episode claims (nothing written) and re-checks
+    recorded, not sent; every read (Connect, rules, affinity table, secret) is the
     deployed one."""
     clients = (clients or Clients()).for_region(settings.region)
-    shared = _shared(settings, clients, "route", supervision=False, clock=clock, sleep=sleep)
+    shared = _shared(settings, clients, supervision=False, clock=clock, sleep=sleep)
     if read_only:
-        shared.idempotency = None
         shared.dead_letters = None
         rechecks = rechecks or ReadOnlyRechecks()
     store = _affinity_store(settings, clients)
@@ -168,13 +154,13 @@ def build_router(
         connect=shared.connect,
         users=shared.connect,
         rules=shared.rules,
-        idempotency=shared.idempotency,
         rechecks=rechecks
         or (SqsRechecks(settings.router_queue_url, clients.sqs) if settings.router_queue_url else None),
         clock=clock,
         source_ports=source_ports(settings, clients, sleep=sleep),
-        claims=DynamoDBClaims(settings.idempotency_table, settings.idempotency_ttl_seconds, clients.dynamodb, clock)
-        if settings.idempotency_table
+        # One conditional write per routing episode (routing/episodes.py), on the idempotency table.
+        episodes=DynamoDBEpisodes(settings.idempotency_table, settings.idempotency_ttl_seconds, clients.dynamodb, clock)
+        if settings.idempotency_table and not read_only
         else None,
         history=HistoryLookup(
             store, _secret(settings, clients), settings.customer_profile_attribute, settings.phone_default_region
@@ -199,15 +185,15 @@ def build_router_app(
         "router configured",
         rules_source=shared.rules.source,
         dry_run=settings.dry_run,
-        idempotency=bool(shared.idempotency),
+        episode_claims=bool(router.episodes),
         dead_letter_queue=bool(shared.dead_letters),
     )
     return RecordPolicy(
         decide=router.route,
         prefetch=router.prefetch_batch,
+        abandon=router.abandon,
         kind=Decision,
         dead_letters=shared.dead_letters,
-        idempotency=shared.idempotency,
         requeue=RouterQueue(settings.router_queue_url, clients.sqs).requeue if settings.router_queue_url else None,
         max_receive_count=settings.max_receive_count,
     )
@@ -251,7 +237,16 @@ def build_flow_app(settings: Settings, clients: Clients | None = None, *, clock:
 
 def build_supervision_app(settings: Settings, clients: Clients | None = None) -> SupervisionApp:
     clients = (clients or Clients()).for_region(settings.region)
-    shared = _shared(settings, clients, "supervise", supervision=True, clock=time.monotonic, sleep=time.sleep)
+    from contact_router.adapters.idempotency import DynamoDBIdempotency  # Powertools: the supervisor's alone
+
+    shared = _shared(settings, clients, supervision=True, clock=time.monotonic, sleep=time.sleep)
+    idempotency = (
+        DynamoDBIdempotency(
+            settings.idempotency_table, settings.idempotency_ttl_seconds, clients.dynamodb, key_prefix="supervise"
+        )
+        if settings.idempotency_table
+        else None
+    )
     supervisor = Supervisor(
         SupervisorOptions(
             instance_arn=settings.instance_arn,
@@ -261,13 +256,13 @@ def build_supervision_app(settings: Settings, clients: Clients | None = None) ->
         ),
         connect=shared.connect,
         rules=shared.rules,
-        idempotency=shared.idempotency,
+        idempotency=idempotency,
     )
     return RecordPolicy(
-        decide=lambda event, _recheck, _prefetched: supervisor.supervise(event),
+        decide=lambda event, _recheck, _prefetched, _delivery: supervisor.supervise(event),
         kind=SupervisionDecision,
         dead_letters=shared.dead_letters,
-        idempotency=shared.idempotency,
+        idempotency=idempotency,
         max_receive_count=settings.max_receive_count,
     )
 
@@ -286,7 +281,7 @@ def build_affinity_app(settings: Settings, clients: Clients | None = None) -> Af
         settings.phone_default_region,
     )
     return RecordPolicy(
-        decide=lambda event, _recheck, _prefetched: recorder.record(event),
+        decide=lambda event, _recheck, _prefetched, _delivery: recorder.record(event),
         kind=AffinityDecision,
         dead_letters=_dead_letters(settings, clients),
         max_receive_count=settings.max_receive_count,

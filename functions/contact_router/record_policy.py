@@ -10,14 +10,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contact_router.adapters.dead_letter import DeadLetterQueue
-from contact_router.adapters.idempotency import DynamoDBIdempotency
 from contact_router.errors import ContactRouterError, PermanentError, TransientError
 from contact_router.models.affinity import AffinityDecision, AffinityOutcome
 from contact_router.models.contact_event import ContactEventDetail
@@ -25,7 +24,11 @@ from contact_router.models.decision import Decision, Outcome
 from contact_router.models.supervision import SupervisionDecision, SupervisionOutcome
 from contact_router.observability import debug_payload, logger, metrics, record_decision
 from contact_router.records import parse_record
+from contact_router.routing.episodes import Delivery
 from contact_router.routing.fallback import Recheck
+
+if TYPE_CHECKING:  # Powertools idempotency is the supervision function's alone: not imported by the router
+    from contact_router.adapters.idempotency import DynamoDBIdempotency
 
 # A record is only started with this much time left (or 1.5x the slowest record of this invocation, if more):
 # three Connect calls with a retry fit in it. The first record of an invocation is the exception (see
@@ -37,6 +40,7 @@ SLOWEST_RECORD_FACTOR = 1.5
 FOREIGN_EVENT_REASONS = frozenset({"not_a_contact_event", "other_instance"})
 
 D = TypeVar("D", Decision, SupervisionDecision, AffinityDecision)
+T = TypeVar("T")
 
 _OUTCOMES: dict[type[Any], type[StrEnum]] = {
     Decision: Outcome,
@@ -56,14 +60,16 @@ class RecordPolicy(Generic[D]):
     """One SQS record -> one decision of type ``kind``, through ``decide`` (Router.route, Supervisor.supervise,
     AffinityRecorder.record), with the failure policy shared by every function."""
 
-    decide: Callable[[ContactEventDetail, Recheck | None, Any], D]
+    decide: Callable[[ContactEventDetail, Recheck | None, Any, Delivery], D]
     kind: type[D]
     dead_letters: DeadLetterQueue | None
     idempotency: DynamoDBIdempotency | None = None
     context: LambdaContext | None = None
     # Optional read-only first pass over a whole batch (the router shares one GetCurrentUserData).
-    prefetch: Callable[[Iterator[tuple[ContactEventDetail, Recheck | None]]], Any] | None = None
+    prefetch: Callable[[Iterator[tuple[ContactEventDetail, Recheck | None, Delivery | None]]], Any] | None = None
     prefetched: Any = None
+    # A record not started in this invocation gives back what the prefetch took for it (its episode claim).
+    abandon: Callable[[Delivery, Any], None] | None = None
     # Sends a record not started in this invocation back to its queue as a new message (see ``_defer``);
     # None: it is handed back as a batch item failure instead.
     requeue: Callable[[str, str], None] | None = None
@@ -81,14 +87,15 @@ class RecordPolicy(Generic[D]):
         self.prefetched = None
         self._budget = _Budget(self.context)
         self._parsed = {}
-        items = []
+        items: list[tuple[ContactEventDetail, Recheck | None, Delivery | None]] = []
         for record in records:
             try:
-                parsed = parse_record(str(record.get("body", "")))
+                event, recheck = parse_record(str(record.get("body", "")))
             except ContactRouterError:
                 continue
-            self._parsed[str(record.get("messageId", ""))] = parsed
-            items.append(parsed)
+            message_id = str(record.get("messageId", ""))
+            self._parsed[message_id] = (event, recheck)
+            items.append((event, recheck, self._delivery(message_id, record.get("attributes"))))
         if self.prefetch is None or not self._budget.may_start_prefetch():
             return  # no time to prefetch: each record meets the deadline check on its own path
         try:
@@ -113,8 +120,9 @@ class RecordPolicy(Generic[D]):
         logger.append_keys(message_id=record.message_id, receive_count=record.attributes.approximate_receive_count)
         contact_id: str | None = None
         parsed = self._parsed.pop(record.message_id, None)
+        delivery = self._delivery(record.message_id, record.attributes.raw_event)
         if not self._budget.may_start():
-            return self._defer(record, parsed)
+            return self._defer(record, parsed, delivery)
         started = time.monotonic()
         try:
             event, recheck = parsed or parse_record(record.body)
@@ -123,7 +131,7 @@ class RecordPolicy(Generic[D]):
             debug_payload("sqs record", event=event.model_dump(mode="json"), recheck=recheck and recheck.to_message())
             contact_id = event.contact_id
             logger.append_keys(contact_id=contact_id)
-            decision = self.decide(event, recheck, self.prefetched)
+            decision = self.decide(event, recheck, self.prefetched, delivery)
         except PermanentError as exc:
             return self._reject(record, contact_id, exc)
         except TransientError as exc:
@@ -147,7 +155,17 @@ class RecordPolicy(Generic[D]):
             self._budget.finished((time.monotonic() - started) * 1000)
             logger.remove_keys(["message_id", "receive_count", "contact_id"])
 
-    def _defer(self, record: SQSRecord, parsed: tuple[ContactEventDetail, Recheck | None] | None) -> D:
+    def _delivery(self, message_id: str, attributes: Any) -> Delivery:
+        received = attributes.get("ApproximateReceiveCount", "1") if isinstance(attributes, dict) else "1"
+        return Delivery(
+            message_id=message_id,
+            receive_count=int(received) if str(received).isdigit() else 1,
+            remaining_ms=self._budget.remaining_ms(),
+        )
+
+    def _defer(
+        self, record: SQSRecord, parsed: tuple[ContactEventDetail, Recheck | None] | None, delivery: Delivery
+    ) -> D:
         """A record this invocation has no time to start, given back to SQS without being worked on.
 
         SQS counts every receive: a message handed back as a batch item failure (or made visible again with
@@ -158,6 +176,11 @@ class RecordPolicy(Generic[D]):
         """
         contact_id = parsed[0].contact_id if parsed else None
         left = self._budget.remaining_ms()
+        if self.abandon is not None:
+            try:
+                self.abandon(delivery, self.prefetched)
+            except ContactRouterError as exc:  # the claim then ends with this invocation's lease
+                logger.warning("prefetched claim not given back", reason=exc.reason)
         message = f"only {left} ms left in this invocation; record not started"
         try:
             if self.requeue is None:
@@ -243,9 +266,7 @@ class _Budget:
         left = self.remaining_ms()
         return left is None or left >= DEADLINE_MARGIN_MS
 
-    def prefetching(
-        self, items: list[tuple[ContactEventDetail, Recheck | None]]
-    ) -> Iterator[tuple[ContactEventDetail, Recheck | None]]:
+    def prefetching(self, items: list[T]) -> Iterator[T]:
         for done, item in enumerate(items):
             left, began = self.remaining_ms(), self.began_ms
             if done and left is not None and began is not None:

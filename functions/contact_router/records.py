@@ -38,6 +38,8 @@ class _RecheckState(BaseModel):
     step_started_at: _Time
     attempt: Annotated[int, Field(ge=0, le=100_000)]
     not_before: _Time
+    owner: Annotated[str, StringConstraints(max_length=256)] = ""
+    enqueued_at: _Time = 0.0
 
 
 def _load_json(body: str) -> Any:

@@ -19,7 +19,7 @@ from tests.fakes import (
     Clock,
     FakeConnect,
     FakeRechecks,
-    MemoryIdempotency,
+    MemoryEpisodes,
     StaticRules,
     available,
 )
@@ -63,7 +63,7 @@ def make(connect: FakeConnect, clock: Clock, rechecks: FakeRechecks, dry_run: bo
         connect=connect,
         users=connect,
         rules=RULES,
-        idempotency=MemoryIdempotency(),
+        episodes=MemoryEpisodes(clock),
         rechecks=rechecks,
         clock=clock,
     )

@@ -205,7 +205,7 @@ def test_a_record_the_prefetch_chokes_on_does_not_cost_the_others_their_prefetch
         for cid in ("odd", "c1")
     )
     # When the batch is prefetched
-    batch = router.prefetch_batch([(odd, None), (good, None)])
+    batch = router.prefetch_batch([(odd, None, None), (good, None, None)])
     # Then the good contact still has its first pass and the shared agent states
     assert "c1" in batch.prepared
     assert batch.agents.covers([DANA])

@@ -12,8 +12,9 @@ from contact_router.models.agent import UserRef
 from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import Outcome, Verdict
+from contact_router.routing.episodes import Delivery
 from contact_router.routing.router import Router, RouterOptions
-from tests.fakes import DANA, INSTANCE_ARN, SAM, TARIQ, FakeConnect, MemoryIdempotency, StaticRules, available
+from tests.fakes import DANA, INSTANCE_ARN, SAM, TARIQ, FakeConnect, MemoryEpisodes, StaticRules, available
 
 RULES = StaticRules.of(
     """
@@ -52,13 +53,13 @@ def queued(contact_id: str = "c1", **kw: object) -> Contact:
     return Contact(**base)  # type: ignore[arg-type]
 
 
-def make(connect: FakeConnect, dry_run: bool = False, idempotency: MemoryIdempotency | None = None) -> Router:
+def make(connect: FakeConnect, dry_run: bool = False, episodes: MemoryEpisodes | None = None) -> Router:
     return Router(
         RouterOptions(instance_arn=INSTANCE_ARN, dry_run=dry_run, allowed_agent_arn_pattern=f"{INSTANCE_ARN}/agent/*"),
         connect=connect,
         users=connect,
         rules=RULES,
-        idempotency=idempotency,
+        episodes=episodes,
     )
 
 
@@ -182,21 +183,24 @@ def test_unknown_contact_is_permanent() -> None:
     assert err.value.reason == "unknown_contact"
 
 
-def test_redelivered_event_is_decided_once() -> None:
+def test_duplicated_event_is_decided_once() -> None:
     connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
-    router = make(connect, idempotency=MemoryIdempotency())
-    first, second = router.route(detail()), router.route(detail())
+    router = make(connect, episodes=MemoryEpisodes())
+    first = router.route(detail(), delivery=Delivery("m-1"))
+    second = router.route(detail(), delivery=Delivery("m-2"))
     assert first.outcome is Outcome.ASSOCIATED
-    assert (second.outcome, second.replayed, second.agent_id) == (Outcome.DUPLICATE, True, DANA)
+    assert (second.outcome, second.replayed, second.reason) == (Outcome.DUPLICATE, True, "already_claimed")
     assert connect.count("AssociateContactWithUser") == 1
 
 
 def test_requeue_to_another_queue_is_routed_again() -> None:
     connect = FakeConnect(contacts={"c1": queued(attributes={"preferredAgent": DANA})}, states={DANA: available(DANA)})
-    router = make(connect, idempotency=MemoryIdempotency())
-    router.route(detail())
-    connect.contacts["c1"] = queued(attributes={"preferredAgent": DANA}, queue_id="q-2")
-    assert router.route(detail()).outcome is Outcome.ASSOCIATED
+    router = make(connect, episodes=MemoryEpisodes())
+    router.route(detail(), delivery=Delivery("m-1"))
+    # a transfer to another queue is a new queuing: a new enqueue time
+    later = ENQUEUED.replace(minute=5)
+    connect.contacts["c1"] = queued(attributes={"preferredAgent": DANA}, queue_id="q-2", enqueued_at=later)
+    assert router.route(detail(), delivery=Delivery("m-2")).outcome is Outcome.ASSOCIATED
     assert connect.count("AssociateContactWithUser") == 2
 
 
@@ -378,10 +382,10 @@ def test_absent_attributes_are_read_in_the_batch_prefetch_too() -> None:
         attributes={"c1": {"preferredAgent": DANA}},
     )
     router = make(connect)
-    items = [(detail("c1"), None), (detail("c2"), None)]
+    items = [(detail("c1"), None, None), (detail("c2"), None, None)]
     batch = router.prefetch_batch(items)
     # WHEN each is routed from the prefetch THEN c1 is associated to dana, c2 matched no rule
-    outcomes = [router.route(event, prefetched=batch) for event, _ in items]
+    outcomes = [router.route(event, prefetched=batch) for event, _, _ in items]
     assert [(d.outcome, d.agent_id) for d in outcomes] == [(Outcome.ASSOCIATED, DANA), (Outcome.NO_RULE_MATCHED, None)]
     assert connect.count("GetContactAttributes") == 2
     assert connect.count("DescribeContact") == 2

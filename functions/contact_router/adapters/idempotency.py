@@ -16,7 +16,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.errors import TransientError
 
@@ -73,47 +72,3 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     marked = dict(response)
     marked[REPLAYED_MARK] = True
     return marked
-
-
-class DynamoDBClaims:
-    """Implements ``AssociationClaimPort`` on the idempotency table: one conditional PutItem per claim.
-
-    A claim is ``contact-router#claim#<key>``; it lives as long as an idempotency record (the table's TTL
-    attribute). Whoever writes it first may call AssociateContactWithUser; every other chain, duplicate or
-    redelivery of the same routing episode finds it taken.
-    """
-
-    def __init__(self, table_name: str, ttl_seconds: int, dynamodb_client: Any, clock: Callable[[], float]) -> None:
-        self._table = table_name
-        self._ttl = ttl_seconds
-        self._dynamodb = dynamodb_client
-        self._clock = clock
-
-    def claim(self, key: str) -> bool:
-        now = int(self._clock())
-        try:
-            self._dynamodb.put_item(
-                TableName=self._table,
-                Item={"id": {"S": f"{CLAIM_PREFIX}{key}"}, "expiration": {"N": str(now + self._ttl)}},
-                # An expired claim not yet removed by the TTL sweeper is free again.
-                ConditionExpression="attribute_not_exists(id) OR expiration < :now",
-                ExpressionAttributeValues={":now": {"N": str(now)}},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise TransientError("idempotency_store", f"association claim not written: {exc}") from exc
-        except BotoCoreError as exc:
-            raise TransientError("idempotency_store", f"association claim not written: {exc}") from exc
-        return True
-
-    def release(self, key: str) -> None:
-        """Give a claim back after an attempt Connect refused, so a retry may claim it again."""
-        try:
-            self._dynamodb.delete_item(TableName=self._table, Key={"id": {"S": f"{CLAIM_PREFIX}{key}"}})
-        except (ClientError, BotoCoreError) as exc:
-            # The claim then expires with its TTL; until then the contact stays with its queue.
-            raise TransientError("idempotency_store", f"association claim not released: {exc}") from exc
-
-
-CLAIM_PREFIX = "contact-router#claim#"

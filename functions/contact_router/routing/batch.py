@@ -16,6 +16,7 @@ from contact_router.errors import ContactRouterError
 from contact_router.models.agent import AgentState
 from contact_router.models.contact import Contact
 from contact_router.models.decision import CandidateVerdict
+from contact_router.routing.episodes import Claim
 from contact_router.rules.model import RoutingRule
 
 
@@ -56,6 +57,7 @@ class BatchPrefetch:
     prepared: dict[str, Prepared] = field(default_factory=dict)  # contact id -> first pass, used once
     failed: dict[str, ContactRouterError] = field(default_factory=dict)  # contact id -> error met prefetching
     agents: SharedAgentStates = field(default_factory=SharedAgentStates)
+    claims: dict[str, Claim] = field(default_factory=dict)  # SQS message id -> its episode claim, used once
 
     def take(self, contact_id: str) -> Prepared | None:
         """The first pass of this contact, once: a duplicate in the same batch reads the contact afresh.

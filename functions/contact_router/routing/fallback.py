@@ -42,6 +42,10 @@ class Recheck:
     step_started_at: float  # when this wait step began (epoch seconds)
     attempt: int  # re-checks so far in this step
     not_before: float  # a hop of a delay longer than SQS allows arrives early: re-schedule until then
+    # The routing episode the chain belongs to (routing/episodes.py): its owner (the SQS message id that
+    # claimed it) and the queuing's enqueue time (epoch seconds); empty in messages from before episodes.
+    owner: str = ""
+    enqueued_at: float = 0.0
 
     def to_message(self) -> dict[str, Any]:
         return {RECHECK_KEY: {k: v for k, v in self.__dict__.items()}}
@@ -58,6 +62,8 @@ class Recheck:
             step_started_at=float(state["step_started_at"]),
             attempt=int(state["attempt"]),
             not_before=float(state["not_before"]),
+            owner=str(state.get("owner", "")),
+            enqueued_at=float(state.get("enqueued_at", 0.0)),
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from contact_router.customers.history import CustomerHistory
 from contact_router.models.agent import AgentState, QueueMembership, UserRef
 from contact_router.models.contact import Contact
+from contact_router.routing.episodes import Claim
 from contact_router.rules.model import RulesFile
 
 
@@ -78,13 +79,21 @@ class IdempotencyPort(Protocol):
         ...
 
 
-class AssociationClaimPort(Protocol):
-    """At most one association attempt per routing episode (contact id + enqueue time)."""
+class EpisodePort(Protocol):
+    """One owner per routing episode (routing/episodes.py): claimed before any Connect call."""
 
-    def claim(self, key: str) -> bool:
-        """True for the first caller of ``key``; False once someone holds it."""
+    def claim(self, episode: str, owner: str, lease_until: float) -> Claim:
+        """FRESH (created), RESUMED (this owner's own expired lease), TAKEN or IN_PROGRESS."""
         ...
 
-    def release(self, key: str) -> None:
-        """Give the claim back (the attempt did not associate): a retry may claim it again."""
+    def release(self, episode: str, owner: str) -> None:
+        """Give the claim back (a transient failure, a record not started): the next delivery starts afresh."""
+        ...
+
+    def guard_association(self, episode: str, owner: str | None, token: str) -> bool:
+        """The episode's one association attempt, for paths that are not a FRESH claim: True for the first."""
+        ...
+
+    def release_association(self, episode: str, token: str) -> None:
+        """Connect refused the attempt: the guard goes back, so a later re-check may try."""
         ...

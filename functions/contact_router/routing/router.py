@@ -2,23 +2,26 @@
 
 Order of work, cheapest and safest first:
 1. screen the event (no API call): event type, channel, monitor legs, agent replies, agent queues;
-2. DescribeContact: is it still waiting? (events arrive late, out of order and more than once);
-3. first matching rule (pure; GetContactAttributes first, only when DescribeContact had no Attributes key
+2. claim the routing episode (contact + enqueue time, routing/episodes.py): one conditional write; a
+   duplicate is settled here, before any Connect call;
+3. DescribeContact: is it still waiting, and still the same queuing? (events arrive late and out of order);
+4. first matching rule (pure; GetContactAttributes first, only when DescribeContact had no Attributes key
    and a rule needs them: routing/attributes.py);
-4. inside the idempotency guard (key: contact, queue, enqueue time): resolve candidates (routing/candidates),
-   one GetCurrentUserData for all of them, choose, AssociateContactWithUser (skipped in dry run);
-5. nobody can take it: the rule's fallback (wait, park, routing criteria, queue).
+5. resolve candidates (routing/candidates), one GetCurrentUserData for all of them, choose,
+   AssociateContactWithUser (skipped in dry run) as the claim allows;
+6. nobody can take it: the rule's fallback (wait, park, routing criteria, queue).
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import partial
+from datetime import UTC, datetime
 from typing import Any
 
-from contact_router.errors import ContactRouterError, PermanentError
+from contact_router.errors import ContactRouterError, PermanentError, TransientError
 from contact_router.models.agent import MAX_AGENTS_PER_CALL
 from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
@@ -28,6 +31,7 @@ from contact_router.routing.attributes import with_attributes
 from contact_router.routing.batch import BatchPrefetch, Prepared, SharedAgentStates
 from contact_router.routing.candidates import Lookup, collect
 from contact_router.routing.eligibility import judge, not_in_queue, profiles_to_check
+from contact_router.routing.episodes import Claim, Delivery, Hold, episode_key, lease_until, same_queuing
 from contact_router.routing.fallback import (
     PREFERABLE,
     LeaveToQueue,
@@ -43,17 +47,15 @@ from contact_router.routing.fallback import (
     step_agents,
 )
 from contact_router.routing.ports import (
-    AssociationClaimPort,
     ConnectPort,
+    EpisodePort,
     HistoryPort,
-    IdempotencyPort,
     RecheckPort,
     RulesProviderPort,
     UserDirectoryPort,
 )
 from contact_router.routing.preference import preference
 from contact_router.routing.refusal import after_refusal
-from contact_router.routing.replay import decide_once
 from contact_router.routing.screening import screen_contact, screen_event
 from contact_router.rules.matcher import first_match
 from contact_router.rules.model import RoutingRule
@@ -74,27 +76,29 @@ class Router:
         connect: ConnectPort,
         users: UserDirectoryPort,
         rules: RulesProviderPort,
-        idempotency: IdempotencyPort | None = None,
         rechecks: RecheckPort | None = None,
         clock: Callable[[], float] = time.time,
         history: HistoryPort | None = None,
         source_ports: Mapping[str, Any] | None = None,
-        claims: AssociationClaimPort | None = None,
+        episodes: EpisodePort | None = None,
     ) -> None:
         self.options = options
         self.connect = connect
         self.users = users
         self.rules = rules
-        self.idempotency = idempotency
         self.rechecks = rechecks
         self.clock = clock
         self.history = history
         self.source_ports = dict(source_ports or {})
-        self.claims = claims
+        self.episodes = episodes
 
     # ----------------------------------------------------------------------------------------- entry
     def route(
-        self, event: ContactEventDetail, recheck: Recheck | None = None, prefetched: BatchPrefetch | None = None
+        self,
+        event: ContactEventDetail,
+        recheck: Recheck | None = None,
+        prefetched: BatchPrefetch | None = None,
+        delivery: Delivery | None = None,
     ) -> Decision:
         base = Decision(
             outcome=Outcome.IGNORED,
@@ -129,21 +133,93 @@ class Router:
                 detail=f"long wait: next hop in {remaining} s",
             )
 
-        prepared = prefetched.take(event.contact_id) if prefetched is not None else None
-        contact = prepared.contact if prepared else self.connect.describe_contact(event.contact_id)
-        agents = prefetched.agents if prefetched else None
-        return self.decide(contact, base, recheck, prepared=prepared, agents=agents)
+        claim = prefetched.claims.pop(delivery.message_id, None) if prefetched and delivery else None
+        queued_at = _queued_at(event, recheck)
+        if claim is None and queued_at is not None:
+            claim = self.claim(event.contact_id, queued_at, recheck, delivery)
+        if claim is not None and (settled := self._settled(base, claim)) is not None:
+            return settled
+        try:
+            prepared = prefetched.take(event.contact_id) if prefetched is not None else None
+            contact = prepared.contact if prepared else self.connect.describe_contact(event.contact_id)
+            if claim is None:  # an event without queueInfo.enqueueTimestamp: the episode is known from here
+                claim = self.claim(contact.id, contact.enqueued_at, recheck, delivery)
+                if (settled := self._settled(base, claim)) is not None:
+                    return settled
+            elif not same_queuing(queued_at, contact.enqueued_at) and not contact.not_waiting_reason():
+                # The contact was queued again since: that queuing has its own event (and its own episode).
+                return replace(
+                    base,
+                    outcome=Outcome.NOT_WAITING,
+                    channel=contact.channel,
+                    reason="queued_again",
+                    detail="the event's queuing is over; the contact was queued again (its own event routes it)",
+                )
+            agents = prefetched.agents if prefetched else None
+            return self.decide(contact, base, recheck, prepared=prepared, agents=agents, claim=claim)
+        except TransientError as exc:
+            self._give_back(claim, exc)
+            raise
 
-    def prefetch_batch(self, items: Iterable[tuple[ContactEventDetail, Recheck | None]]) -> BatchPrefetch:
-        """Read-only first pass over a batch, then one GetCurrentUserData for every candidate in it.
+    def claim(
+        self, contact_id: str, queued_at: datetime | None, recheck: Recheck | None, delivery: Delivery | None
+    ) -> Claim:
+        """This delivery's hold on the routing episode: one conditional write for an event, none for a re-check."""
+        episode = episode_key(contact_id, queued_at, dry_run=self.options.dry_run)
+        if self.episodes is None:
+            return Claim(Hold.UNGUARDED, episode)
+        if recheck is not None:
+            return Claim(Hold.CHAIN, episode, recheck.owner)
+        owner = delivery.message_id if delivery and delivery.message_id else f"unnamed-{uuid.uuid4()}"
+        return self.episodes.claim(episode, owner, lease_until(self.clock(), delivery))
 
-        Anything that cannot be prepared here (ignored events, hops, errors) is simply left out: those
-        records take the ordinary per-record path, with its own error handling.
+    def abandon(self, delivery: Delivery, prefetched: BatchPrefetch | None) -> None:
+        """A record the time budget hands back to SQS unstarted: its prefetched claim goes back with it."""
+        claim = prefetched.claims.pop(delivery.message_id, None) if prefetched else None
+        if claim is not None and claim.hold is Hold.FRESH and self.episodes is not None:
+            self.episodes.release(claim.episode, claim.owner)
+
+    def _settled(self, base: Decision, claim: Claim) -> Decision | None:
+        """A claim that ends the record here, before any Connect call (or None: go on)."""
+        if claim.hold is Hold.IN_PROGRESS:
+            raise TransientError("in_progress", "the same message is being handled by a live invocation")
+        if claim.hold is not Hold.TAKEN:
+            return None
+        return replace(
+            base,
+            outcome=Outcome.DUPLICATE,
+            replayed=True,
+            reason="already_claimed",
+            detail=f"another delivery ({(claim.holder or '?')[:80]}) owns this routing episode"
+            + (f" since {claim.claimed_at:.0f}" if claim.claimed_at else "")
+            + "; nothing done",
+        )
+
+    def _give_back(self, claim: Claim | None, exc: TransientError) -> None:
+        """A transient failure: a fresh claim goes back, so the retry (or a duplicate) starts afresh -- unless
+        an AssociateContactWithUser may have reached Connect (then the retry resumes, and never associates)."""
+        if claim is None or claim.hold is not Hold.FRESH or self.episodes is None:
+            return
+        if getattr(exc, "association_uncertain", False):
+            return
+        try:
+            self.episodes.release(claim.episode, claim.owner)
+        except TransientError:
+            logger.warning("episode claim not given back; it expires with the invocation", reason=exc.reason)
+
+    def prefetch_batch(
+        self, items: Iterable[tuple[ContactEventDetail, Recheck | None, Delivery | None]]
+    ) -> BatchPrefetch:
+        """Read-only first pass over a batch (after each record's episode claim), then one GetCurrentUserData
+        for every candidate in it.
+
+        Anything that cannot be prepared here (ignored events, hops, duplicates, errors) is simply left out:
+        those records take the ordinary per-record path, with its own error handling.
         """
         batch = BatchPrefetch()
-        for event, recheck in items:
+        for event, recheck, delivery in items:
             try:
-                self._prefetch_one(batch, event, recheck)
+                self._prefetch_one(batch, event, recheck, delivery)
             except ContactRouterError as exc:
                 batch.failed[event.contact_id] = exc  # raised on the record's own path, with its policy
             except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
@@ -166,13 +242,23 @@ class Router:
                 batch.agents.error = exc
         return batch
 
-    def _prefetch_one(self, batch: BatchPrefetch, event: ContactEventDetail, recheck: Recheck | None) -> None:
+    def _prefetch_one(
+        self, batch: BatchPrefetch, event: ContactEventDetail, recheck: Recheck | None, delivery: Delivery | None
+    ) -> None:
         if event.contact_id in batch.prepared or screen_event(event, self.options.route_voice):
             return
         if recheck is not None and seconds_until_due(recheck, self.clock()) is not None:
             return
         if event.instance_arn.lower() != self.options.instance_arn.lower():
             return
+        queued_at = _queued_at(event, recheck)
+        if self.episodes is not None:
+            if queued_at is None or delivery is None:
+                return  # the episode is known only after DescribeContact: claimed on the record's own path
+            claim = self.claim(event.contact_id, queued_at, recheck, delivery)
+            batch.claims[delivery.message_id] = claim
+            if claim.hold in (Hold.TAKEN, Hold.IN_PROGRESS):
+                return  # settled on the record's own path, with no Connect call
         contact = self.connect.describe_contact(event.contact_id)
         if screen_contact(contact, self.options.route_voice) or contact.not_waiting_reason():
             batch.prepared[contact.id] = Prepared(contact, None)
@@ -191,6 +277,7 @@ class Router:
         *,
         prepared: Prepared | None = None,
         agents: SharedAgentStates | None = None,
+        claim: Claim | None = None,
     ) -> Decision:
         """Everything after DescribeContact: screening, waiting check, rules, candidates, association."""
         base = replace(
@@ -217,23 +304,20 @@ class Router:
             return replace(
                 base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"
             )
-        candidates = prepared.candidates if prepared else None
         base = replace(base, rule=rule.name)
-
-        key = {
-            "contact_id": contact.id,
-            "queue_id": contact.queue_id,
-            "enqueued_at": contact.enqueued_at.isoformat() if contact.enqueued_at else None,
-            "dry_run": self.options.dry_run,
-            # every re-check of a wait is its own decision
-            "recheck": [recheck.step, recheck.attempt] if recheck else None,
-        }
-        return decide_once(
-            self.idempotency,
-            key,
-            partial(self._decide_and_act, base, contact, rule, recheck, candidates, agents),
-            Decision,
-        )
+        if claim is not None and claim.hold is Hold.RESUMED:
+            # The attempt that died holding this claim may have associated just before: never a second try.
+            return replace(
+                base,
+                outcome=Outcome.NO_ELIGIBLE_AGENT,
+                reason="resumed_after_failure",
+                fallback="queue",
+                detail="an earlier attempt of this message ended mid-way (it may have associated): left with its "
+                "queue, not tried again",
+            )
+        candidates = prepared.candidates if prepared else None
+        claim = claim or Claim(Hold.UNGUARDED, episode_key(contact.id, contact.enqueued_at))
+        return self._decide_and_act(base, contact, rule, recheck, candidates, agents, claim)
 
     # -------------------------------------------------------------------------------- decide and act
     def _decide_and_act(
@@ -241,33 +325,38 @@ class Router:
         base: Decision,
         contact: Contact,
         rule: RoutingRule,
-        recheck: Recheck | None = None,
-        prepared_candidates: tuple[CandidateVerdict, ...] | None = None,
-        agents: SharedAgentStates | None = None,
+        recheck: Recheck | None,
+        prepared_candidates: tuple[CandidateVerdict, ...] | None,
+        agents: SharedAgentStates | None,
+        claim: Claim,
     ) -> Decision:
         judged = self._judged(contact, rule, prepared_candidates, agents)
         base = replace(base, candidates=tuple(judged))
         chosen = next((c for c in judged if c.verdict is Verdict.CHOSEN), None)
         if chosen is None or chosen.user_id is None:
-            return self._fallback(base, contact, rule, judged, recheck)
+            return self._fallback(base, contact, rule, judged, recheck, claim)
         if recheck is not None:
             waited = round(self.clock() - recheck.step_started_at, 1)
             base = replace(base, fallback="wait", attempt=recheck.attempt, waited_seconds=waited)
         chosen_base = replace(base, agent_id=chosen.user_id, agent_username=chosen.username)
         if self.options.dry_run:
             return replace(chosen_base, outcome=Outcome.WOULD_ASSOCIATE, reason="dry_run", detail=chosen.detail)
-        # One attempt per routing episode, whatever the number of re-check chains, duplicates or redeliveries
-        # (their idempotency keys differ by step and attempt): the claim is keyed by the episode alone.
-        episode = f"{contact.id}#{contact.enqueued_at.isoformat() if contact.enqueued_at else 'not-enqueued'}"
-        if self.claims is not None and not self.claims.claim(episode):
+        # One attempt per routing episode, whatever the number of re-check chains, duplicates or redeliveries:
+        # a fresh claim is this delivery's alone; any other path takes the episode's association guard first.
+        token = f"{claim.owner or 'chain'}#{recheck.step if recheck else '-'}#{recheck.attempt if recheck else '-'}"
+        guarded = not claim.may_associate_unguarded and self.episodes is not None
+        if guarded and self.episodes is not None and not self.episodes.guard_association(
+            claim.episode, claim.owner or None, token
+        ):
             return replace(
                 base,
                 outcome=Outcome.DUPLICATE,
+                replayed=True,
                 reason="association_claimed",
                 detail="another attempt already made this routing episode's association; not tried again",
             )
         try:
-            self._associate(contact.id, chosen.user_id, episode)
+            self._associate(contact.id, chosen.user_id, claim.episode if guarded else None, token)
             if agents is not None:
                 agents.take_slot(chosen.user_id, contact.channel)
         except PermanentError as exc:
@@ -345,13 +434,22 @@ class Router:
             "then the whole queue",
         )
 
-    def _associate(self, contact_id: str, user_id: str, episode: str) -> None:
+    def _associate(self, contact_id: str, user_id: str, guarded_episode: str | None, token: str) -> None:
         try:
             self.connect.associate(contact_id, user_id)
-        except ContactRouterError:
-            # Connect refused or failed the attempt: the claim goes back, so a retry of this record may try.
-            if self.claims is not None:
-                self.claims.release(episode)
+        except PermanentError:
+            # Connect refused the attempt (nothing associated): a guard goes back, so a later re-check may try.
+            if guarded_episode is not None and self.episodes is not None:
+                self.episodes.release_association(guarded_episode, token)
+            raise
+        except TransientError as exc:
+            # Throttled: not applied. Anything else (timeout, 5xx) may have reached Connect: the claim is kept,
+            # so the retry resumes and never associates a second time.
+            if exc.reason == "throttled":
+                if guarded_episode is not None and self.episodes is not None:
+                    self.episodes.release_association(guarded_episode, token)
+            else:
+                exc.association_uncertain = True  # type: ignore[attr-defined]
             raise
 
     def _fallback(
@@ -361,6 +459,7 @@ class Router:
         rule: RoutingRule,
         judged: list[CandidateVerdict],
         recheck: Recheck | None,
+        claim: Claim,
     ) -> Decision:
         """Nobody can take it now: the rule's fallback decides (wait, routing criteria, queue)."""
         first = judged[0].verdict.value if judged else "no_candidates"
@@ -382,8 +481,14 @@ class Router:
                     fallback="queue",
                     detail=f"{summary} -> no ROUTER_QUEUE_URL to wait with; left with its queue",
                 )
+            # The chain carries its episode: its owner, and the queuing it waits in.
+            chained = replace(
+                action.recheck,
+                owner=claim.owner,
+                enqueued_at=contact.enqueued_at.timestamp() if contact.enqueued_at else 0.0,
+            )
             if not self.options.dry_run:
-                self.rechecks.schedule(action.recheck.to_message(), action.delay_seconds)
+                self.rechecks.schedule(chained.to_message(), action.delay_seconds)
             step = rule.fallback[action.recheck.step].wait
             limit = step.max_seconds if step else 0
             return replace(
@@ -529,6 +634,13 @@ class Router:
             history=self.history,
             ports=self.source_ports,
         )
+
+
+def _queued_at(event: ContactEventDetail, recheck: Recheck | None) -> datetime | None:
+    """The enqueue time naming the record's episode: the re-check's own, else the event's queueInfo."""
+    if recheck is not None:
+        return datetime.fromtimestamp(recheck.enqueued_at, UTC) if recheck.enqueued_at else None
+    return event.queue_info.enqueue_timestamp if event.queue_info else None
 
 
 def _gone(contact: Contact) -> str | None:
