@@ -10,8 +10,8 @@ from contact_router.customers.history import CustomerHistory
 from contact_router.errors import PermanentError
 from contact_router.models.agent import AgentState, QueueMembership, UserRef
 from contact_router.models.contact import Contact
-from contact_router.routing.episodes import Claim, Hold
 from contact_router.routing.candidates import Lookup
+from contact_router.routing.episodes import Claim, Hold
 from contact_router.rules.loader import parse_rules
 from contact_router.rules.model import CandidateSource, RulesFile
 

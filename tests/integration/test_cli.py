@@ -91,7 +91,7 @@ def test_replay_given_events_in_order(tmp_path: Path) -> None:
     )
     assert code == 0, out
     assert "Associated" in out
-    assert "already_assigned" in out, "the redelivery sees the assignment in DescribeContact"
+    assert "already_claimed" in out, "the copy is settled by the episode claim, before any Connect call"
     assert re.search(r"Connect AssociateContactWithUser │ +1 │", out)
 
 

@@ -89,7 +89,7 @@ def test_nothing_planted_reaches_logs_metrics_dead_letters_or_tables(
     assert '"outcome":"Associated"' in out.replace(" ", "")
     assert '"_aws"' in out, "EMF metrics were written"
     assert sorted(letter["reason"] for letter in letters) == ["malformed_event", "throttled"]
-    assert _table_text(harness, TABLE).count("contact-router#claim#") == 1
+    assert f"contact-router#episode#{routed.id}#" in _table_text(harness, TABLE)
     assert json.loads(_table_text(harness, AFFINITY_TABLE))
     # AND none of the planted data is in any of it, but for the dead-letter bodies (the SQS bodies as sent)
     written = {

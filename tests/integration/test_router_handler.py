@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -240,14 +241,19 @@ def test_dry_run_decides_without_associating(harness: Harness, caplog: pytest.Lo
 def test_redelivery_of_a_still_waiting_contact_is_a_duplicate_from_the_idempotency_table(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # GIVEN dry run (the contact stays waiting, so only the DynamoDB idempotency record can recognise the replay)
+    # GIVEN dry run (the contact stays waiting, so only the episode claim can recognise the duplicate)
     caplog.set_level("INFO")
     first, second = harness.app(DRY_RUN="true"), harness.app(DRY_RUN="true")
     harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE))], first)
-    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE), receive_count=2)], second)
-    outcomes = [(d["outcome"], d.get("agent_id")) for d in decisions(caplog)]
-    assert outcomes == [("WouldAssociate", DANA), ("Duplicate", DANA)]
-    assert harness.dynamodb.scan(TableName="idempotency")["Count"] == 1
+    connect_calls = len(harness.emulator.calls)
+    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE))], second)
+    # THEN the copy is settled by the claim, before any Connect call
+    outcomes = [(d["outcome"], d.get("reason")) for d in decisions(caplog)]
+    assert outcomes == [("WouldAssociate", "dry_run"), ("Duplicate", "already_claimed")]
+    assert len(harness.emulator.calls) == connect_calls
+    claims = harness.dynamodb.scan(TableName="idempotency")["Items"]
+    assert {c["owner"]["S"] for c in claims} == {"m-1"}
+    assert all(c["id"]["S"].count("#dry#") == 1 for c in claims)
 
 
 def test_requeued_contact_is_routed_again(harness: Harness) -> None:
@@ -256,8 +262,12 @@ def test_requeued_contact_is_routed_again(harness: Harness) -> None:
     contact_id = event(CHAT_BY_ATTRIBUTE)["detail"]["contactId"]
     # GIVEN the agent transferred it back to another queue: waiting again, new enqueue
     harness.emulator.connect_contact(contact_id)
-    harness.emulator.queue_contact(contact_id, "VIP")
-    harness.invoke([harness.record(event(CHAT_BY_ATTRIBUTE))], app)
+    again = harness.emulator.queue_contact(contact_id, "VIP")
+    # WHEN Connect publishes that queuing's QUEUED event (its own enqueue time: a new routing episode)
+    body = event(CHAT_BY_ATTRIBUTE)
+    assert again.enqueued_at is not None
+    body["detail"]["queueInfo"]["enqueueTimestamp"] = datetime.fromtimestamp(again.enqueued_at, UTC).isoformat()
+    harness.invoke([harness.record(body)], app)
     assert [a.contact_id for a in harness.emulator.associations] == [contact_id, contact_id]
 
 

@@ -202,9 +202,9 @@ def test_a_retried_sweep_never_associates_twice(
     bodies = sweep.sent()
     sweep.route(bodies)
 
-    # THEN the first associates, the second finds the contact no longer waiting
+    # THEN the first associates, the second is settled by the episode claim before any Connect call
     assert len(bodies) == 2
-    assert [d["outcome"] for d in routing_decisions(caplog)] == ["Associated", "NotWaiting"]
+    assert [d["outcome"] for d in routing_decisions(caplog)] == ["Associated", "Duplicate"]
     assert [a.contact_id for a in harness.emulator.associations] == [lost]
 
 

@@ -38,7 +38,9 @@ def queued(enqueued_at: datetime = ENQUEUED) -> Contact:
 
 
 def recheck(step: int, attempt: int, owner: str = "m-1") -> Recheck:
-    return Recheck("c1", INSTANCE_ARN, "CHAT", "named", step, ENQUEUED.timestamp(), attempt, 0.0, owner, ENQUEUED.timestamp())
+    return Recheck(
+        "c1", INSTANCE_ARN, "CHAT", "named", step, ENQUEUED.timestamp(), attempt, 0.0, owner, ENQUEUED.timestamp()
+    )
 
 
 def event(enqueued_at: datetime | None = ENQUEUED) -> ContactEventDetail:
@@ -52,7 +54,9 @@ def delivery(message_id: str = "m-1", remaining_ms: int = 30_000) -> Delivery:
     return Delivery(message_id, 1, remaining_ms)
 
 
-def router(connect: FakeConnect, episodes: EpisodePort | None, clock: Clock, rechecks: FakeRechecks | None = None) -> Router:
+def router(
+    connect: FakeConnect, episodes: EpisodePort | None, clock: Clock, rechecks: FakeRechecks | None = None
+) -> Router:
     return Router(
         RouterOptions(instance_arn=INSTANCE_ARN, allowed_agent_arn_pattern=f"{INSTANCE_ARN}/agent/*"),
         connect=connect,
@@ -147,10 +151,24 @@ def test_a_wait_carries_the_episode_to_its_rechecks(clock: Clock) -> None:
     assert (state["owner"], state["enqueued_at"]) == ("m-7", ENQUEUED.timestamp())
 
 
-def test_an_event_of_an_earlier_queuing_does_not_route_the_new_one(clock: Clock) -> None:
-    # GIVEN the contact was transferred and queued again since the event was published
+def test_a_late_event_of_an_earlier_queuing_and_the_new_queuings_event_act_once(clock: Clock) -> None:
+    # GIVEN the contact was transferred and queued again since the first event was published
+    later = ENQUEUED + timedelta(minutes=5)
+    connect = FakeConnect(contacts={"c1": queued(later)}, states={DANA: available(DANA)})
+    episodes = MemoryEpisodes(clock)
+    r = router(connect, episodes, clock)
+    # WHEN the late event and the new queuing's own event both arrive
+    late = r.route(event(ENQUEUED), delivery=delivery("m-1"))
+    own = r.route(event(later), delivery=delivery("m-2"))
+    # THEN the queuing the contact is in was claimed by the first of them: one association
+    assert late.outcome is Outcome.ASSOCIATED
+    assert (own.outcome, own.reason) == (Outcome.DUPLICATE, "already_claimed")
+    assert connect.count("AssociateContactWithUser") == 1
+
+
+def test_a_recheck_of_an_earlier_queuing_stops(clock: Clock) -> None:
     connect = FakeConnect(contacts={"c1": queued(ENQUEUED + timedelta(minutes=5))}, states={DANA: available(DANA)})
-    decision = router(connect, MemoryEpisodes(clock), clock).route(event(ENQUEUED), delivery=delivery())
+    decision = router(connect, MemoryEpisodes(clock), clock).route(event(None), recheck(0, 1), delivery=delivery("r-1"))
     assert (decision.outcome, decision.reason) == (Outcome.NOT_WAITING, "queued_again")
     assert connect.count("AssociateContactWithUser") == 0
 

@@ -139,6 +139,7 @@ class Router:
             claim = self.claim(event.contact_id, queued_at, recheck, delivery)
         if claim is not None and (settled := self._settled(base, claim)) is not None:
             return settled
+        earlier: Claim | None = None  # the event's own episode, when DescribeContact shows another queuing
         try:
             prepared = prefetched.take(event.contact_id) if prefetched is not None else None
             contact = prepared.contact if prepared else self.connect.describe_contact(event.contact_id)
@@ -147,18 +148,26 @@ class Router:
                 if (settled := self._settled(base, claim)) is not None:
                     return settled
             elif not same_queuing(queued_at, contact.enqueued_at) and not contact.not_waiting_reason():
-                # The contact was queued again since: that queuing has its own event (and its own episode).
-                return replace(
-                    base,
-                    outcome=Outcome.NOT_WAITING,
-                    channel=contact.channel,
-                    reason="queued_again",
-                    detail="the event's queuing is over; the contact was queued again (its own event routes it)",
-                )
+                if recheck is not None:
+                    # The wait's queuing is over: the contact was queued again, and that queuing has its own event.
+                    return replace(
+                        base,
+                        outcome=Outcome.NOT_WAITING,
+                        channel=contact.channel,
+                        reason="queued_again",
+                        detail="the wait's queuing is over; the contact was queued again (its own event routes it)",
+                    )
+                # The event names another queuing than the one DescribeContact shows (a late event, or timestamps
+                # that differ): the queuing the contact is in is claimed too, so this event and that queuing's own
+                # event cannot both act on it. (A second write, on this path only.)
+                earlier, claim = claim, self.claim(contact.id, contact.enqueued_at, recheck, delivery)
+                if (settled := self._settled(base, claim)) is not None:
+                    return settled
             agents = prefetched.agents if prefetched else None
             return self.decide(contact, base, recheck, prepared=prepared, agents=agents, claim=claim)
         except TransientError as exc:
             self._give_back(claim, exc)
+            self._give_back(earlier, exc)
             raise
 
     def claim(
@@ -345,8 +354,10 @@ class Router:
         # a fresh claim is this delivery's alone; any other path takes the episode's association guard first.
         token = f"{claim.owner or 'chain'}#{recheck.step if recheck else '-'}#{recheck.attempt if recheck else '-'}"
         guarded = not claim.may_associate_unguarded and self.episodes is not None
-        if guarded and self.episodes is not None and not self.episodes.guard_association(
-            claim.episode, claim.owner or None, token
+        if (
+            guarded
+            and self.episodes is not None
+            and not self.episodes.guard_association(claim.episode, claim.owner or None, token)
         ):
             return replace(
                 base,

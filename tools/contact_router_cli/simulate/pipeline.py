@@ -39,6 +39,7 @@ from connect_emulator.state import Association
 from connect_emulator.world import RoutingSpec
 from contact_router.adapters import aws
 from contact_router.adapters.aws import Clients
+from contact_router.adapters.episodes import EPISODE_PREFIX
 from contact_router.composition import build_router_app
 from contact_router.config import Settings
 from contact_router.errors import TransientError
@@ -710,12 +711,14 @@ class SimulatedLambdaContext:
 class _VirtualTimeTable:
     """Puts the idempotency table in virtual time.
 
-    Powertools computes the record's expiry, its in-progress expiry (now + the Lambda's remaining time) and
-    the "now" of its conditional put from the wall clock. The simulation's time runs ahead of it, so a
-    crashed attempt's in-progress record would never expire within a run. This hook shifts those epoch
-    timestamps, in each DynamoDB request of the simulation, by (virtual now - wall now): the table then
-    compares virtual times only. (Virtual time starts in 2030, so a shifted time is never in the wall
-    clock's past, which Powertools also checks.)
+    Powertools (the supervision function's idempotency) computes the record's expiry, its in-progress expiry
+    (now + the Lambda's remaining time) and the "now" of its conditional put from the wall clock. The
+    simulation's time runs ahead of it, so a crashed attempt's in-progress record would never expire within
+    a run. This hook shifts those epoch timestamps, in each DynamoDB request of the simulation, by (virtual
+    now - wall now): the table then compares virtual times only. (Virtual time starts in 2030, so a shifted
+    time is never in the wall clock's past, which Powertools also checks.) The router's episode claims
+    (adapters/episodes.py) take their times from the router's clock, which is virtual already: their
+    requests are left as they are.
     """
 
     SECONDS = (":now", ":expiry")
@@ -729,6 +732,9 @@ class _VirtualTimeTable:
         client.meta.events.register("before-parameter-build.dynamodb", self._shift)
 
     def _shift(self, params: dict[str, Any], **_: Any) -> None:
+        key = params.get("Item") or params.get("Key") or {}
+        if str(key.get("id", {}).get("S", "")).startswith(EPISODE_PREFIX):
+            return
         delta = self._clock.now() - time.time()
         item = params.get("Item")
         if isinstance(item, dict):
