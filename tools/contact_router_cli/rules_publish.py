@@ -250,10 +250,13 @@ class AppConfigTarget:
     def _deployments(self) -> list[dict[str, Any]]:
         """This profile's deployments to the environment, oldest first (the environment may carry others)."""
         items: list[dict[str, Any]] = []
-        for page in self.client.get_paginator("list_deployments").paginate(
-            ApplicationId=self.application, EnvironmentId=self.environment
-        ):
+        token: dict[str, str] = {}
+        while True:
+            page = self.client.list_deployments(ApplicationId=self.application, EnvironmentId=self.environment, **token)
             items.extend(page.get("Items", []))
+            if not page.get("NextToken"):
+                break
+            token = {"NextToken": page["NextToken"]}
         mine = [d for d in items if d.get("ConfigurationProfileId", self.profile) == self.profile]
         return sorted(mine, key=lambda d: int(d["DeploymentNumber"]))
 
