@@ -68,6 +68,8 @@ def test_ssm_publish_writes_a_new_version_and_prints_the_rules_version_the_route
     # THEN the parameter holds the file, and the line names its version and the rules version
     assert result.exit_code == 0, result.output
     assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == V1
+    (first,) = ssm.get_parameter_history(Name=PARAMETER)["Parameters"]
+    assert first["Description"] == f"contact-router rules {rules_version(V1)}"  # the history maps versions to rules
     assert result.output.strip() == (
         f"published {files['v1']}: SSM parameter {PARAMETER} version 1, rules_version {rules_version(V1)}"
     )

@@ -105,7 +105,13 @@ class SsmTarget:
         return {**result, "restored_from_version": target["Version"], "replaced_version": current["Version"]}
 
     def _put(self, value: str, version: str, action: str) -> dict[str, Any]:
-        params: dict[str, Any] = {"Name": self.name, "Value": value, "Overwrite": True}
+        # GetParameterHistory returns each version's Description: "which version is rules_version X?"
+        params: dict[str, Any] = {
+            "Name": self.name,
+            "Value": value,
+            "Overwrite": True,
+            "Description": f"contact-router rules {version}",
+        }
         if not self._exists():
             params["Type"] = "String"
         if len(value.encode("utf-8")) > SSM_STANDARD_BYTES:
