@@ -215,6 +215,14 @@ def test_appconfig_publish_creates_a_hosted_version_and_deploys_it(
         "deployment_state": "DEPLOYING",
     }
     assert hosted(client, spec, 1) == V1
+    versions = client.moto.list_configuration_profiles(ApplicationId=app)["Items"]
+    assert versions  # moto has no ListHostedConfigurationVersions: the description is read back per version
+    assert (
+        client.get_hosted_configuration_version(ApplicationId=app, ConfigurationProfileId=profile, VersionNumber=1)[
+            "Description"
+        ]
+        == f"contact-router rules {rules_version(V1)}"
+    )
     (deployment,) = client.deployments[(app, env)]
     assert (deployment["ConfigurationVersion"], deployment["DeploymentStrategyId"]) == ("1", "AppConfig.AllAtOnce")
     # WHEN the next one is published with another strategy, without deploying THEN a version and no deployment
