@@ -215,8 +215,7 @@ def test_appconfig_publish_creates_a_hosted_version_and_deploys_it(
         "deployment_state": "DEPLOYING",
     }
     assert hosted(client, spec, 1) == V1
-    versions = client.moto.list_configuration_profiles(ApplicationId=app)["Items"]
-    assert versions  # moto has no ListHostedConfigurationVersions: the description is read back per version
+    # its description maps the hosted version to its rules_version (list-hosted-configuration-versions shows it)
     assert (
         client.get_hosted_configuration_version(ApplicationId=app, ConfigurationProfileId=profile, VersionNumber=1)[
             "Description"
