@@ -18,6 +18,7 @@ from contact_router.errors import ConfigurationError
 from contact_router.models.decision import Outcome
 from contact_router_cli import render
 from contact_router_cli.errors import OperatorError, OperatorErrors, aws_message
+from contact_router_cli.rules_publish import DEFAULT_STRATEGY, PREDEFINED_STRATEGIES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_WORLD = REPO_ROOT / "samples" / "world.yaml"
@@ -296,10 +297,9 @@ appconfig_option = click.option(
 )
 strategy_option = click.option(
     "--deployment-strategy",
-    default="AppConfig.AllAtOnce",
+    default=DEFAULT_STRATEGY,
     show_default=True,
-    help="AppConfig deployment strategy ID: AppConfig.AllAtOnce, AppConfig.Linear50PercentEvery30Seconds, "
-    "AppConfig.Linear20PercentEvery6Minutes, AppConfig.Canary10Percent20Minutes or one of your own.",
+    help=f"AppConfig deployment strategy ID: {', '.join(PREDEFINED_STRATEGIES)} or one of your own.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
