@@ -71,14 +71,18 @@ sqs-events: venv
 
 ## make security: cfn-lint with the serverless rules and checkov on template.yaml, zero findings allowed.
 ## checkov drops resources whose Condition is false with the defaults, so it also scans a copy with every
-## optional part switched on (tests/support/template_variants.py). Suppressions live in template.yaml.
+## optional part switched on, rules from SSM and from AppConfig (tests/support/template_variants.py).
+## Suppressions live in template.yaml.
 security: security-venv
 	$(SECURITY_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules --regions eu-west-2 us-east-1 -- template.yaml
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(SECURITY_VENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  $(SECURITY_VENV)/bin/python tests/support/template_variants.py template.yaml "$$tmp/template.yaml" && \
-	  echo "checkov, every optional part on:" && \
-	  CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(SECURITY_VENV)/bin/checkov --config-file .checkov.yaml --file "$$tmp/template.yaml"
+	  for variant in everything appconfig-rules; do \
+	    $(SECURITY_VENV)/bin/python tests/support/template_variants.py template.yaml "$$tmp/$$variant.yaml" $$variant && \
+	    echo "checkov, variant $$variant (every optional part on):" && \
+	    CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(SECURITY_VENV)/bin/checkov --config-file .checkov.yaml \
+	      --file "$$tmp/$$variant.yaml" || exit 1; \
+	  done
 
 bench: venv
 	$(BIN)/python bench/run.py --json out/bench.json

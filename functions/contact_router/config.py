@@ -280,3 +280,17 @@ def _replace(settings: Settings, overrides: Mapping[str, object]) -> Settings:
     from dataclasses import replace
 
     return replace(settings, **overrides)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ValidatorSettings:
+    """The AppConfig rules validator's settings: only the deployment's own checks (handlers/rules_validator.py)."""
+
+    allow_barge: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ValidatorSettings:
+        raw = env.get("ALLOW_BARGE", "false").strip().lower()
+        if raw not in _TRUE | _FALSE:
+            raise ConfigurationError([f"ALLOW_BARGE must be true or false, got {raw!r}"])
+        return cls(allow_barge=raw in _TRUE)

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from contact_router.adapters.aws import Clients
-from contact_router.adapters.rules_store import rules_version
 from contact_router.composition import build_router_app
 from contact_router.config import Settings
 from contact_router.handlers import router as router_handler
+from contact_router.rules.loader import rules_version
 from contact_router_cli import render
 from contact_router_cli.explain import explain_contact
 from contact_router_cli.main import main

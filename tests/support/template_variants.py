@@ -9,7 +9,10 @@ Only the ``Default:`` lines of the named parameters change, in place, so line nu
 in each resource's Metadata) are the same as in template.yaml. Standard library only: it runs with any
 interpreter, the security scanners' included.
 
-    python tests/support/template_variants.py template.yaml OUT.yaml
+    python tests/support/template_variants.py template.yaml OUT.yaml [VARIANT]
+
+Rules come from one source: SSM and AppConfig exclude each other, so the AppConfig-only resources (the rules
+validator) are in a second variant, ``appconfig-rules``: everything on, rules from AppConfig.
 """
 
 from __future__ import annotations
@@ -31,6 +34,15 @@ EVERYTHING_ON: dict[str, str] = {
     "FlowIntegration": '"true"',
     "CustomerProfilesDomain": "acme-profiles",
 }
+
+APPCONFIG_RULES_ON: dict[str, str] = {
+    **{name: value for name, value in EVERYTHING_ON.items() if name != "RulesSsmParameterName"},
+    "RulesSource": "appconfig",
+    "RulesAppConfigApplication": "abc1234",
+    "RulesAppConfigEnvironment": "env5678",
+    "RulesAppConfigProfile": "prf9012",
+}
+VARIANTS: dict[str, dict[str, str]] = {"everything": EVERYTHING_ON, "appconfig-rules": APPCONFIG_RULES_ON}
 
 _TOP_LEVEL = re.compile(r"^\S")
 _PARAMETER = re.compile(r"^  (\w+):\s*$")
@@ -64,11 +76,11 @@ def with_defaults(text: str, defaults: dict[str, str]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        raise SystemExit("usage: template_variants.py TEMPLATE OUT")
+    if len(argv) not in (2, 3) or (len(argv) == 3 and argv[2] not in VARIANTS):
+        raise SystemExit(f"usage: template_variants.py TEMPLATE OUT [{'|'.join(VARIANTS)}]")
     source, target = Path(argv[0]), Path(argv[1])
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(with_defaults(source.read_text(), EVERYTHING_ON))
+    target.write_text(with_defaults(source.read_text(), VARIANTS[argv[2] if len(argv) == 3 else "everything"]))
     return 0
 
 

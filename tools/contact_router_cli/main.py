@@ -18,6 +18,7 @@ from contact_router.errors import ConfigurationError
 from contact_router.models.decision import Outcome
 from contact_router_cli import render
 from contact_router_cli.errors import OperatorError, OperatorErrors, aws_message
+from contact_router_cli.rules_publish import DEFAULT_STRATEGY, PREDEFINED_STRATEGIES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_WORLD = REPO_ROOT / "samples" / "world.yaml"
@@ -27,6 +28,7 @@ EVENTS_DIR = REPO_ROOT / "events"
 DEFAULT_LOG = REPO_ROOT / "out" / "local-run.jsonl"
 
 existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+region_option = click.option("--region", help="AWS Region (default: your AWS configuration).")
 
 
 @click.group(cls=OperatorErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,7 +184,7 @@ def _print_run(result: Any, rules: Path, dry_run: bool, log: Path, owners_path: 
 # ----------------------------------------------------------------------------------------------- rules
 @main.group()
 def rules() -> None:
-    """Rules files: validate them, print their JSON Schema."""
+    """Rules files: validate them, print their JSON Schema, publish them to SSM or AppConfig, roll back."""
 
 
 @rules.command("validate")
@@ -283,6 +285,112 @@ def rules_schema() -> None:
     from contact_router.rules.model import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+ssm_parameter_option = click.option(
+    "--ssm-parameter", metavar="NAME", help="The SSM parameter holding the rules (RulesSsmParameterName)."
+)
+appconfig_option = click.option(
+    "--appconfig",
+    metavar="APP/ENV/PROFILE",
+    help="The AppConfig application, environment and hosted profile IDs (RulesAppConfig* parameters).",
+)
+strategy_option = click.option(
+    "--deployment-strategy",
+    default=DEFAULT_STRATEGY,
+    show_default=True,
+    help=f"AppConfig deployment strategy ID: {', '.join(PREDEFINED_STRATEGIES)} or one of your own.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _rules_target(ssm_parameter: str | None, appconfig: str | None, region: str | None) -> Any:
+    from contact_router_cli import rules_publish
+
+    if bool(ssm_parameter) == bool(appconfig):
+        raise OperatorError("give exactly one of --ssm-parameter NAME or --appconfig APP/ENV/PROFILE")
+    try:
+        if ssm_parameter:
+            return rules_publish.SsmTarget(rules_publish.client("ssm", region), ssm_parameter)
+        application, environment, profile = rules_publish.parse_appconfig(appconfig or "")
+    except rules_publish.PublishError as exc:
+        raise OperatorError(str(exc)) from exc
+    return rules_publish.AppConfigTarget(rules_publish.client("appconfig", region), application, environment, profile)
+
+
+def _print_published(result: dict[str, Any], as_json: bool) -> None:
+    from contact_router_cli.rules_publish import describe
+
+    click.echo(json.dumps(result, indent=2) if as_json else describe(result))
+
+
+@rules.command("publish")
+@ssm_parameter_option
+@appconfig_option
+@strategy_option
+@click.option("--no-deploy", is_flag=True, help="AppConfig: create the hosted version only, deploy nothing.")
+@region_option
+@json_option
+@click.argument("file", type=existing_file)
+def rules_publish_command(
+    ssm_parameter: str | None,
+    appconfig: str | None,
+    deployment_strategy: str,
+    no_deploy: bool,
+    region: str | None,
+    as_json: bool,
+    file: Path,
+) -> None:
+    """Validate FILE as the router will, then write it to SSM or AppConfig (and deploy it).
+
+    SSM: a new parameter version (PutParameter). AppConfig: a new hosted configuration version, then a
+    deployment with --deployment-strategy. A file the router would refuse is not published (exit 2). Prints the
+    rules_version every decision record will carry.
+    """
+    from contact_router_cli.rules_publish import MAX_FILE_BYTES, PublishError
+
+    target = _rules_target(ssm_parameter, appconfig, region)
+    if file.stat().st_size > MAX_FILE_BYTES:
+        raise OperatorError(f"{file}: {file.stat().st_size} bytes, more than the router accepts")
+    try:
+        if ssm_parameter:
+            result = target.publish(file.read_bytes(), str(file))
+        else:
+            result = target.publish(file.read_bytes(), str(file), deployment_strategy, deploy=not no_deploy)
+    except PublishError as exc:
+        raise OperatorError(str(exc)) from exc
+    _print_published(result, as_json)
+
+
+@rules.command("rollback")
+@ssm_parameter_option
+@appconfig_option
+@strategy_option
+@click.option("--to-version", type=click.IntRange(min=1), help="Restore this version instead of the previous one.")
+@region_option
+@json_option
+def rules_rollback(
+    ssm_parameter: str | None,
+    appconfig: str | None,
+    deployment_strategy: str,
+    to_version: int | None,
+    region: str | None,
+    as_json: bool,
+) -> None:
+    """Put the previous rules back (validated first, as publish does).
+
+    SSM: the value of the version before the newest is written again, as a new version (running it twice undoes
+    the rollback). AppConfig: a deployment still in progress is stopped (AppConfig restores the previous
+    version); otherwise the version deployed before the current one is deployed again.
+    """
+    from contact_router_cli.rules_publish import PublishError
+
+    target = _rules_target(ssm_parameter, appconfig, region)
+    try:
+        result = target.rollback(to_version) if ssm_parameter else target.rollback(deployment_strategy, to_version)
+    except PublishError as exc:
+        raise OperatorError(str(exc)) from exc
+    _print_published(result, as_json)
 
 
 # --------------------------------------------------------------------------------------------- explain
@@ -407,7 +515,6 @@ table_option = click.option("--table", required=True, help="The affinity table (
 secret_option = click.option(
     "--secret-arn", required=True, help="The customer-key secret (stack output CustomerKeySecretArn)."
 )
-region_option = click.option("--region", help="AWS Region (default: your AWS configuration).")
 
 
 @owners.command("import")

@@ -10,7 +10,6 @@ loader's own limits (``rules/loader.py``) are lower still.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
 from importlib import resources
@@ -31,6 +30,7 @@ from contact_router.rules.loader import (
     load_bundled_rules,
     load_rules_file,
     parse_rules,
+    rules_version,
 )
 from contact_router.rules.model import RulesFile
 
@@ -111,12 +111,6 @@ class RulesProvider:
         self._text, self._rules, self._rejected = text, rules, None
         self._version = rules_version(text)
         return rules
-
-
-def rules_version(text: str | bytes) -> str:
-    """sha256 of the rules document (UTF-8 for text), first 12 hex digits."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    return hashlib.sha256(data).hexdigest()[:12]
 
 
 def remote_fetcher(

@@ -9,6 +9,7 @@ parser's events, so a hostile document is refused before anything deep or huge i
 from __future__ import annotations
 
 import codecs
+import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -198,6 +199,13 @@ def check_deployment(rules: RulesFile, source: str, *, allow_barge: bool) -> Rul
     if problems:
         raise RulesError(problems)
     return rules
+
+
+def rules_version(text: str | bytes) -> str:
+    """sha256 of the rules document (UTF-8 for text), first 12 hex digits: the ``rules_version`` of decision
+    records, of the AppConfig validator's log line and of ``contact-router rules publish``."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:12]
 
 
 def load_rules_file(path: str | Path) -> RulesFile:
