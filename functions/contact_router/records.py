@@ -40,6 +40,7 @@ class _RecheckState(BaseModel):
     not_before: _Time
     owner: Annotated[str, StringConstraints(max_length=256)] = ""
     enqueued_at: _Time = 0.0
+    candidates: Annotated[list[_Text], Field(max_length=100)] = []
 
 
 def _load_json(body: str) -> Any:
@@ -61,7 +62,8 @@ def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
         if unknown:
             raise PermanentError("malformed_event", f"not a valid re-check message: unknown fields {unknown[:5]}")
         try:
-            recheck = Recheck(**_RecheckState.model_validate(raw[RECHECK_KEY]).model_dump())
+            state = _RecheckState.model_validate(raw[RECHECK_KEY]).model_dump()
+            recheck = Recheck(**{**state, "candidates": tuple(state["candidates"])})
             detail = ContactEventDetail.model_validate(
                 {
                     "eventType": "QUEUED",

@@ -122,10 +122,30 @@ def test_another_agent_takes_the_contact_during_the_wait() -> None:
     router = make(connect, clock, rechecks)
     router.route(detail())
     connect.contacts["c1"] = queued(agent_id="someone-else", connected_to_agent_at=ENQUEUED)
+    # WHEN the awaited agent stays busy THEN the re-checks ask about her alone, without reading the contact...
+    cheap = [deliver(router, rechecks, clock) for _ in range(2)]
+    assert all("still nobody free (contact not read)" in d.detail for d in cheap)  # type: ignore[attr-defined]
+    assert connect.count("DescribeContact") == 1
+    # ... and every third one reads it anyway, which ends the chain
     decision = deliver(router, rechecks, clock)
     assert (decision.outcome, decision.reason) == (Outcome.NOT_WAITING, "connected_to_agent")  # type: ignore[attr-defined]
-    assert len(rechecks.sent) == 1, "no further re-checks"
+    assert len(rechecks.sent) == 3, "no further re-checks"
+    assert connect.count("DescribeContact") == 2
     assert connect.count("AssociateContactWithUser") == 0
+
+
+def test_a_recheck_reads_the_contact_only_once_an_awaited_agent_is_free() -> None:
+    clock, rechecks = Clock(), FakeRechecks()
+    connect = FakeConnect(contacts={"c1": queued()}, states={DANA: available(DANA, free=0)})
+    router = make(connect, clock, rechecks)
+    router.route(detail())
+    assert DANA in rechecks.sent[-1][0]["contact-router-recheck"]["candidates"]
+    first = deliver(router, rechecks, clock)
+    assert (first.outcome, connect.count("DescribeContact")) == (Outcome.WAITING, 1)  # type: ignore[attr-defined]
+    connect.states[DANA] = available(DANA)
+    decision = deliver(router, rechecks, clock)
+    assert decision.outcome is Outcome.ASSOCIATED  # type: ignore[attr-defined]
+    assert connect.count("DescribeContact") == 2
 
 
 def test_wait_expires_then_routing_criteria_with_the_candidates_and_expiry() -> None:

@@ -58,6 +58,7 @@ class BatchPrefetch:
     failed: dict[str, ContactRouterError] = field(default_factory=dict)  # contact id -> error met prefetching
     agents: SharedAgentStates = field(default_factory=SharedAgentStates)
     claims: dict[str, Claim] = field(default_factory=dict)  # SQS message id -> its episode claim, used once
+    awaited: list[str] = field(default_factory=list)  # the agents the batch's re-checks wait for
 
     def take(self, contact_id: str) -> Prepared | None:
         """The first pass of this contact, once: a duplicate in the same batch reads the contact afresh.

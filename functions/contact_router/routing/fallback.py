@@ -46,9 +46,14 @@ class Recheck:
     # claimed it) and the queuing's enqueue time (epoch seconds); empty in messages from before episodes.
     owner: str = ""
     enqueued_at: float = 0.0
+    # The candidates that could become free (offline, busy, full...): a re-check asks GetCurrentUserData about
+    # them first, and reads the contact (DescribeContact) only once one of them can take it.
+    candidates: tuple[str, ...] = ()
 
     def to_message(self) -> dict[str, Any]:
-        return {RECHECK_KEY: {k: v for k, v in self.__dict__.items()}}
+        state = {k: v for k, v in self.__dict__.items()}
+        state["candidates"] = list(self.candidates)
+        return {RECHECK_KEY: state}
 
     @classmethod
     def from_message(cls, raw: dict[str, Any]) -> Recheck:
@@ -64,7 +69,17 @@ class Recheck:
             not_before=float(state["not_before"]),
             owner=str(state.get("owner", "")),
             enqueued_at=float(state.get("enqueued_at", 0.0)),
+            candidates=tuple(str(c) for c in state.get("candidates", ())),
         )
+
+
+# Verdicts of candidates who may become able to take the contact while it waits (a re-check asks about them).
+MAY_FREE_UP = frozenset({Verdict.OFFLINE, Verdict.STATUS, Verdict.NO_CAPACITY, Verdict.LEAVING, Verdict.BLOCKED})
+
+
+def waiting_for(judged: Sequence[CandidateVerdict], limit: int) -> tuple[str, ...]:
+    """The user ids a wait waits for (the re-check's cheap first question), at most ``limit``."""
+    return tuple(dict.fromkeys(c.user_id for c in judged if c.verdict in MAY_FREE_UP and c.user_id))[:limit]
 
 
 @dataclass(frozen=True)

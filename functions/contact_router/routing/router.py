@@ -45,6 +45,7 @@ from contact_router.routing.fallback import (
     routing_steps,
     seconds_until_due,
     step_agents,
+    waiting_for,
 )
 from contact_router.routing.ports import (
     ConnectPort,
@@ -59,6 +60,9 @@ from contact_router.routing.refusal import after_refusal
 from contact_router.routing.screening import screen_contact, screen_event
 from contact_router.rules.matcher import first_match
 from contact_router.rules.model import RoutingRule
+
+# A re-check reads the contact when an awaited agent is free, and on every third attempt whatever the agents.
+READ_CONTACT_EVERY = 3
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,12 @@ class Router:
                 detail=f"long wait: next hop in {remaining} s",
             )
 
+        if recheck is not None and recheck.candidates and recheck.attempt % READ_CONTACT_EVERY:
+            # Cheapest first: is any awaited agent free now? Only then is the contact read (DescribeContact); and
+            # every READ_CONTACT_EVERY-th re-check anyway, so a chain ends soon after the contact is gone.
+            still = self._still_unavailable(base, recheck, prefetched.agents if prefetched else None)
+            if still is not None:
+                return still
         claim = prefetched.claims.pop(delivery.message_id, None) if prefetched and delivery else None
         queued_at = _queued_at(event, recheck)
         if claim is None and queued_at is not None:
@@ -169,6 +179,44 @@ class Router:
             self._give_back(claim, exc)
             self._give_back(earlier, exc)
             raise
+
+    def _still_unavailable(self, base: Decision, recheck: Recheck, agents: SharedAgentStates | None) -> Decision | None:
+        """A re-check whose awaited agents are all still unable to take the contact, and whose wait goes on:
+        the next re-check is scheduled from GetCurrentUserData alone (None: read the contact and decide)."""
+        rule = next((r for r in self.rules.current().routing if r.name == recheck.rule), None)
+        if rule is None or self.rechecks is None:
+            return None
+        ids = list(recheck.candidates)
+        states = agents.view(ids) if agents is not None and agents.covers(ids) else self.connect.current_user_data(ids)
+        judged = judge(
+            [CandidateVerdict("awaited", Verdict.ELIGIBLE, user_id=i) for i in ids], states, rule, recheck.channel
+        )
+        if any(c.verdict is Verdict.CHOSEN for c in judged):
+            return None
+        # has_owner: the awaited agents are real users, so a park step after the wait is taken on the full path.
+        action = choose_fallback(
+            rule, recheck.contact_id, self.options.instance_arn, recheck.channel, recheck, self.clock(), has_owner=True
+        )
+        if not isinstance(action, WaitAgain):
+            return None  # the wait is over: the next step needs the contact
+        chained = replace(
+            action.recheck, owner=recheck.owner, enqueued_at=recheck.enqueued_at, candidates=recheck.candidates
+        )
+        if not self.options.dry_run:
+            self.rechecks.schedule(chained.to_message(), action.delay_seconds)
+        summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged)
+        return replace(
+            base,
+            outcome=Outcome.WAITING,
+            rule=rule.name,
+            candidates=tuple(judged),
+            reason=judged[0].verdict.value if judged else "no_candidates",
+            fallback="wait",
+            attempt=chained.attempt,
+            waited_seconds=round(action.waited_seconds, 1),
+            detail=f"{summary} -> still nobody free (contact not read); re-check in {action.delay_seconds} s "
+            f"(attempt {chained.attempt}, waited {action.waited_seconds:.0f} s)",
+        )
 
     def claim(
         self, contact_id: str, queued_at: datetime | None, recheck: Recheck | None, delivery: Delivery | None
@@ -237,10 +285,15 @@ class Router:
                 logger.warning("record left out of the batch prefetch", error=type(exc).__name__)
         wanted = list(
             dict.fromkeys(
-                c.user_id
-                for p in batch.prepared.values()
-                for c in p.candidates
-                if c.verdict is Verdict.ELIGIBLE and c.user_id
+                [
+                    *(
+                        c.user_id
+                        for p in batch.prepared.values()
+                        for c in p.candidates
+                        if c.verdict is Verdict.ELIGIBLE and c.user_id
+                    ),
+                    *batch.awaited,
+                ]
             )
         )[:MAX_AGENTS_PER_CALL]
         if wanted:
@@ -259,6 +312,9 @@ class Router:
         if recheck is not None and seconds_until_due(recheck, self.clock()) is not None:
             return
         if event.instance_arn.lower() != self.options.instance_arn.lower():
+            return
+        if recheck is not None and recheck.candidates:
+            batch.awaited.extend(recheck.candidates)  # asked about in the batch's one GetCurrentUserData
             return
         queued_at = _queued_at(event, recheck)
         if self.episodes is not None:
@@ -497,6 +553,7 @@ class Router:
                 action.recheck,
                 owner=claim.owner,
                 enqueued_at=contact.enqueued_at.timestamp() if contact.enqueued_at else 0.0,
+                candidates=waiting_for(judged, MAX_AGENTS_PER_CALL),
             )
             if not self.options.dry_run:
                 self.rechecks.schedule(chained.to_message(), action.delay_seconds)
