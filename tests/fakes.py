@@ -165,7 +165,7 @@ class MemoryEpisodes:
     def guard_association(self, episode: str, owner: str | None, token: str) -> bool:
         self.writes += 1
         held = self.items.get(episode)
-        if held is not None and ("association" in held or (owner and held["owner"] != owner)):
+        if held is not None and ("association" in held or (owner and held["owner"] not in ("", owner))):
             return False
         self.items.setdefault(episode, {"owner": owner or "", "lease_until": 0, "claimed_at": 0})["association"] = token
         return True

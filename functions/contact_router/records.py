@@ -40,6 +40,7 @@ class _RecheckState(BaseModel):
     not_before: _Time
     owner: Annotated[str, StringConstraints(max_length=256)] = ""
     enqueued_at: _Time = 0.0
+    episode: Annotated[str, StringConstraints(max_length=600)] = ""
     candidates: Annotated[list[_Text], Field(max_length=100)] = []
 
 

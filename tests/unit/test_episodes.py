@@ -4,6 +4,7 @@ re-check chains run, one association attempt per episode (routing/episodes.py)."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from contact_router.errors import PermanentError, TransientError
 from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import Outcome
+from contact_router.records import parse_record
 from contact_router.routing.episodes import Delivery, Hold, episode_key
 from contact_router.routing.fallback import Recheck
 from contact_router.routing.ports import EpisodePort
@@ -287,3 +289,40 @@ def test_store_one_association_guard_per_episode(store: EpisodePort) -> None:
     store.release_association("c1#1", "t1")
     assert store.guard_association("c1#1", "m-1", "t4") is True
     assert store.guard_association("c9#1", None, "t5") is True  # no claim (expired): the guard alone
+
+
+def test_a_throttled_chain_attempt_gives_its_guard_back(clock: Clock) -> None:
+    connect = FakeConnect(contacts={"c1": queued()}, states={DANA: available(DANA)})
+    connect.associate_error = TransientError("throttled", "slow down")
+    episodes = MemoryEpisodes(clock)
+    episodes.claim(episode_key("c1", ENQUEUED), "m-1", NOW - 10)
+    r = router(connect, episodes, clock)
+    with pytest.raises(TransientError):
+        r.route(event(None), recheck(0, 1), delivery=delivery("r-1"))
+    connect.associate_error = None
+    assert r.route(event(None), recheck(0, 1), delivery=delivery("r-1")).outcome is Outcome.ASSOCIATED
+
+
+def test_store_a_guard_given_back_without_a_claim_can_be_taken_again(store: EpisodePort) -> None:
+    assert store.guard_association("c1#1", "m-1", "t1") is True
+    store.release_association("c1#1", "t1")
+    assert store.guard_association("c1#1", "m-1", "t2") is True
+
+
+def test_a_chain_guards_the_episode_its_owner_claimed(clock: Clock) -> None:
+    # GIVEN the event's enqueue time and DescribeContact's differ by a few milliseconds (same queuing)
+    connect = FakeConnect(
+        contacts={"c1": queued(ENQUEUED + timedelta(milliseconds=7))}, states={DANA: available(DANA, free=0)}
+    )
+    episodes, rechecks = MemoryEpisodes(clock), FakeRechecks()
+    r = router(connect, episodes, clock, rechecks)
+    r.route(event(ENQUEUED), delivery=delivery("m-1"))
+    state = rechecks.sent[0][0]["contact-router-recheck"]
+    # THEN the re-check names the episode as claimed, and its association guard lands on that claim
+    assert state["episode"] == episode_key("c1", ENQUEUED)
+    connect.states[DANA] = available(DANA)
+    clock.now += rechecks.sent[0][1]
+    message = json.dumps(rechecks.sent[0][0])
+    again_event, again = parse_record(message)
+    assert r.route(again_event, again, delivery=delivery("r-1")).outcome is Outcome.ASSOCIATED
+    assert episodes.items[episode_key("c1", ENQUEUED)]["association"].startswith("m-1#")

@@ -83,9 +83,9 @@ class DynamoDBEpisodes:
         values: dict[str, Any] = {":token": {"S": token}, ":expiry": {"N": str(int(self._clock()) + self._ttl)}}
         names = dict(_NAMES)
         if owner:
-            # The chain's owner still holds the episode (or nobody does): a duplicate that took it over after a
-            # release owns its association too.
-            condition += " AND (attribute_not_exists(id) OR #owner = :owner)"
+            # The chain's owner still holds the episode (or nobody does: no claim, or one a guard created): a
+            # duplicate that took the episode over after a release owns its association too.
+            condition += " AND (attribute_not_exists(#owner) OR #owner = :owner)"
             values[":owner"] = {"S": owner}
         else:
             del names["#owner"]

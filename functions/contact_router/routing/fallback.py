@@ -46,6 +46,7 @@ class Recheck:
     # claimed it) and the queuing's enqueue time (epoch seconds); empty in messages from before episodes.
     owner: str = ""
     enqueued_at: float = 0.0
+    episode: str = ""  # the claimed episode's key, as the owner claimed it (routing/episodes.episode_key)
     # The candidates that could become free (offline, busy, full...): a re-check asks GetCurrentUserData about
     # them first, and reads the contact (DescribeContact) only once one of them can take it.
     candidates: tuple[str, ...] = ()
@@ -69,6 +70,7 @@ class Recheck:
             not_before=float(state["not_before"]),
             owner=str(state.get("owner", "")),
             enqueued_at=float(state.get("enqueued_at", 0.0)),
+            episode=str(state.get("episode", "")),
             candidates=tuple(str(c) for c in state.get("candidates", ())),
         )
 

@@ -175,7 +175,9 @@ class Router:
                     return settled
             agents = prefetched.agents if prefetched else None
             return self.decide(contact, base, recheck, prepared=prepared, agents=agents, claim=claim)
-        except TransientError as exc:
+        except ContactRouterError as exc:
+            # Given back: the retry of a transient failure starts afresh, and a copy of a message rejected
+            # here (a contact that does not exist) meets the same rejection instead of a Duplicate.
             self._give_back(claim, exc)
             self._give_back(earlier, exc)
             raise
@@ -200,7 +202,11 @@ class Router:
         if not isinstance(action, WaitAgain):
             return None  # the wait is over: the next step needs the contact
         chained = replace(
-            action.recheck, owner=recheck.owner, enqueued_at=recheck.enqueued_at, candidates=recheck.candidates
+            action.recheck,
+            owner=recheck.owner,
+            enqueued_at=recheck.enqueued_at,
+            candidates=recheck.candidates,
+            episode=recheck.episode,
         )
         if not self.options.dry_run:
             self.rechecks.schedule(chained.to_message(), action.delay_seconds)
@@ -226,7 +232,7 @@ class Router:
         if self.episodes is None:
             return Claim(Hold.UNGUARDED, episode)
         if recheck is not None:
-            return Claim(Hold.CHAIN, episode, recheck.owner)
+            return Claim(Hold.CHAIN, recheck.episode or episode, recheck.owner)
         owner = delivery.message_id if delivery and delivery.message_id else f"unnamed-{uuid.uuid4()}"
         return self.episodes.claim(episode, owner, lease_until(self.clock(), delivery))
 
@@ -252,9 +258,9 @@ class Router:
             + "; nothing done",
         )
 
-    def _give_back(self, claim: Claim | None, exc: TransientError) -> None:
-        """A transient failure: a fresh claim goes back, so the retry (or a duplicate) starts afresh -- unless
-        an AssociateContactWithUser may have reached Connect (then the retry resumes, and never associates)."""
+    def _give_back(self, claim: Claim | None, exc: ContactRouterError) -> None:
+        """A failed record: a fresh claim goes back, so the retry (or a duplicate) starts afresh -- unless an
+        AssociateContactWithUser may have reached Connect (then the retry resumes, and never associates)."""
         if claim is None or claim.hold is not Hold.FRESH or self.episodes is None:
             return
         if getattr(exc, "association_uncertain", False):
@@ -554,6 +560,7 @@ class Router:
                 owner=claim.owner,
                 enqueued_at=contact.enqueued_at.timestamp() if contact.enqueued_at else 0.0,
                 candidates=waiting_for(judged, MAX_AGENTS_PER_CALL),
+                episode=claim.episode,
             )
             if not self.options.dry_run:
                 self.rechecks.schedule(chained.to_message(), action.delay_seconds)
