@@ -520,7 +520,7 @@ def test_no_region_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     code, out = invoke(None)
     assert one_line_error(code, out) == (
-        "Error: no AWS Region: give --region or set AWS_REGION (or a region in your AWS profile)"
+        "Error: no AWS Region: give --region or set AWS_DEFAULT_REGION (or a region in your AWS profile)"
     )
 
 

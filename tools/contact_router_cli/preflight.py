@@ -175,7 +175,7 @@ def session_clients(region: str | None, profile: str | None) -> Clients:
     except ProfileNotFound as exc:
         raise OperatorError(f"AWS profile {profile!r} not found in your AWS configuration") from exc
     if not session.region_name:
-        raise OperatorError("no AWS Region: give --region or set AWS_REGION (or a region in your AWS profile)")
+        raise OperatorError("no AWS Region: give --region or set AWS_DEFAULT_REGION (or a region in your AWS profile)")
     if session.get_credentials() is None:
         raise OperatorError("no AWS credentials: log in (aws sso login / aws configure) or give --profile")
     config = Config(retries={"mode": "standard", "total_max_attempts": 5}, user_agent_appid="contact-router")
@@ -210,7 +210,7 @@ def _call(what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
     except (NoCredentialsError, PartialCredentialsError) as exc:
         raise OperatorError("no AWS credentials: log in (aws sso login / aws configure) or give --profile") from exc
     except NoRegionError as exc:
-        raise OperatorError("no AWS Region: give --region or set AWS_REGION") from exc
+        raise OperatorError("no AWS Region: give --region or set AWS_DEFAULT_REGION") from exc
     except EndpointConnectionError as exc:
         raise OperatorError(f"cannot reach AWS for {what}: {exc}") from exc
 
