@@ -52,7 +52,9 @@ _DYNAMODB_OPERATIONS = frozenset(
 )
 # Which flag names the thing that was not found, by the operation that did not find it.
 _NOT_FOUND_HINT = {
-    "DescribeContact": "no such contact in this instance: check --contact-id and --world / --instance-arn",
+    "DescribeContact": (
+        "no such contact in this instance: check --contact-id and --world / --instance-arn / --env-from-function"
+    ),
     "GetSecretValue": "no such secret: check --secret-arn (stack output CustomerKeySecretArn) and --region",
     "GetParameter": "no such SSM parameter: check the rules parameter name and --region",
     "GetFunctionConfiguration": (
