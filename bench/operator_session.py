@@ -166,11 +166,12 @@ def _session(con: Console) -> list[str]:
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
     resources = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
+    # moto lists each resource type it cannot create (alarms, queue policies, Connect ...) with an empty logical id
+    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources if r["LogicalResourceId"]}
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
     con.shell(
         f"sam deploy --stack-name {STACK} --region {REGION}    # stand-in: moto CloudFormation",
-        f"{stack['StackStatus']}: {len(resources)} resources; DryRun={parameters.get('DryRun')}, "
+        f"{stack['StackStatus']}: {len(physical)} resources (those moto creates); DryRun={parameters.get('DryRun')}, "
         f"RulesSource={parameters.get('RulesSource')} ({parameters.get('RulesSsmParameterName')})\n"
         f"RouterFunctionName: {physical['RouterFunction']}\nAffinityFunctionName: {physical['AffinityFunction']}\n",
     )
