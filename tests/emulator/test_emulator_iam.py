@@ -10,8 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from connect_emulator import ConnectEmulator, Iam, IamPolicyError, IamSwitches
-from connect_emulator.iam import authorization_request
+from connect_emulator.iam import authorization_request, evaluate
 from tests.emulator.support import CONNECTED_CHAT, INSTANCE_ID, ONE_ATTEMPT, QUEUED_CHAT, SUPPORT_QUEUE
+from tests.support.iam_conditions import AGENT, KEY, MISSING_KEY_CASES, SWITCHED, MissingKeyCase, statement
 from tests.support.iam_reference import action_reference, patterns_meet, resource_format
 
 INSTANCE = f"arn:aws:connect:eu-west-2:123456789012:instance/{INSTANCE_ID}"
@@ -138,13 +139,59 @@ def test_callers_that_name_no_role_and_the_mode_off_are_not_evaluated(emulator: 
     "statement",
     [
         {"Effect": "Allow", "Action": "connect:DescribeContact", "Resource": "*", "Condition": {"DateGreaterThan": {}}},
-        {"Effect": "Allow", "NotAction": "connect:DescribeContact", "Resource": "*"},
+        {"Effect": "Allow", "Action": "connect:DescribeContact", "Resource": "*", "Principal": "*"},
+        {"Effect": "Allow", "Action": "connect:DescribeContact", "NotAction": "connect:X", "Resource": "*"},
         {"Effect": "Allow", "Action": "connect:DescribeContact", "Resource": {"Ref": "Unresolved"}},
     ],
 )
 def test_a_policy_the_mode_cannot_evaluate_is_refused_when_loaded(statement: dict[str, Any]) -> None:
     with pytest.raises(IamPolicyError):
         Iam({"Router": [statement]})
+
+
+# ------------------------------------------------------------- the one evaluator: condition keys missing
+@pytest.mark.parametrize("case", MISSING_KEY_CASES, ids=lambda c: f"{c.operator}={c.policy_value[:5]}")
+def test_a_condition_on_a_missing_key_is_decided_as_iam_documents(case: MissingKeyCase) -> None:
+    # GIVEN an Allow whose one condition names a key the request does not carry
+    allow = statement(case.operator, case.policy_value)
+    # WHEN it is evaluated (the emulator's IAM mode and preflight's local simulator both call evaluate)
+    decision = evaluate([allow], "connect:AssociateContactWithUser", AGENT, {})
+    # THEN the condition holds exactly where the IAM User Guide (or the named switch's default) says it does
+    assert decision == ("allowed" if case.holds else "implicitDeny"), case.source
+    # AND with the key present and matching, every operator but Null=true allows
+    present = evaluate([allow], "connect:AssociateContactWithUser", AGENT, {KEY: (AGENT,)})
+    negated = "Not" in case.operator or (case.operator == "Null" and case.policy_value == "true")
+    assert present == ("implicitDeny" if negated else "allowed")
+
+
+@pytest.mark.parametrize("operator", sorted(SWITCHED))
+def test_for_any_value_on_a_missing_key_follows_its_switch(operator: str) -> None:
+    allow = statement(operator, AGENT)
+    on = IamSwitches(for_any_value_missing_key_holds=True)
+    assert evaluate([allow], "connect:AssociateContactWithUser", AGENT, {}) == "implicitDeny"
+    assert evaluate([allow], "connect:AssociateContactWithUser", AGENT, {}, on) == "allowed"
+
+
+def test_condition_key_names_are_not_case_sensitive_and_not_action_and_not_resource_are_evaluated() -> None:
+    allow = statement("ArnLike", AGENT)
+    assert evaluate([allow], "connect:AssociateContactWithUser", AGENT, {KEY.upper(): (AGENT,)}) == "allowed"
+    not_action = {"Effect": "Allow", "NotAction": "connect:Associate*", "Resource": "*"}
+    assert evaluate([not_action], "connect:DescribeContact", AGENT, {}) == "allowed"
+    assert evaluate([not_action], "connect:AssociateContactWithUser", AGENT, {}) == "implicitDeny"
+    deny_others = {"Effect": "Deny", "Action": "connect:*", "NotResource": f"{INSTANCE}/*"}
+    wide = {"Effect": "Allow", "Action": "connect:*", "Resource": "*"}
+    assert evaluate([wide, deny_others], "connect:DescribeContact", f"{INSTANCE}/contact/c", {}) == "allowed"
+    assert evaluate([wide, deny_others], "connect:DescribeContact", "arn:aws:connect:x:1:instance/y", {}) == (
+        "explicitDeny"
+    )
+
+
+def test_the_iam_mode_allows_a_request_without_the_key_under_a_negated_operator(emulator: ConnectEmulator) -> None:
+    # GIVEN a role that may associate with any agent except one, by a negated condition on PreferredUserArn
+    not_lead = {**ASSOCIATE, "Condition": {"ArnNotLike": {"connect:PreferredUserArn": f"{INSTANCE}/agent/{LEAD}"}}}
+    client = role_client(emulator, not_lead)
+    # THEN a plain user id (no PreferredUserArn in the request, switch off) is allowed: the negated operator holds
+    client.associate_contact_with_user(InstanceId=INSTANCE_ID, ContactId=QUEUED_CHAT, UserId=DANA)
 
 
 # ---------------------------------------------------------------- agrees with the reference table

@@ -73,7 +73,10 @@ def test_mistake_no_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_REGION")
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     line = one_line_failure("owners", "export", "--table", "contact-router-affinity")
-    assert line == "Error: no AWS Region configured: pass --region or set AWS_REGION (e.g. export AWS_REGION=eu-west-2)"
+    assert line == (
+        "Error: no AWS Region configured: pass --region or set AWS_DEFAULT_REGION "
+        "(e.g. export AWS_DEFAULT_REGION=eu-west-2)"
+    )
 
 
 # ------------------------------------------------------------------------------- the other expected ones

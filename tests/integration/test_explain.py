@@ -4,9 +4,12 @@ router's."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from typing import Any
 
+import boto3
 import pytest
 from click.testing import CliRunner
 
@@ -156,3 +159,76 @@ def test_explain_cli_setting_without_a_value_is_a_usage_error() -> None:
     )
     assert result.exit_code == 2
     assert "--env 'DRY_RUN': expected NAME=VALUE" in result.output
+
+
+def deployed_router(harness: Harness, name: str, env: dict[str, str]) -> None:
+    """A router function in (moto's) Lambda with ``env`` as its environment, as `sam deploy` leaves it."""
+    iam = boto3.client("iam", region_name="eu-west-2")
+    role = iam.create_role(
+        RoleName=f"{name}-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("contact_router/__init__.py", "")
+    boto3.client("lambda", region_name="eu-west-2").create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="contact_router.handlers.router.lambda_handler",
+        Code={"ZipFile": package.getvalue()},
+        Environment={"Variables": env},
+    )
+
+
+def test_explain_env_from_function_reads_the_deployed_functions_environment(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a returning customer whose last agent (sam) is in the affinity table, and a router function deployed
+    # with the harness's settings (affinity table, customer-key secret, rules file) and dry run on
+    contact_id, _ = queued_sms(harness)
+    deployed_router(harness, "contact-router-router", {**harness.env, "DRY_RUN": "true"})
+    with harness.emulator.serve() as url:
+        # AND Connect reached over loopback as a user would (`emulator serve`), nothing injected into the CLI
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", url)
+        # WHEN explain runs with only the function's name
+        result = CliRunner().invoke(
+            main,
+            ["explain", "--contact-id", contact_id, "--env-from-function", "contact-router-router", "--json"],
+            catch_exceptions=False,
+        )
+    # THEN it used that environment: the last agent from its affinity table and secret, its rules, its dry run
+    assert result.exit_code == 0, result.output
+    trace = json.loads(result.output)
+    decision = trace["decision"]
+    assert (decision["outcome"], decision["rule"], decision["agent_id"]) == (
+        "WouldAssociate",
+        "returning-customer-sms",
+        SAM,
+    )
+    assert decision["candidates"][0]["source"].startswith("last_agent:phone")
+    assert decision["rules_source"] == f"file:{SAMPLES_DIR / 'rules.yaml'}"
+    assert trace["now"] == f"route to {SAM}: the function would only log it (DryRun=true)"
+    assert harness.emulator.associations == []
+
+
+@pytest.mark.usefixtures("harness")  # moto's Lambda, with no such function
+def test_explain_env_from_a_function_that_does_not_exist_is_one_line() -> None:
+    result = CliRunner().invoke(
+        main,
+        ["explain", "--contact-id", SAM, "--env-from-function", "no-such-function", "--json"],
+        catch_exceptions=False,
+    )
+    lines = result.output.splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(
+        "Error: no such Lambda function: check --env-from-function (stack output RouterFunctionName) and the Region"
+    ), lines

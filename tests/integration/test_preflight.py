@@ -408,6 +408,57 @@ def test_the_optional_sweep_is_checked_when_deployed(account: Account) -> None:
     assert checks["queues"]["detail"] == "3 queue(s) named exist"  # the rules' two and the sweep's one
 
 
+def test_the_flow_function_is_said_not_deployed_without_flow_integration(account: Account) -> None:
+    # WHEN preflight runs on a stack deployed with FlowIntegration=false (the template's default)
+    _, data = report(account)
+
+    # THEN it says the contact-flow entry point is not deployed, and simulates nothing for it
+    assert by_name(data)["flow"] == {
+        "area": "function",
+        "name": "flow",
+        "status": "PASS",
+        "detail": "not deployed (FlowIntegration=false): nothing to check",
+        "fix": "",
+    }
+    assert not [c for c in data["checks"] if c["name"].startswith("flow: ")]
+
+
+FLOW_CALLS = {  # what the flow function calls, and the statement of FlowFunctionRole that grants it
+    "connect:DescribeContact": "DescribeInstanceContacts",
+    "connect:GetCurrentUserData": "ReadCurrentUserData",
+    "connect:SearchUsers": "SearchInstanceUsers",
+    "connect:DescribeUser": "DescribeInstanceUsers",
+    "connect:ListRoutingProfileQueues": "ListInstanceRoutingProfileQueues",
+    "ssm:GetParameter": "ReadRulesParameter",
+}
+
+
+def test_the_flow_function_is_checked_when_deployed(account: Account) -> None:
+    # GIVEN a stack deployed with the contact-flow entry point (FlowIntegration=true)
+    flow = deploy(stack_name="flow", FlowIntegration="true")
+    flow.simulator.calls.clear()
+    code, data = report(flow)
+
+    # THEN its function and settings pass, and each call it makes is simulated with its own role
+    assert code == 0, [c for c in data["checks"] if c["status"] != "PASS"]
+    checks = by_name(data)
+    assert checks["flow"]["detail"] == "flow-flow: settings valid"
+    for action in FLOW_CALLS:
+        assert checks[f"flow: {action}"]["status"] == "PASS", action
+    flow_role = role_of(flow, "flow")
+    asked = {action for principal, action, _, _ in flow.simulator.calls if principal.endswith(f"/{flow_role}")}
+    assert asked == set(FLOW_CALLS)
+
+    # AND a flow role without its DescribeContact statement's resource fails that check, naming the statement
+    with role_statement_changed(flow, "flow", "DescribeInstanceContacts", _another_parameter):
+        code, data = report(flow)
+    assert code == 1
+    failed = [c for c in data["checks"] if c["status"] == "FAIL"]
+    assert [c["name"] for c in failed] == ["flow: connect:DescribeContact"]
+    assert "DescribeInstanceContacts" in failed[0]["fix"]
+    assert flow_role in failed[0]["fix"]
+
+
 def test_the_customer_profiles_domain_is_checked_when_set(account: Account) -> None:
     # GIVEN a stack deployed with a Customer Profiles domain for the customer_profile source
     profiles = deploy(stack_name="profiles", CustomerProfilesDomain="acme-profiles")
@@ -469,7 +520,7 @@ def test_no_region_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     code, out = invoke(None)
     assert one_line_error(code, out) == (
-        "Error: no AWS Region: give --region or set AWS_REGION (or a region in your AWS profile)"
+        "Error: no AWS Region: give --region or set AWS_DEFAULT_REGION (or a region in your AWS profile)"
     )
 
 

@@ -9,7 +9,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from connect_emulator.iam import IamSwitches, evaluate
 from contact_router_cli.preflight import ContextEntry, IamPolicySimulator, simulation_from_api
+from tests.support.iam_conditions import AGENT as CASE_AGENT
+from tests.support.iam_conditions import MISSING_KEY_CASES, SWITCHED, MissingKeyCase, statement
 from tests.support.iam_policy import LocalPolicySimulator
 
 ROLE = "arn:aws:iam::123456789012:role/contact-router-RouterFunctionRole-X"
@@ -147,3 +150,21 @@ def test_an_explicit_deny_wins_and_unknown_operators_are_refused() -> None:
     assert LocalPolicySimulator(iam).simulate(ROLE, "connect:DescribeContact", AGENT, []).decision == "explicitDeny"
     with pytest.raises(ValueError, match="NumericLessThan"):
         _allowed({"Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}, AGENT)
+
+
+@pytest.mark.parametrize("case", MISSING_KEY_CASES, ids=lambda c: f"{c.operator}={c.policy_value[:5]}")
+def test_the_local_simulator_decides_a_missing_key_as_the_emulator_does(case: MissingKeyCase) -> None:
+    # GIVEN a role whose one Allow has a condition on a key the simulated request does not carry
+    iam = _Iam([statement(case.operator, case.policy_value)])
+    # WHEN preflight's local simulator decides it, with the default switches and with the open case switched
+    default = LocalPolicySimulator(iam).simulate(ROLE, "connect:AssociateContactWithUser", CASE_AGENT, [])
+    switched = LocalPolicySimulator(iam, IamSwitches(for_any_value_missing_key_holds=True)).simulate(
+        ROLE, "connect:AssociateContactWithUser", CASE_AGENT, []
+    )
+    # THEN it gives the documented answer, the same as the emulator's IAM mode (one evaluator)
+    assert default.allowed is case.holds, case.source
+    assert switched.allowed is (case.holds or case.operator in SWITCHED)
+    assert default.decision == evaluate([statement(case.operator, case.policy_value)], *ASK, {})
+
+
+ASK = ("connect:AssociateContactWithUser", CASE_AGENT)

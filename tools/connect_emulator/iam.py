@@ -15,9 +15,18 @@ condition keys it lists that the request fills (`connect:InstanceId`, `connect:P
 every condition match) and denied by no Deny statement; otherwise the answer is AccessDeniedException (403)
 naming the action and the resource, as Connect answers.
 
-One behaviour the documents leave open is a named switch (`IamSwitches`), listed in docs/emulator.md:
+`evaluate` is the project's one evaluator of identity-policy statements: the emulator's IAM mode uses it for
+Connect's requests, and tests/support/iam_policy.py (the stand-in for ``iam:SimulatePrincipalPolicy``, which moto
+lacks) uses it for every role preflight simulates. A condition on a key the request does not carry is decided as
+the IAM User Guide documents ("IAM JSON policy elements: Condition operators", "Single-valued vs. multivalued
+context keys"): false for a positive operator, true for a negated one (StringNotEquals, ArnNotLike, ...), true
+with ...IfExists, the Null operator tests exactly that absence; ForAllValues holds, ForAnyValue does not.
+
+Behaviours the documents leave open are named switches (`IamSwitches`), listed in docs/emulator.md:
 `preferred_user_arn_from_id` -- whether Connect fills `connect:PreferredUserArn` when `UserId` is a plain
-user id (undocumented; off: the key is absent, so an `ArnLike` condition on it fails).
+user id (undocumented; off: the key is absent, so an `ArnLike` condition on it fails);
+`for_any_value_missing_key_holds` -- ForAnyValue with a negated or ...IfExists operator on a missing key (the two
+pages' rules disagree; off: false, as ForAnyValue's own rule and a reported real evaluation say).
 """
 
 from __future__ import annotations
@@ -52,6 +61,11 @@ class IamSwitches:
     # Undocumented: does Connect put the user's ARN in connect:PreferredUserArn when UserId is a plain id?
     # The API reference only says the key is honored. Off: the key is absent for a plain id.
     preferred_user_arn_from_id: bool = False
+    # ForAnyValue with a negated or ...IfExists operator (ForAnyValue:StringNotEquals, ForAnyValue:ArnLikeIfExists)
+    # on a key the request does not carry. The condition-operators page says a negated operator and IfExists are
+    # true on a missing key; the multivalued-keys page says ForAnyValue is false on a missing key. Off: false (the
+    # set operator's rule; a re:Post report of ForAnyValue:StringEqualsIfExists denying a request without the key).
+    for_any_value_missing_key_holds: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,18 +191,33 @@ def _matcher(base: str) -> Callable[[str, str], bool]:
     return _arn_like  # ArnLike, ArnEquals and their negations (IAM treats ArnEquals like ArnLike)
 
 
-def _condition_holds(operator: str, key: str, policy_values: list[str], context: Mapping[str, Any]) -> bool:
+def _lookup(context: Mapping[str, Sequence[str]], key: str) -> Sequence[str] | None:
+    """The request's values for a condition key; key names are not case-sensitive in IAM."""
+    found = context.get(key)
+    if found is not None:
+        return found
+    lowered = key.lower()
+    return next((values for name, values in context.items() if name.lower() == lowered), None)
+
+
+def _condition_holds(
+    operator: str,
+    key: str,
+    policy_values: list[str],
+    context: Mapping[str, Sequence[str]],
+    switches: IamSwitches = IamSwitches(),
+) -> bool:
     qualifier, base, if_exists = _split_operator(operator)
-    values: tuple[str, ...] | None = context.get(key)
-    if base == "Null":
+    values = _lookup(context, key)
+    if base == "Null":  # "true": the key is absent; "false": it is present (the Null condition operator)
         return (values is None) == (str(policy_values[0]).lower() == "true")
     negated = "Not" in base
     if values is None:
-        if qualifier == "ForAllValues":
+        if qualifier == "ForAllValues":  # documented: true when the request has no such key
             return True
-        if qualifier == "ForAnyValue":
-            return False
-        return if_exists or negated
+        if qualifier == "ForAnyValue":  # documented: false when the request has no such key
+            return (if_exists or negated) and switches.for_any_value_missing_key_holds
+        return if_exists or negated  # documented: IfExists and negated operators hold on a missing key
     matches = _matcher(base)
 
     def hit(value: str) -> bool:
@@ -201,31 +230,77 @@ def _condition_holds(operator: str, key: str, policy_values: list[str], context:
     return all(not hit(v) for v in values) if negated else any(hit(v) for v in values)
 
 
-def _statement_applies(statement: Mapping[str, Any], action: str, resource: str, context: Mapping[str, Any]) -> bool:
-    actions = [str(a) for a in _as_list(statement["Action"])]
-    if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in actions):
+def _matches_any(value: str, patterns: Any, *, ignore_case: bool) -> bool:
+    if ignore_case:  # action names are not case-sensitive; resource ARNs are
+        return any(fnmatch.fnmatchcase(value.lower(), str(p).lower()) for p in _as_list(patterns))
+    return any(fnmatch.fnmatchcase(value, str(p)) for p in _as_list(patterns))
+
+
+def statement_applies(
+    statement: Mapping[str, Any],
+    action: str,
+    resource: str,
+    context: Mapping[str, Sequence[str]],
+    switches: IamSwitches = IamSwitches(),
+) -> bool:
+    """Whether one identity-policy statement covers ``action`` on ``resource`` with the request's condition keys
+    (Action or NotAction, Resource or NotResource, every condition)."""
+    if "Action" in statement:
+        if not _matches_any(action, statement["Action"], ignore_case=True):
+            return False
+    elif _matches_any(action, statement.get("NotAction", []), ignore_case=True):
         return False
-    if not any(fnmatch.fnmatchcase(resource, str(pattern)) for pattern in _as_list(statement["Resource"])):
-        return False
+    if "Resource" in statement:
+        if not _matches_any(resource, statement["Resource"], ignore_case=False):
+            return False
+    elif "NotResource" in statement:
+        if _matches_any(resource, statement["NotResource"], ignore_case=False):
+            return False
+    else:
+        return False  # a statement without Resource or NotResource is invalid: IAM would not store it
     conditions: Mapping[str, Mapping[str, Any]] = statement.get("Condition", {})
     return all(
-        _condition_holds(operator, key, [str(v) for v in _as_list(values)], context)
+        _condition_holds(operator, key, [str(v) for v in _as_list(values)], context, switches)
         for operator, keys in conditions.items()
         for key, values in keys.items()
     )
 
 
+def evaluate(
+    statements: Sequence[Mapping[str, Any]],
+    action: str,
+    resource: str,
+    context: Mapping[str, Sequence[str]],
+    switches: IamSwitches = IamSwitches(),
+) -> str:
+    """IAM's decision for identity-policy ``statements`` (as SimulatePrincipalPolicy names it): ``explicitDeny``
+    when a Deny statement applies, else ``allowed`` when an Allow does, else ``implicitDeny``. An operator this
+    evaluator does not implement raises IamPolicyError, so no caller passes on a condition it cannot read."""
+    decision = "implicitDeny"
+    for statement in statements:
+        if statement_applies(statement, action, resource, context, switches):
+            if statement.get("Effect") == "Deny":
+                return "explicitDeny"
+            decision = "allowed"
+    return decision
+
+
 def _check_statement(statement: Mapping[str, Any], where: str) -> None:
-    unknown = set(statement) - {"Sid", "Effect", "Action", "Resource", "Condition"}
+    unknown = set(statement) - {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
     if unknown:
         raise IamPolicyError(f"{where}: {sorted(unknown)} not evaluated by the emulator's IAM mode")
-    if statement.get("Effect") not in ("Allow", "Deny") or "Action" not in statement or "Resource" not in statement:
-        raise IamPolicyError(f"{where}: a statement needs Effect Allow/Deny, Action and Resource")
+    has_action = ("Action" in statement) != ("NotAction" in statement)
+    has_resource = ("Resource" in statement) != ("NotResource" in statement)
+    if statement.get("Effect") not in ("Allow", "Deny") or not has_action or not has_resource:
+        raise IamPolicyError(
+            f"{where}: a statement needs Effect Allow/Deny, Action or NotAction, and Resource or NotResource"
+        )
     for operator, keys in statement.get("Condition", {}).items():
         _split_operator(operator)
         if not isinstance(keys, Mapping):
             raise IamPolicyError(f"{where}: condition {operator} must map keys to values")
-    for value in [*_as_list(statement["Action"]), *_as_list(statement["Resource"])]:
+    names = [*_as_list(statement.get("Action", statement.get("NotAction", [])))]
+    for value in [*names, *_as_list(statement.get("Resource", statement.get("NotResource", [])))]:
         if not isinstance(value, str):
             raise IamPolicyError(f"{where}: {value!r} is not resolved to a string")
 
@@ -274,10 +349,4 @@ class Iam:
                 )
 
     def allows(self, role: str, request: AuthorizationRequest, resource: str) -> bool:
-        allowed = False
-        for statement in self.roles[role]:
-            if _statement_applies(statement, request.action, resource, request.context):
-                if statement["Effect"] == "Deny":
-                    return False
-                allowed = True
-        return allowed
+        return evaluate(self.roles[role], request.action, resource, request.context, self.switches) == "allowed"

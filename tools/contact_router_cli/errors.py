@@ -29,7 +29,8 @@ from contact_router.errors import TRANSIENT_ERROR_CODES, ConfigurationError, Con
 
 EXIT_OPERATOR = 2  # click's own status for usage errors: "you asked for something that cannot be done"
 
-REGION_HINT = "pass --region or set AWS_REGION (e.g. export AWS_REGION=eu-west-2)"
+# botocore reads AWS_DEFAULT_REGION (not AWS_REGION, which only the AWS CLI v2 and the Lambda runtime read).
+REGION_HINT = "pass --region or set AWS_DEFAULT_REGION (e.g. export AWS_DEFAULT_REGION=eu-west-2)"
 CREDENTIALS_HINT = "run `aws configure` or `aws sso login`, or set AWS_PROFILE to a profile with credentials"
 
 _BAD_CREDENTIALS = frozenset(
@@ -51,9 +52,14 @@ _DYNAMODB_OPERATIONS = frozenset(
 )
 # Which flag names the thing that was not found, by the operation that did not find it.
 _NOT_FOUND_HINT = {
-    "DescribeContact": "no such contact in this instance: check --contact-id and --world / --instance-arn",
+    "DescribeContact": (
+        "no such contact in this instance: check --contact-id and --world / --instance-arn / --env-from-function"
+    ),
     "GetSecretValue": "no such secret: check --secret-arn (stack output CustomerKeySecretArn) and --region",
     "GetParameter": "no such SSM parameter: check the rules parameter name and --region",
+    "GetFunctionConfiguration": (
+        "no such Lambda function: check --env-from-function (stack output RouterFunctionName) and the Region"
+    ),
 }
 
 

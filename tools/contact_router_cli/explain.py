@@ -29,9 +29,11 @@ from contact_router_cli import render
 
 
 def function_environment(function_name: str, lambda_client: Any) -> dict[str, str]:
-    """A deployed router function's environment variables (Lambda GetFunctionConfiguration)."""
+    """A deployed router function's environment variables (Lambda GetFunctionConfiguration), as text: Lambda's
+    model types them as strings, but a stack's Number parameter (RulesCacheSeconds) reaches moto's copy as a
+    number, and preflight reads them the same way."""
     config = lambda_client.get_function_configuration(FunctionName=function_name)
-    return dict(config.get("Environment", {}).get("Variables", {}))
+    return {name: str(value) for name, value in config.get("Environment", {}).get("Variables", {}).items()}
 
 
 def explain_contact(

@@ -175,7 +175,7 @@ def session_clients(region: str | None, profile: str | None) -> Clients:
     except ProfileNotFound as exc:
         raise OperatorError(f"AWS profile {profile!r} not found in your AWS configuration") from exc
     if not session.region_name:
-        raise OperatorError("no AWS Region: give --region or set AWS_REGION (or a region in your AWS profile)")
+        raise OperatorError("no AWS Region: give --region or set AWS_DEFAULT_REGION (or a region in your AWS profile)")
     if session.get_credentials() is None:
         raise OperatorError("no AWS credentials: log in (aws sso login / aws configure) or give --profile")
     config = Config(retries={"mode": "standard", "total_max_attempts": 5}, user_agent_appid="contact-router")
@@ -210,7 +210,7 @@ def _call(what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
     except (NoCredentialsError, PartialCredentialsError) as exc:
         raise OperatorError("no AWS credentials: log in (aws sso login / aws configure) or give --profile") from exc
     except NoRegionError as exc:
-        raise OperatorError("no AWS Region: give --region or set AWS_REGION") from exc
+        raise OperatorError("no AWS Region: give --region or set AWS_DEFAULT_REGION") from exc
     except EndpointConnectionError as exc:
         raise OperatorError(f"cannot reach AWS for {what}: {exc}") from exc
 
@@ -225,8 +225,15 @@ FUNCTIONS = {  # logical id -> short name
     "SupervisionFunction": "supervision",
     "AffinityFunction": "affinity",
     "SweepFunction": "sweep",
+    "FlowFunction": "flow",
 }
-DEAD_LETTER_QUEUES = {  # function -> its dead-letter queue's logical id
+OPTIONAL_FUNCTIONS = {  # logical id -> the stack parameter that deploys it (template.yaml conditions)
+    "SweepFunction": "SweepEnabled",
+    "FlowFunction": "FlowIntegration",
+}
+# function -> its dead-letter queue's logical id; the flow function has none (Connect invokes it synchronously
+# and the flow takes its error branch to the queue).
+DEAD_LETTER_QUEUES = {
     "router": "DeadLetterQueue",
     "supervision": "SupervisionDeadLetterQueue",
     "affinity": "AffinityDeadLetterQueue",
@@ -366,8 +373,12 @@ def _check_functions(ctx: Context) -> None:
     for logical_id, short in FUNCTIONS.items():
         physical = ctx.stack.physical(logical_id)
         if physical is None:
-            if logical_id != "SweepFunction":  # the sweep exists only with SweepEnabled=true
+            switch = OPTIONAL_FUNCTIONS.get(logical_id)
+            if switch is None:
                 ctx.add("function", short, Status.FAIL, f"{logical_id} is not in the stack", "deploy template.yaml")
+            else:  # deployed only when its parameter is true: say so, so a missing check is not taken for a pass
+                value = ctx.stack.parameters.get(switch, "false")
+                ctx.add("function", short, Status.PASS, f"not deployed ({switch}={value}): nothing to check")
             continue
         try:
             config = _call(
@@ -672,9 +683,9 @@ class Need:
 
 
 AGENT_READS = (
-    Need("connect:GetCurrentUserData", "ReadInstanceAgents"),
-    Need("connect:SearchUsers", "ReadInstanceAgents"),
-    Need("connect:DescribeUser", "ReadInstanceAgents"),
+    Need("connect:GetCurrentUserData", "ReadCurrentUserData"),
+    Need("connect:SearchUsers", "SearchInstanceUsers"),
+    Need("connect:DescribeUser", "DescribeInstanceUsers"),
 )
 NEEDS: dict[str, tuple[Need, ...]] = {
     "router": (
@@ -693,6 +704,12 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     ),
     "affinity": (Need("connect:DescribeContact", "DescribeInstanceContacts"),),
     "sweep": (Need("connect:SearchContacts", "SearchInstanceContacts"),),
+    # The contact-flow entry point (FlowIntegration): the router's reads, each under the flow role's own statement.
+    "flow": (
+        Need("connect:DescribeContact", "DescribeInstanceContacts"),
+        *AGENT_READS,
+        Need("connect:ListRoutingProfileQueues", "ListInstanceRoutingProfileQueues"),
+    ),
 }
 
 
@@ -837,7 +854,7 @@ def _check_extra_permissions(ctx: Context, function: Function) -> None:
     partition = ctx.instance_arn.split(":")[1] if ctx.instance_arn else "aws"
     where = {"Partition": partition, "Region": region, "Account": account}
     settings = function.settings
-    if settings is not None and function.short in ("router", "supervision"):
+    if settings is not None and function.short in ("router", "supervision", "flow"):
         source = settings.rules
         if source.kind is RulesSourceKind.SSM and source.ssm_parameter:
             need = Need("ssm:GetParameter", "ReadRulesParameter")
@@ -852,12 +869,12 @@ def _check_extra_permissions(ctx: Context, function: Function) -> None:
             for action in ("appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"):
                 need = Need(action, "ReadRulesAppConfig")
                 _simulate(ctx, function, need, required_arns(action, {**where, **names}), [])
-    if settings is not None and function.short == "router" and settings.customer_profiles_domain:
+    if settings is not None and function.short in ("router", "flow") and settings.customer_profiles_domain:
         # The customer_profile source: without it every contact of a rule using it is dead-lettered.
         need = Need("profile:SearchProfiles", "SearchCustomerProfiles")
         domain = {"DomainName": settings.customer_profiles_domain}
         _simulate(ctx, function, need, required_arns(need.action, {**where, **domain}), [])
-    queue_url = ctx.stack.physical(DEAD_LETTER_QUEUES[function.short])
+    queue_url = ctx.stack.physical(DEAD_LETTER_QUEUES[function.short]) if function.short in DEAD_LETTER_QUEUES else None
     if queue_url:
         arn = _queue_arn(ctx, queue_url)
         sid = (
