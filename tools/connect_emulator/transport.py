@@ -15,9 +15,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.awsrequest import AWSResponse
+
+if TYPE_CHECKING:
+    from botocore.compat import HTTPHeaders
 
 from connect_emulator.model import HttpRequest, HttpResponse
 
@@ -66,7 +69,9 @@ class BotocoreHook:
         headers = {str(k): (v.decode() if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()}
         http_request = HttpRequest.from_url(request.method, request.url, headers, _body_bytes(request.body))
         response = self._dispatch(http_request)
-        return AWSResponse(request.url, response.status, dict(response.headers), _RawBody(response.body))
+        # AWSResponse copies its headers into a HeadersDict: any mapping does (the stubs ask for HTTPHeaders).
+        headers_out = cast("HTTPHeaders", dict(response.headers))
+        return AWSResponse(request.url, response.status, headers_out, _RawBody(response.body))
 
 
 def attach_hook(client: Any, dispatch: Dispatcher, unique_id: str) -> None:

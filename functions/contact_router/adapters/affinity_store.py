@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.errors import TransientError, classify_aws_error
 from contact_router.models.affinity import LastAgent, Owner
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
 
 MAX_BATCH_KEYS = 100  # BatchGetItem
 MAX_BATCH_WRITES = 25  # BatchWriteItem
@@ -27,7 +30,7 @@ class AffinityStore:
     def __init__(
         self,
         table: str,
-        dynamodb_client: Any,
+        dynamodb_client: DynamoDBClient,
         retention_seconds: int = 90 * 86_400,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -20,6 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.errors import TransientError
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+
 REPLAYED_MARK = "_replayed"
 
 
@@ -32,7 +35,11 @@ class DynamoDBIdempotency:
     """
 
     def __init__(
-        self, table_name: str, ttl_seconds: int, dynamodb_client: Any | None = None, key_prefix: str = "route"
+        self,
+        table_name: str,
+        ttl_seconds: int,
+        dynamodb_client: DynamoDBClient | None = None,
+        key_prefix: str = "route",
     ) -> None:
         self.config = IdempotencyConfig(
             expires_after_seconds=ttl_seconds,
@@ -83,7 +90,9 @@ class DynamoDBClaims:
     redelivery of the same routing episode finds it taken.
     """
 
-    def __init__(self, table_name: str, ttl_seconds: int, dynamodb_client: Any, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, table_name: str, ttl_seconds: int, dynamodb_client: DynamoDBClient, clock: Callable[[], float]
+    ) -> None:
         self._table = table_name
         self._ttl = ttl_seconds
         self._dynamodb = dynamodb_client

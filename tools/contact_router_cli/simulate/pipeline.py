@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import boto3
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -52,6 +52,9 @@ from contact_router_cli.simulate import template, workload
 from contact_router_cli.simulate.clock import Actor, DeadlineExceeded, VirtualClock
 from contact_router_cli.simulate.queue import Message, QueueStats, SimulatedQueue, SimulatedSqsClient
 from contact_router_cli.simulate.workload import Z99
+
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
 
 # The simulated morning starts on Monday 2030-01-07 at 09:00 UTC: virtual time is always ahead of the wall
 # clock, which the idempotency table's time translation relies on (see _VirtualTimeTable).
@@ -614,7 +617,8 @@ class _Worker:
             client.meta.events.register("after-call.connect.DescribeContact", sim.always_waiting)
         app = build_router_app(
             self.settings,
-            Clients(connect=client, dynamodb=self.dynamodb, sqs=sim.sqs),
+            # sim.sqs is the simulator's own SQS (simulate/queue.py), the slice of the client the adapters call.
+            Clients(connect=client, dynamodb=self.dynamodb, sqs=cast("SQSClient", sim.sqs)),
             clock=sim.clock.now,
             sleep=sim.clock.sleep,
         )
