@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from types_boto3_lambda import LambdaClient
     from types_boto3_sqs import SQSClient
 
+    from contact_router.adapters.affinity_store import AffinityStore
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_WORLD = REPO_ROOT / "samples" / "world.yaml"
 SAMPLE_RULES = REPO_ROOT / "samples" / "rules.yaml"
@@ -489,7 +491,7 @@ def owners_delete(table: str, secret_arn: str, region: str | None, csv_file: Pat
     click.echo(f"{csv_file}: {deleted} deleted, {missing} not found")
 
 
-def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[Any, bytes]:
+def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[AffinityStore, bytes]:
     from contact_router.adapters.affinity_store import AffinityStore
     from contact_router.adapters.secrets import secret_loader
 

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from types_boto3_cloudformation import CloudFormationClient
     from types_boto3_connect import ConnectClient
     from types_boto3_events import EventBridgeClient
+    from types_boto3_iam import IAMClient
+    from types_boto3_iam.type_defs import EvaluationResultTypeDef
     from types_boto3_lambda import LambdaClient
     from types_boto3_sqs import SQSClient
     from types_boto3_ssm import SSMClient
@@ -117,7 +119,7 @@ class PolicySimulator(Protocol):
 class IamPolicySimulator:
     """``iam:SimulatePrincipalPolicy``, one resource per call so each decision belongs to one ARN."""
 
-    def __init__(self, iam_client: Any) -> None:
+    def __init__(self, iam_client: IAMClient) -> None:
         self._iam = iam_client
 
     def simulate(self, principal_arn: str, action: str, resource: str, context: Sequence[ContextEntry]) -> Simulation:
@@ -129,7 +131,7 @@ class IamPolicySimulator:
                 {"ContextKeyName": e.key, "ContextKeyValues": list(e.values), "ContextKeyType": e.type} for e in context
             ],
         }
-        results: list[dict[str, Any]] = []
+        results: list[EvaluationResultTypeDef] = []
         while True:
             page = self._iam.simulate_principal_policy(**kwargs)
             results.extend(page.get("EvaluationResults", []))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 MAX_BATCH_KEYS = 100  # BatchGetItem
 MAX_BATCH_WRITES = 25  # BatchWriteItem
 BATCH_ATTEMPTS = 8  # unprocessed keys or items are retried with backoff this many times in all
+
+R = TypeVar("R")
 
 
 class AffinityStore:
@@ -105,7 +108,7 @@ class AffinityStore:
             keys = [{"pk": {"S": f"owner#{h}"}} for h in unique[start : start + MAX_BATCH_KEYS]]
             request: dict[str, Any] = {self.table: {"Keys": keys, "ProjectionExpression": "pk, owner_id"}}
             for attempt in range(BATCH_ATTEMPTS):
-                response = self._batch("BatchGetItem", self._ddb.batch_get_item, RequestItems=request)
+                response = self._batch("BatchGetItem", partial(self._ddb.batch_get_item, RequestItems=request))
                 for item in response.get("Responses", {}).get(self.table, []):
                     found[item["pk"]["S"].removeprefix("owner#")] = item["owner_id"]["S"]
                 request = response.get("UnprocessedKeys") or {}
@@ -144,7 +147,7 @@ class AffinityStore:
     def _write_batch(self, batch: list[dict[str, Any]]) -> None:
         request: dict[str, Any] = {self.table: batch}
         for attempt in range(BATCH_ATTEMPTS):
-            response = self._batch("BatchWriteItem", self._ddb.batch_write_item, RequestItems=request)
+            response = self._batch("BatchWriteItem", partial(self._ddb.batch_write_item, RequestItems=request))
             request = response.get("UnprocessedItems") or {}
             if not request:
                 return
@@ -154,9 +157,9 @@ class AffinityStore:
             "affinity_store", f"BatchWriteItem left {left} item(s) unwritten after {BATCH_ATTEMPTS} tries"
         )
 
-    def _batch(self, operation: str, call: Callable[..., Any], **kwargs: Any) -> Any:
+    def _batch(self, operation: str, call: Callable[[], R]) -> R:
         try:
-            return call(**kwargs)
+            return call()
         except ClientError as exc:
             raise _translate(exc, operation) from exc
         except BotoCoreError as exc:

@@ -54,6 +54,8 @@ from contact_router_cli.simulate.queue import Message, QueueStats, SimulatedQueu
 from contact_router_cli.simulate.workload import Z99
 
 if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from types_boto3_dynamodb import DynamoDBClient
     from types_boto3_sqs import SQSClient
 
 # The simulated morning starts on Monday 2030-01-07 at 09:00 UTC: virtual time is always ahead of the wall
@@ -576,7 +578,7 @@ class _Worker:
     log lines may carry another worker's keys.
     """
 
-    def __init__(self, sim: _Simulation, name: str, settings: Settings, dynamodb: Any) -> None:
+    def __init__(self, sim: _Simulation, name: str, settings: Settings, dynamodb: DynamoDBClient) -> None:
         self.sim = sim
         self.name = name
         self.settings = settings
@@ -729,7 +731,7 @@ class _VirtualTimeTable:
         self._clock = clock
         self._items = {expiry_attribute: 1.0, "in_progress_expiration": 1000.0}
 
-    def attach(self, client: Any) -> None:
+    def attach(self, client: BaseClient) -> None:
         client.meta.events.register("before-parameter-build.dynamodb", self._shift)
 
     def _shift(self, params: dict[str, Any], **_: Any) -> None:
@@ -752,14 +754,17 @@ def _shift_number(attributes: dict[str, Any], name: str, delta: float) -> None:
         value["N"] = str(int(int(value["N"]) + delta))
 
 
-def _retry_in_virtual_time(client: Any, clock: VirtualClock) -> None:
+def _retry_in_virtual_time(client: BaseClient, clock: VirtualClock) -> None:
     """botocore's endpoint sleeps a retry's back-off with ``time.sleep``. This client's standard retry handler
     (rebuilt with the client's own max attempts, under the id botocore gives it) sleeps the back-off on the
     virtual clock instead and hands the endpoint a delay of zero."""
     service = client.meta.service_model.service_id.hyphenize()
     event, unique_id = f"needs-retry.{service}", f"retry-config-{service}"
     client.meta.events.unregister(event, unique_id=unique_id)
-    handler = standard.register_retry_handler(client, client.meta.config.retries.get("total_max_attempts"))
+    # botocore-stubs 1.43 types neither Config.retries (set from the constructor's options) nor handlers that
+    # return a value (needs-retry answers the delay): the two ignores below name those gaps.
+    attempts = client.meta.config.retries.get("total_max_attempts")  # type: ignore[attr-defined]
+    handler = standard.register_retry_handler(client, attempts)
     client.meta.events.unregister(event, unique_id=unique_id)
 
     def needs_retry(**kwargs: Any) -> float | bool | None:
@@ -769,7 +774,7 @@ def _retry_in_virtual_time(client: Any, clock: VirtualClock) -> None:
         clock.sleep(float(delay))
         return 0.0
 
-    client.meta.events.register(event, needs_retry, unique_id=unique_id)
+    client.meta.events.register(event, needs_retry, unique_id=unique_id)  # type: ignore[arg-type]
 
 
 def _flush_metrics() -> None:
