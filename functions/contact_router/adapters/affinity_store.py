@@ -21,6 +21,11 @@ from contact_router.models.affinity import LastAgent, Owner
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import (
+        KeysAndAttributesUnionTypeDef,
+        ScanInputTypeDef,
+        WriteRequestUnionTypeDef,
+    )
 
 MAX_BATCH_KEYS = 100  # BatchGetItem
 MAX_BATCH_WRITES = 25  # BatchWriteItem
@@ -77,7 +82,9 @@ class AffinityStore:
         wanted = [f"{prefix}#{h}" for h in dict.fromkeys(key_hashes) for prefix in ("last", "owner")]
         last: dict[str, LastAgent] = {}
         owners: dict[str, Owner] = {}
-        request: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[:MAX_BATCH_KEYS]]}}
+        request: Mapping[str, KeysAndAttributesUnionTypeDef] = {
+            self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[:MAX_BATCH_KEYS]]}
+        }
         for _ in range(3):
             try:
                 response = self._ddb.batch_get_item(RequestItems=request)
@@ -106,7 +113,9 @@ class AffinityStore:
         unique = list(dict.fromkeys(key_hashes))
         for start in range(0, len(unique), MAX_BATCH_KEYS):
             keys = [{"pk": {"S": f"owner#{h}"}} for h in unique[start : start + MAX_BATCH_KEYS]]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ProjectionExpression": "pk, owner_id"}}
+            request: Mapping[str, KeysAndAttributesUnionTypeDef] = {
+                self.table: {"Keys": keys, "ProjectionExpression": "pk, owner_id"}
+            }
             for attempt in range(BATCH_ATTEMPTS):
                 response = self._batch("BatchGetItem", partial(self._ddb.batch_get_item, RequestItems=request))
                 for item in response.get("Responses", {}).get(self.table, []):
@@ -134,8 +143,8 @@ class AffinityStore:
         """Delete owner mappings with BatchWriteItem, 25 at a time (deleting an absent key is not an error)."""
         self._write_batches({"DeleteRequest": {"Key": {"pk": {"S": f"owner#{h}"}}}} for h in key_hashes)
 
-    def _write_batches(self, requests: Iterable[dict[str, Any]]) -> None:
-        batch: list[dict[str, Any]] = []
+    def _write_batches(self, requests: Iterable[WriteRequestUnionTypeDef]) -> None:
+        batch: list[WriteRequestUnionTypeDef] = []
         for request in requests:
             batch.append(request)
             if len(batch) == MAX_BATCH_WRITES:
@@ -144,8 +153,8 @@ class AffinityStore:
         if batch:
             self._write_batch(batch)
 
-    def _write_batch(self, batch: list[dict[str, Any]]) -> None:
-        request: dict[str, Any] = {self.table: batch}
+    def _write_batch(self, batch: list[WriteRequestUnionTypeDef]) -> None:
+        request: Mapping[str, Sequence[WriteRequestUnionTypeDef]] = {self.table: batch}
         for attempt in range(BATCH_ATTEMPTS):
             response = self._batch("BatchWriteItem", partial(self._ddb.batch_write_item, RequestItems=request))
             request = response.get("UnprocessedItems") or {}
@@ -172,7 +181,7 @@ class AffinityStore:
 
     def owners(self) -> Iterator[tuple[str, Owner]]:
         """Every owner mapping as (key hash, owner)."""
-        kwargs: dict[str, Any] = {
+        kwargs: ScanInputTypeDef = {
             "TableName": self.table,
             "FilterExpression": "begins_with(pk, :p)",
             "ExpressionAttributeValues": {":p": {"S": "owner#"}},
