@@ -20,10 +20,13 @@ from __future__ import annotations
 import ast
 import fnmatch
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from contact_router_cli.preflight import ContextEntry, Simulation
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
 
 
 def _arn_like(value: str, pattern: str) -> bool:
@@ -32,7 +35,7 @@ def _arn_like(value: str, pattern: str) -> bool:
     return len(values) == len(patterns) == 6 and all(map(fnmatch.fnmatchcase, values, patterns))
 
 
-_OPERATORS = {
+_OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "StringEquals": (lambda value, pattern: value == pattern, False),
     "StringNotEquals": (lambda value, pattern: value != pattern, True),
     "StringLike": (fnmatch.fnmatchcase, False),
@@ -63,7 +66,7 @@ def policy_document(raw: Any) -> dict[str, Any]:
 class LocalPolicySimulator:
     """Implements ``contact_router_cli.preflight.PolicySimulator`` over the roles stored in an IAM client."""
 
-    def __init__(self, iam_client: Any) -> None:
+    def __init__(self, iam_client: IAMClient) -> None:
         self._iam = iam_client
         self.calls: list[tuple[str, str, str, tuple[ContextEntry, ...]]] = []
 
