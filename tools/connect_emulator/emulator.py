@@ -323,7 +323,7 @@ class ConnectEmulator:
         transport.attach_hook(client, self.handle, self._hook_id)
         return client
 
-    def detach(self, client: Any) -> None:
+    def detach(self, client: BaseClient) -> None:
         transport.detach_hook(client, self._hook_id)
 
     @property

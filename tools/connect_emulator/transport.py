@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.awsrequest import AWSResponse
 
 if TYPE_CHECKING:
+    from botocore.client import BaseClient
     from botocore.compat import HTTPHeaders
 
 from connect_emulator.model import HttpRequest, HttpResponse
@@ -74,14 +75,15 @@ class BotocoreHook:
         return AWSResponse(request.url, response.status, headers_out, _RawBody(response.body))
 
 
-def attach_hook(client: Any, dispatch: Dispatcher, unique_id: str) -> None:
+def attach_hook(client: BaseClient, dispatch: Dispatcher, unique_id: str) -> None:
     service = client.meta.service_model.service_name
     if service != "connect":
         raise ValueError(f"the Connect emulator attaches to a 'connect' client, not {service!r}")
-    client.meta.events.register(HOOK_EVENT, BotocoreHook(dispatch), unique_id=unique_id)
+    # A before-send handler answers the response; botocore-stubs 1.43 types handlers as returning None.
+    client.meta.events.register(HOOK_EVENT, BotocoreHook(dispatch), unique_id=unique_id)  # type: ignore[arg-type]
 
 
-def detach_hook(client: Any, unique_id: str) -> None:
+def detach_hook(client: BaseClient, unique_id: str) -> None:
     client.meta.events.unregister(HOOK_EVENT, unique_id=unique_id)
 
 

@@ -48,10 +48,12 @@ from contact_router_cli import render
 if TYPE_CHECKING:
     from types_boto3_appconfigdata import AppConfigDataClient
     from types_boto3_cloudformation import CloudFormationClient
+    from types_boto3_cloudformation.type_defs import ListStackResourcesInputTypeDef
     from types_boto3_connect import ConnectClient
     from types_boto3_events import EventBridgeClient
     from types_boto3_iam import IAMClient
-    from types_boto3_iam.type_defs import EvaluationResultTypeDef
+    from types_boto3_iam.literals import ContextKeyTypeEnumType
+    from types_boto3_iam.type_defs import EvaluationResultTypeDef, SimulatePrincipalPolicyRequestTypeDef
     from types_boto3_lambda import LambdaClient
     from types_boto3_sqs import SQSClient
     from types_boto3_ssm import SSMClient
@@ -95,7 +97,7 @@ class OperatorError(click.ClickException):
 class ContextEntry:
     key: str
     values: tuple[str, ...]
-    type: str = "string"  # SimulatePrincipalPolicy ContextKeyType: string, stringList, ...
+    type: ContextKeyTypeEnumType = "string"  # SimulatePrincipalPolicy ContextKeyType: string, stringList, ...
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class IamPolicySimulator:
         self._iam = iam_client
 
     def simulate(self, principal_arn: str, action: str, resource: str, context: Sequence[ContextEntry]) -> Simulation:
-        kwargs: dict[str, Any] = {
+        kwargs: SimulatePrincipalPolicyRequestTypeDef = {
             "PolicySourceArn": principal_arn,
             "ActionNames": [action],
             "ResourceArns": [resource],
@@ -308,7 +310,7 @@ def read_stack(name: str, clients: Clients) -> Stack:
         raise
     stack = described["Stacks"][0]
     resources: dict[str, tuple[str, str]] = {}
-    kwargs: dict[str, Any] = {"StackName": name}
+    kwargs: ListStackResourcesInputTypeDef = {"StackName": name}
     while True:
         page = _call("cloudformation:ListStackResources", clients.cloudformation.list_stack_resources, **kwargs)
         for summary in page.get("StackResourceSummaries", []):
