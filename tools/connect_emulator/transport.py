@@ -15,13 +15,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
-    from botocore.compat import HTTPHeaders
 
 from connect_emulator.model import HttpRequest, HttpResponse
 
@@ -70,9 +70,8 @@ class BotocoreHook:
         headers = {str(k): (v.decode() if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()}
         http_request = HttpRequest.from_url(request.method, request.url, headers, _body_bytes(request.body))
         response = self._dispatch(http_request)
-        # AWSResponse copies its headers into a HeadersDict: any mapping does (the stubs ask for HTTPHeaders).
-        headers_out = cast("HTTPHeaders", dict(response.headers))
-        return AWSResponse(request.url, response.status, headers_out, _RawBody(response.body))
+        answer = HTTPHeaders.from_dict(dict(response.headers))
+        return AWSResponse(request.url, response.status, answer, _RawBody(response.body))
 
 
 def attach_hook(client: BaseClient, dispatch: Dispatcher, unique_id: str) -> None:
