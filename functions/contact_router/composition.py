@@ -74,7 +74,7 @@ def _dead_letters(settings: Settings, clients: Clients) -> DeadLetterQueue | Non
 
 def _shared(settings: Settings, clients: Clients, *, supervision: bool, clock: Clock, sleep: Sleep) -> _Shared:
     # Powertools' parameter providers make their own clients unless one is handed in (tests, local runs).
-    fetch = remote_fetcher(settings.rules, clients.given("ssm"), clients.given("appconfig"))
+    fetch = remote_fetcher(settings.rules, clients.given.get("ssm"), clients.given.get("appconfigdata"))
     # Only the supervision function knows (and enforces) whether the deployment allows BARGE.
     rules = RulesProvider(settings.rules, fetch, allow_barge=settings.allow_barge if supervision else None)
     rules.current()  # fail at start-up, not per record, if the rules are invalid
@@ -204,7 +204,7 @@ def build_flow_app(settings: Settings, clients: Clients | None = None, *, clock:
     contact is queued. No idempotency guard, re-check queue or pacing (a flow cannot wait): every client has
     FLOW_CONFIG's short timeouts, and throttles fail open."""
     clients = (clients or Clients(config=FLOW_CONFIG)).for_region(settings.region)
-    fetch = remote_fetcher(settings.rules, clients.given("ssm"), clients.given("appconfig"))
+    fetch = remote_fetcher(settings.rules, clients.given.get("ssm"), clients.given.get("appconfigdata"))
     rules = RulesProvider(settings.rules, fetch)
     rules.current()  # fail at start-up (the flow then gets "no preference", reason configuration)
     connect = ConnectGateway(

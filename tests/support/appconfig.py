@@ -19,6 +19,7 @@ from typing import Any
 
 import botocore.session
 from botocore.exceptions import ClientError
+from botocore.model import StructureShape
 from botocore.validate import validate_parameters
 
 _MODEL = botocore.session.get_session().get_service_model("appconfig")
@@ -26,12 +27,24 @@ _IN_PROGRESS = {"VALIDATING", "DEPLOYING", "BAKING"}
 
 
 def _validated(operation: str, params: dict[str, Any]) -> None:
-    validate_parameters(params, _MODEL.operation_model(operation).input_shape)
+    shape = _MODEL.operation_model(operation).input_shape
+    assert shape is not None
+    validate_parameters(params, shape)
 
 
 def _error(operation: str, code: str, status: int, message: str) -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {
+                "HTTPStatusCode": status,
+                "RequestId": "fake",
+                "HostId": "",
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
+        },
+        operation,
     )
 
 
@@ -102,7 +115,9 @@ class AppConfigWithDeployments:
         if key not in self.environments:
             raise _error("ListDeployments", "ResourceNotFoundException", 404, f"Environment {key[1]} not found")
         items = sorted(self.deployments.get(key, []), key=lambda d: -d["DeploymentNumber"])  # newest first
-        fields = _MODEL.shape_for("DeploymentSummary").members
+        summary = _MODEL.shape_for("DeploymentSummary")
+        assert isinstance(summary, StructureShape)
+        fields = summary.members
         return {"Items": [{k: v for k, v in d.items() if k in fields} for d in items]}
 
     def _deployment(self, operation: str, application: str, environment: str, number: int) -> dict[str, Any]:

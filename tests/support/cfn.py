@@ -176,11 +176,12 @@ def transform_template(parameters: Mapping[str, str], template: dict[str, Any] |
         sam_parser=Parser(),
         boto_session=boto3.session.Session(region_name=REGION),
     )
-    return translator.translate(
+    translated: dict[str, Any] = translator.translate(
         packaged_template(template),
         parameter_values={**PSEUDO_PARAMETERS, **parameters},
         get_managed_policy_map=lambda: {},
     )
+    return translated
 
 
 def _build_stack(parameters: dict[str, str], template: dict[str, Any] | None) -> Stack:

@@ -36,7 +36,9 @@ class FakeProfilesClient:
         self.profiles.append(({f"_{name}": [value] for name, value in keys.items()}, dict(attributes)))
 
     def search_profiles(self, **params: Any) -> dict[str, Any]:
-        validate_parameters(params, _MODEL.operation_model("SearchProfiles").input_shape)
+        shape = _MODEL.operation_model("SearchProfiles").input_shape
+        assert shape is not None
+        validate_parameters(params, shape)
         self.requests.append(params)
         domain_arn = f"{self.arn_prefix}:domains/{params['DomainName']}"
         if not self._allowed(domain_arn):
@@ -70,5 +72,15 @@ class FakeProfilesClient:
 
 def _error(code: str, status: int, message: str) -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "SearchProfiles"
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {
+                "HTTPStatusCode": status,
+                "RequestId": "fake",
+                "HostId": "",
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
+        },
+        "SearchProfiles",
     )

@@ -15,10 +15,13 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connect_emulator.iam import IamSwitches, evaluate
 from contact_router_cli.preflight import ContextEntry, Simulation
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -39,7 +42,7 @@ def policy_document(raw: Any) -> dict[str, Any]:
 class LocalPolicySimulator:
     """Implements ``contact_router_cli.preflight.PolicySimulator`` over the roles stored in an IAM client."""
 
-    def __init__(self, iam_client: Any, switches: IamSwitches | None = None) -> None:
+    def __init__(self, iam_client: IAMClient, switches: IamSwitches | None = None) -> None:
         self._iam = iam_client
         self.switches = switches or IamSwitches()
         self.calls: list[tuple[str, str, str, tuple[ContextEntry, ...]]] = []

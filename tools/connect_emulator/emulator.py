@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -37,6 +37,12 @@ from connect_emulator.state import (
 )
 from connect_emulator.timeline import Timeline, TimelineRecord
 from connect_emulator.world import MONITOR, QUEUED, RoutingSpec, World
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from types_boto3_connect import ConnectClient
+
+_Client = TypeVar("_Client", bound="BaseClient")
 
 logger = logging.getLogger(__name__)
 
@@ -312,19 +318,19 @@ class ConnectEmulator:
 
     # ------------------------------------------------------------------ attaching clients
 
-    def attach(self, client: Any) -> Any:
+    def attach(self, client: _Client) -> _Client:
         """Answer every request of a boto3 `connect` client in process; returns the client."""
         transport.attach_hook(client, self.handle, self._hook_id)
         return client
 
-    def detach(self, client: Any) -> None:
+    def detach(self, client: BaseClient) -> None:
         transport.detach_hook(client, self._hook_id)
 
     @property
     def _hook_id(self) -> str:
         return f"connect-emulator-{id(self)}"
 
-    def client(self, *, role: str | None = None, **kwargs: Any) -> Any:
+    def client(self, *, role: str | None = None, **kwargs: Any) -> ConnectClient:
         """A boto3 `connect` client for the world's Region, fake credentials, attached to this emulator.
 
         `role` signs its requests as that role (the access key id is the role's name), which the IAM mode

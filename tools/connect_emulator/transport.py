@@ -15,9 +15,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 from connect_emulator.model import HttpRequest, HttpResponse
 
@@ -66,17 +70,19 @@ class BotocoreHook:
         headers = {str(k): (v.decode() if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()}
         http_request = HttpRequest.from_url(request.method, request.url, headers, _body_bytes(request.body))
         response = self._dispatch(http_request)
-        return AWSResponse(request.url, response.status, dict(response.headers), _RawBody(response.body))
+        answer = HTTPHeaders.from_dict(dict(response.headers))
+        return AWSResponse(request.url, response.status, answer, _RawBody(response.body))
 
 
-def attach_hook(client: Any, dispatch: Dispatcher, unique_id: str) -> None:
+def attach_hook(client: BaseClient, dispatch: Dispatcher, unique_id: str) -> None:
     service = client.meta.service_model.service_name
     if service != "connect":
         raise ValueError(f"the Connect emulator attaches to a 'connect' client, not {service!r}")
-    client.meta.events.register(HOOK_EVENT, BotocoreHook(dispatch), unique_id=unique_id)
+    # A before-send handler answers the response; botocore-stubs 1.43 types handlers as returning None.
+    client.meta.events.register(HOOK_EVENT, BotocoreHook(dispatch), unique_id=unique_id)  # type: ignore[arg-type]
 
 
-def detach_hook(client: Any, unique_id: str) -> None:
+def detach_hook(client: BaseClient, unique_id: str) -> None:
     client.meta.events.unregister(HOOK_EVENT, unique_id=unique_id)
 
 

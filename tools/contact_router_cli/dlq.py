@@ -20,9 +20,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
+    from types_boto3_sqs.type_defs import ChangeMessageVisibilityBatchRequestEntryTypeDef, MessageTypeDef
 
 DEFAULT_VISIBILITY_SECONDS = 300
 # Long polling (any wait > 0) asks every SQS server, so an empty answer means empty; a short poll samples a
@@ -78,7 +82,7 @@ def region_of(queue_url: str) -> str | None:
     return match.group("region") or match.group("legacy")
 
 
-def approximate_count(sqs: Any, queue_url: str) -> int | None:
+def approximate_count(sqs: SQSClient, queue_url: str) -> int | None:
     """Visible messages now (for the progress bar only); None when the caller may not read the attribute."""
     try:
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
@@ -93,7 +97,7 @@ class Scan:
     """One pass over a queue: each message yielded once, kept invisible until ``release``."""
 
     def __init__(
-        self, sqs: Any, queue_url: str, limit: int, visibility_seconds: int = DEFAULT_VISIBILITY_SECONDS
+        self, sqs: SQSClient, queue_url: str, limit: int, visibility_seconds: int = DEFAULT_VISIBILITY_SECONDS
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -136,7 +140,7 @@ class Scan:
 
     def release(self) -> None:
         """Make every message still held visible again at once (10 per call)."""
-        entries = [
+        entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
             {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
             for index, handle in enumerate(self.handles.values())
         ]
@@ -146,7 +150,7 @@ class Scan:
 
 
 def receive_all(
-    sqs: Any, queue_url: str, limit: int, visibility_seconds: int = DEFAULT_VISIBILITY_SECONDS
+    sqs: SQSClient, queue_url: str, limit: int, visibility_seconds: int = DEFAULT_VISIBILITY_SECONDS
 ) -> list[DeadLetterMessage]:
     """Up to ``limit`` messages, each once; they are visible again when this returns (nothing is removed)."""
     scan = Scan(sqs, queue_url, limit, visibility_seconds)
@@ -161,7 +165,7 @@ def summarize(messages: list[DeadLetterMessage]) -> Counter[str]:
 
 
 def redrive(
-    sqs: Any,
+    sqs: SQSClient,
     dlq_url: str,
     to_url: str,
     limit: int,
@@ -192,7 +196,7 @@ def redrive(
     return report
 
 
-def _message(message: dict[str, Any]) -> DeadLetterMessage:
+def _message(message: MessageTypeDef) -> DeadLetterMessage:
     attributes = {k: v.get("StringValue", "") for k, v in message.get("MessageAttributes", {}).items()}
     return DeadLetterMessage(
         message_id=message["MessageId"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -27,8 +27,11 @@ from contact_router.rules.matcher import match_rule
 from contact_router.rules.model import FallbackStep
 from contact_router_cli import render
 
+if TYPE_CHECKING:
+    from types_boto3_lambda import LambdaClient
 
-def function_environment(function_name: str, lambda_client: Any) -> dict[str, str]:
+
+def function_environment(function_name: str, lambda_client: LambdaClient) -> dict[str, str]:
     """A deployed router function's environment variables (Lambda GetFunctionConfiguration), as text: Lambda's
     model types them as strings, but a stack's Number parameter (RulesCacheSeconds) reaches moto's copy as a
     number, and preflight reads them the same way."""

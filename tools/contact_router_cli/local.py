@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from moto import mock_aws
@@ -38,6 +38,11 @@ from contact_router.observability import logger as powertools_logger
 from contact_router.routing.fallback import RECHECK_KEY
 from contact_router_cli.owners import ImportReport, OwnerResolver, import_owners
 from contact_router_cli.roles import function_role_policies
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_sqs import SQSClient
+    from types_boto3_sqs.type_defs import MessageTypeDef
 
 IDEMPOTENCY_TABLE = "contact-router-idempotency"
 AFFINITY_TABLE = "contact-router-affinity"
@@ -261,7 +266,7 @@ def run_pipeline(
     )
 
 
-def _queue_pair(sqs: Any, name: str) -> tuple[str, str]:
+def _queue_pair(sqs: SQSClient, name: str) -> tuple[str, str]:
     """A dead-letter queue and its source queue with a redrive policy, like template.yaml's."""
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -284,7 +289,7 @@ def _detail(body: str, name: str) -> str | None:
     return None
 
 
-def _drain(sqs: Any, queue_url: str, handler: Callable[..., dict[str, Any]], app: Any) -> int:
+def _drain(sqs: SQSClient, queue_url: str, handler: Callable[..., dict[str, Any]], app: Any) -> int:
     """Receive batches of up to 10 and invoke the handler until the queue is empty (bounded)."""
     for batches in range(10_000):
         messages = sqs.receive_message(
@@ -301,7 +306,7 @@ def _drain(sqs: Any, queue_url: str, handler: Callable[..., dict[str, Any]], app
     raise RuntimeError("the local queue did not drain after 10,000 batches")
 
 
-def _lambda_record(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
+def _lambda_record(message: MessageTypeDef, queue_url: str) -> dict[str, Any]:
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
@@ -315,7 +320,7 @@ def _lambda_record(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
     }
 
 
-def _read_dead_letters(sqs: Any, dlq_url: str, sources: dict[str, str]) -> list[DeadLetter]:
+def _read_dead_letters(sqs: SQSClient, dlq_url: str, sources: dict[str, str]) -> list[DeadLetter]:
     letters: list[DeadLetter] = []
     while True:
         messages = sqs.receive_message(
@@ -343,7 +348,7 @@ def _final(records: list[tuple[str | None, T]]) -> list[tuple[str, T]]:
     return list(last.items())
 
 
-def create_table(dynamodb: Any, name: str, key: str, expiry_attribute: str) -> None:
+def create_table(dynamodb: DynamoDBClient, name: str, key: str, expiry_attribute: str) -> None:
     """An on-demand table with a string hash key and a TTL attribute, as template.yaml declares its tables."""
     dynamodb.create_table(
         TableName=name,

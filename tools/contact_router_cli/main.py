@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import click
 
@@ -19,6 +19,12 @@ from contact_router.models.decision import Outcome
 from contact_router_cli import render
 from contact_router_cli.errors import OperatorError, OperatorErrors, aws_message
 from contact_router_cli.rules_publish import DEFAULT_STRATEGY, PREDEFINED_STRATEGIES
+
+if TYPE_CHECKING:
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_sqs import SQSClient
+
+    from contact_router.adapters.affinity_store import AffinityStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_WORLD = REPO_ROOT / "samples" / "world.yaml"
@@ -269,7 +275,7 @@ def _directory(instance: str) -> Any:
 
     if instance.startswith("arn:"):
         settings = Settings.for_instance(instance)
-        client = aws.client("connect", settings.region, aws.CONNECT_CONFIG)
+        client = aws.Clients(settings.region).connect
         return ConnectDirectory(ConnectGateway(client, settings.instance_id), client, settings.instance_id)
     path = Path(instance)
     if not path.is_file():
@@ -436,7 +442,7 @@ def explain(
         )
     env: dict[str, str] = {}
     if function_name:
-        env.update(function_environment(function_name, aws.client("lambda")))
+        env.update(function_environment(function_name, cast("LambdaClient", aws.client("lambda"))))
     for pair in env_pairs:
         name, sep, value = pair.partition("=")
         if not sep:
@@ -534,7 +540,7 @@ def owners_import(table: str, secret_arn: str, region: str | None, instance_arn:
 
     store, secret = _owner_store(table, secret_arn, region)
     settings = Settings.for_instance(instance_arn)
-    connect = ConnectGateway(aws.client("connect", settings.region, aws.CONNECT_CONFIG), settings.instance_id)
+    connect = ConnectGateway(aws.Clients(settings.region).connect, settings.instance_id)
     try:
         with _progress() as progress:
             report = import_owners(csv_file, store, secret, OwnerResolver(connect, settings.instance_arn), progress)
@@ -560,7 +566,7 @@ def owners_export(table: str, region: str | None, output: Path | None) -> None:
     from contact_router.adapters.affinity_store import AffinityStore
     from contact_router_cli.owners import export_owners
 
-    text = export_owners(AffinityStore(table, aws.client("dynamodb", region)))
+    text = export_owners(AffinityStore(table, aws.Clients(region).dynamodb))
     if output:
         output.write_text(text, encoding="utf-8")
         click.echo(f"{output}: {text.count(chr(10)) - 1} owner mapping(s)")
@@ -592,13 +598,14 @@ def owners_delete(table: str, secret_arn: str, region: str | None, csv_file: Pat
     click.echo(f"{csv_file}: {deleted} deleted, {missing} not found")
 
 
-def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[Any, bytes]:
+def _owner_store(table: str, secret_arn: str, region: str | None) -> tuple[AffinityStore, bytes]:
     from contact_router.adapters.affinity_store import AffinityStore
     from contact_router.adapters.secrets import secret_loader
 
     # A secret that cannot be read is an operator's mistake: the group's handler gives it one line.
-    secret = secret_loader(secret_arn, aws.client("secretsmanager", region))()
-    return AffinityStore(table, aws.client("dynamodb", region)), secret
+    clients = aws.Clients(region)
+    secret = secret_loader(secret_arn, clients.secretsmanager)()
+    return AffinityStore(table, clients.dynamodb), secret
 
 
 MAX_REPORTED_LINES = 100
@@ -648,7 +655,7 @@ def dlq() -> None:
     """Dead-letter queues: why messages are there, and sending them back after a fix."""
 
 
-def _sqs_for(queue_url: str, region: str | None, *other_urls: str) -> Any:
+def _sqs_for(queue_url: str, region: str | None, *other_urls: str) -> SQSClient:
     """An SQS client in the Region the queue URL names (--region wins; else the AWS configuration's)."""
     from contact_router_cli.dlq import region_of
 
@@ -656,7 +663,7 @@ def _sqs_for(queue_url: str, region: str | None, *other_urls: str) -> Any:
     for url in other_urls:
         if named and region_of(url) not in (None, named):
             raise click.UsageError(f"{url} is in {region_of(url)}, {queue_url} in {named}: both must be in one Region")
-    return aws.client("sqs", region or named)
+    return aws.Clients(region or named).sqs
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

@@ -50,7 +50,7 @@ def start_monitoring(
         client, instance_arn = emulator.client(), emulator.instance_arn
     settings = Settings.for_instance(instance_arn or "")
     if world is None:
-        client = aws.client("connect", settings.region, aws.CONNECT_CONFIG)
+        client = aws.Clients(settings.region).connect
     gateway = ConnectGateway(client, settings.instance_id, instance_arn=settings.instance_arn)
     try:
         if reference.kind is ReferenceKind.USERNAME:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypedDict, TypeVar
 
 import click
 from botocore.exceptions import (
@@ -44,6 +44,22 @@ from contact_router.errors import ConfigurationError, PermanentError, TransientE
 from contact_router.routing.references import ReferenceKind, arn_allowed, classify
 from contact_router.rules.model import RulesFile
 from contact_router_cli import render
+
+if TYPE_CHECKING:
+    from types_boto3_appconfigdata import AppConfigDataClient
+    from types_boto3_cloudformation import CloudFormationClient
+    from types_boto3_cloudformation.type_defs import ListStackResourcesInputTypeDef
+    from types_boto3_connect import ConnectClient
+    from types_boto3_events import EventBridgeClient
+    from types_boto3_iam import IAMClient
+    from types_boto3_iam.literals import ContextKeyTypeEnumType
+    from types_boto3_iam.type_defs import EvaluationResultTypeDef, SimulatePrincipalPolicyRequestTypeDef
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_sqs import SQSClient
+    from types_boto3_ssm import SSMClient
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 CLIENTS_KEY = "preflight_clients"  # ctx.obj key: tests and the demo inject their clients here
 
@@ -81,7 +97,7 @@ class OperatorError(click.ClickException):
 class ContextEntry:
     key: str
     values: tuple[str, ...]
-    type: str = "string"  # SimulatePrincipalPolicy ContextKeyType: string, stringList, ...
+    type: ContextKeyTypeEnumType = "string"  # SimulatePrincipalPolicy ContextKeyType: string, stringList, ...
 
 
 @dataclass(frozen=True)
@@ -105,11 +121,11 @@ class PolicySimulator(Protocol):
 class IamPolicySimulator:
     """``iam:SimulatePrincipalPolicy``, one resource per call so each decision belongs to one ARN."""
 
-    def __init__(self, iam_client: Any) -> None:
+    def __init__(self, iam_client: IAMClient) -> None:
         self._iam = iam_client
 
     def simulate(self, principal_arn: str, action: str, resource: str, context: Sequence[ContextEntry]) -> Simulation:
-        kwargs: dict[str, Any] = {
+        kwargs: SimulatePrincipalPolicyRequestTypeDef = {
             "PolicySourceArn": principal_arn,
             "ActionNames": [action],
             "ResourceArns": [resource],
@@ -117,7 +133,7 @@ class IamPolicySimulator:
                 {"ContextKeyName": e.key, "ContextKeyValues": list(e.values), "ContextKeyType": e.type} for e in context
             ],
         }
-        results: list[dict[str, Any]] = []
+        results: list[EvaluationResultTypeDef] = []
         while True:
             page = self._iam.simulate_principal_policy(**kwargs)
             results.extend(page.get("EvaluationResults", []))
@@ -151,13 +167,13 @@ def simulation_from_api(resource: str, results: Sequence[Mapping[str, Any]]) -> 
 @dataclass
 class Clients:
     region: str
-    cloudformation: Any
-    lambda_: Any
-    events: Any
-    sqs: Any
-    connect: Any
-    ssm: Any
-    appconfigdata: Any
+    cloudformation: CloudFormationClient
+    lambda_: LambdaClient
+    events: EventBridgeClient
+    sqs: SQSClient
+    connect: ConnectClient
+    ssm: SSMClient
+    appconfigdata: AppConfigDataClient | None  # None: Powertools makes its own (tests: moto has no AppConfigData)
     simulator: PolicySimulator
 
 
@@ -178,28 +194,27 @@ def session_clients(region: str | None, profile: str | None) -> Clients:
         raise OperatorError("no AWS Region: give --region or set AWS_DEFAULT_REGION (or a region in your AWS profile)")
     if session.get_credentials() is None:
         raise OperatorError("no AWS credentials: log in (aws sso login / aws configure) or give --profile")
-    config = Config(retries={"mode": "standard", "total_max_attempts": 5}, user_agent_appid="contact-router")
-
-    def client(service: str) -> Any:
-        return session.client(service, config=config)
-
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 5},
+        user_agent_appid="contact-router",  # type: ignore[call-arg]  # botocore-stubs 1.43 lacks it (botocore has it)
+    )
     return Clients(
         region=session.region_name,
-        cloudformation=client("cloudformation"),
-        lambda_=client("lambda"),
-        events=client("events"),
-        sqs=client("sqs"),
-        connect=client("connect"),
-        ssm=client("ssm"),
-        appconfigdata=client("appconfigdata"),
-        simulator=IamPolicySimulator(client("iam")),
+        cloudformation=session.client("cloudformation", config=config),
+        lambda_=session.client("lambda", config=config),
+        events=session.client("events", config=config),
+        sqs=session.client("sqs", config=config),
+        connect=session.client("connect", config=config),
+        ssm=session.client("ssm", config=config),
+        appconfigdata=session.client("appconfigdata", config=config),
+        simulator=IamPolicySimulator(session.client("iam", config=config)),
     )
 
 
-def _call(what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+def _call(what: str, method: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """One read; the operator's own problems (access, credentials, network) become one line."""
     try:
-        return method(**kwargs)
+        return method(*args, **kwargs)
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ACCESS_DENIED or code.startswith("AccessDenied"):
@@ -302,7 +317,7 @@ def read_stack(name: str, clients: Clients) -> Stack:
         raise
     stack = described["Stacks"][0]
     resources: dict[str, tuple[str, str]] = {}
-    kwargs: dict[str, Any] = {"StackName": name}
+    kwargs: ListStackResourcesInputTypeDef = {"StackName": name}
     while True:
         page = _call("cloudformation:ListStackResources", clients.cloudformation.list_stack_resources, **kwargs)
         for summary in page.get("StackResourceSummaries", []):
@@ -939,13 +954,17 @@ def _queue_arn(ctx: Context, queue_url: str) -> str:
 
 
 # --------------------------------------------------------------------------------------- events and queues
+class _OnBus(TypedDict, total=False):
+    EventBusName: str  # absent: the default bus
+
+
 def _check_event_rules(ctx: Context) -> None:
     for logical_id, target_id in RULE_TARGETS.items():
         physical = ctx.stack.physical(logical_id)
         if physical is None:
             continue
         bus, _, name = physical.rpartition("|")  # "bus|name" on a custom bus
-        bus_kwargs = {"EventBusName": bus} if bus else {}
+        bus_kwargs: _OnBus = {"EventBusName": bus} if bus else {}
         rule = _call("events:DescribeRule", ctx.clients.events.describe_rule, Name=name, **bus_kwargs)
         targets = _call("events:ListTargetsByRule", ctx.clients.events.list_targets_by_rule, Rule=name, **bus_kwargs)
         expected = _target_arn(ctx, target_id)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -36,6 +36,9 @@ from contact_router.adapters.connect import ConnectGateway
 from contact_router.errors import PermanentError
 from contact_router.routing.references import ReferenceKind, classify
 from contact_router.rules.model import RoutingRule, RulesFile, SupervisionRule, SupervisionWhen, ValueCondition, When
+
+if TYPE_CHECKING:
+    from types_boto3_connect import ConnectClient
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,7 @@ class ConnectDirectory:
     """The names of a real instance, asked read-only (SearchUsers, DescribeUser, DescribeQueue,
     DescribeUserHierarchyGroup) with the caller's credentials."""
 
-    def __init__(self, gateway: ConnectGateway, client: Any, instance_id: str) -> None:
+    def __init__(self, gateway: ConnectGateway, client: ConnectClient, instance_id: str) -> None:
         self.gateway = gateway
         self.client = client
         self.instance_id = instance_id

@@ -11,23 +11,34 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.errors import TransientError, classify_aws_error
 from contact_router.models.affinity import LastAgent, Owner
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import (
+        KeysAndAttributesUnionTypeDef,
+        ScanInputTypeDef,
+        WriteRequestUnionTypeDef,
+    )
+
 MAX_BATCH_KEYS = 100  # BatchGetItem
 MAX_BATCH_WRITES = 25  # BatchWriteItem
 BATCH_ATTEMPTS = 8  # unprocessed keys or items are retried with backoff this many times in all
+
+R = TypeVar("R")
 
 
 class AffinityStore:
     def __init__(
         self,
         table: str,
-        dynamodb_client: Any,
+        dynamodb_client: DynamoDBClient,
         retention_seconds: int = 90 * 86_400,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -71,7 +82,9 @@ class AffinityStore:
         wanted = [f"{prefix}#{h}" for h in dict.fromkeys(key_hashes) for prefix in ("last", "owner")]
         last: dict[str, LastAgent] = {}
         owners: dict[str, Owner] = {}
-        request: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[:MAX_BATCH_KEYS]]}}
+        request: Mapping[str, KeysAndAttributesUnionTypeDef] = {
+            self.table: {"Keys": [{"pk": {"S": pk}} for pk in wanted[:MAX_BATCH_KEYS]]}
+        }
         for _ in range(3):
             try:
                 response = self._ddb.batch_get_item(RequestItems=request)
@@ -100,9 +113,11 @@ class AffinityStore:
         unique = list(dict.fromkeys(key_hashes))
         for start in range(0, len(unique), MAX_BATCH_KEYS):
             keys = [{"pk": {"S": f"owner#{h}"}} for h in unique[start : start + MAX_BATCH_KEYS]]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ProjectionExpression": "pk, owner_id"}}
+            request: Mapping[str, KeysAndAttributesUnionTypeDef] = {
+                self.table: {"Keys": keys, "ProjectionExpression": "pk, owner_id"}
+            }
             for attempt in range(BATCH_ATTEMPTS):
-                response = self._batch("BatchGetItem", self._ddb.batch_get_item, RequestItems=request)
+                response = self._batch("BatchGetItem", partial(self._ddb.batch_get_item, RequestItems=request))
                 for item in response.get("Responses", {}).get(self.table, []):
                     found[item["pk"]["S"].removeprefix("owner#")] = item["owner_id"]["S"]
                 request = response.get("UnprocessedKeys") or {}
@@ -128,8 +143,8 @@ class AffinityStore:
         """Delete owner mappings with BatchWriteItem, 25 at a time (deleting an absent key is not an error)."""
         self._write_batches({"DeleteRequest": {"Key": {"pk": {"S": f"owner#{h}"}}}} for h in key_hashes)
 
-    def _write_batches(self, requests: Iterable[dict[str, Any]]) -> None:
-        batch: list[dict[str, Any]] = []
+    def _write_batches(self, requests: Iterable[WriteRequestUnionTypeDef]) -> None:
+        batch: list[WriteRequestUnionTypeDef] = []
         for request in requests:
             batch.append(request)
             if len(batch) == MAX_BATCH_WRITES:
@@ -138,10 +153,10 @@ class AffinityStore:
         if batch:
             self._write_batch(batch)
 
-    def _write_batch(self, batch: list[dict[str, Any]]) -> None:
-        request: dict[str, Any] = {self.table: batch}
+    def _write_batch(self, batch: list[WriteRequestUnionTypeDef]) -> None:
+        request: Mapping[str, Sequence[WriteRequestUnionTypeDef]] = {self.table: batch}
         for attempt in range(BATCH_ATTEMPTS):
-            response = self._batch("BatchWriteItem", self._ddb.batch_write_item, RequestItems=request)
+            response = self._batch("BatchWriteItem", partial(self._ddb.batch_write_item, RequestItems=request))
             request = response.get("UnprocessedItems") or {}
             if not request:
                 return
@@ -151,9 +166,9 @@ class AffinityStore:
             "affinity_store", f"BatchWriteItem left {left} item(s) unwritten after {BATCH_ATTEMPTS} tries"
         )
 
-    def _batch(self, operation: str, call: Callable[..., Any], **kwargs: Any) -> Any:
+    def _batch(self, operation: str, call: Callable[[], R]) -> R:
         try:
-            return call(**kwargs)
+            return call()
         except ClientError as exc:
             raise _translate(exc, operation) from exc
         except BotoCoreError as exc:
@@ -166,7 +181,7 @@ class AffinityStore:
 
     def owners(self) -> Iterator[tuple[str, Owner]]:
         """Every owner mapping as (key hash, owner)."""
-        kwargs: dict[str, Any] = {
+        kwargs: ScanInputTypeDef = {
             "TableName": self.table,
             "FilterExpression": "begins_with(pk, :p)",
             "ExpressionAttributeValues": {":p": {"S": "owner#"}},

@@ -6,7 +6,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -29,8 +30,19 @@ from contact_router.models.agent import (
 from contact_router.models.contact import Contact, flatten_segment_attributes
 from contact_router.observability import debug_payload
 
+if TYPE_CHECKING:
+    from types_boto3_connect import ConnectClient
+    from types_boto3_connect.literals import ChannelType, MonitorCapabilityType, SearchContactsTimeRangeTypeType
+    from types_boto3_connect.type_defs import (
+        GetCurrentUserDataRequestTypeDef,
+        ListRoutingProfileQueuesRequestTypeDef,
+        RoutingCriteriaInputStepTypeDef,
+        SearchContactsRequestTypeDef,
+    )
+
 K = TypeVar("K")
 V = TypeVar("V")
+R = TypeVar("R")
 
 
 class ConnectGateway:
@@ -38,7 +50,7 @@ class ConnectGateway:
 
     def __init__(
         self,
-        client: Any,
+        client: ConnectClient,
         instance_id: str,
         user_cache_seconds: int = 300,
         clock: Callable[[], float] = time.monotonic,
@@ -59,9 +71,7 @@ class ConnectGateway:
     def describe_contact(self, contact_id: str) -> Contact:
         response = self._call(
             "DescribeContact",
-            self._client.describe_contact,
-            InstanceId=self.instance_id,
-            ContactId=contact_id,
+            lambda: self._client.describe_contact(InstanceId=self.instance_id, ContactId=contact_id),
             not_found="unknown_contact",
         )
         debug_payload("described contact", contact=response.get("Contact", {}))
@@ -72,9 +82,9 @@ class ConnectGateway:
         attributes belong to the whole chain of contacts). Paced like every call."""
         response = self._call(
             "GetContactAttributes",
-            self._client.get_contact_attributes,
-            InstanceId=self.instance_id,
-            InitialContactId=initial_contact_id,
+            lambda: self._client.get_contact_attributes(
+                InstanceId=self.instance_id, InitialContactId=initial_contact_id
+            ),
             not_found="unknown_contact",
         )
         return {str(k): str(v) for k, v in (response.get("Attributes") or {}).items()}
@@ -82,10 +92,9 @@ class ConnectGateway:
     def associate(self, contact_id: str, user_id: str) -> None:
         self._call(
             "AssociateContactWithUser",
-            self._client.associate_contact_with_user,
-            InstanceId=self.instance_id,
-            ContactId=contact_id,
-            UserId=self.user_arn(user_id),
+            lambda: self._client.associate_contact_with_user(
+                InstanceId=self.instance_id, ContactId=contact_id, UserId=self.user_arn(user_id)
+            ),
         )
 
     def user_arn(self, user_id: str) -> str:
@@ -98,12 +107,13 @@ class ConnectGateway:
 
     def update_routing_criteria(self, contact_id: str, steps: Sequence[Mapping[str, Any]]) -> None:
         """Connect's native preferred-agent routing: offer to these agents while each step lasts."""
+        # The pure core builds the steps (routing/steps.py) without the stubs: they are Connect's step shape.
+        typed_steps = cast("list[RoutingCriteriaInputStepTypeDef]", [dict(step) for step in steps])
         self._call(
             "UpdateContactRoutingData",
-            self._client.update_contact_routing_data,
-            InstanceId=self.instance_id,
-            ContactId=contact_id,
-            RoutingCriteria={"Steps": [dict(step) for step in steps]},
+            lambda: self._client.update_contact_routing_data(
+                InstanceId=self.instance_id, ContactId=contact_id, RoutingCriteria={"Steps": typed_steps}
+            ),
         )
 
     # -------------------------------------------------------------------------------------- agents
@@ -114,14 +124,14 @@ class ConnectGateway:
             chunk = unique[start : start + MAX_AGENTS_PER_CALL]
             token: str | None = None
             while True:
-                kwargs: dict[str, Any] = {
+                kwargs: GetCurrentUserDataRequestTypeDef = {
                     "InstanceId": self.instance_id,
                     "Filters": {"Agents": chunk},
                     "MaxResults": MAX_AGENTS_PER_CALL,
                 }
                 if token:
                     kwargs["NextToken"] = token
-                page = self._call("GetCurrentUserData", self._client.get_current_user_data, **kwargs)
+                page = self._call("GetCurrentUserData", partial(self._client.get_current_user_data, **kwargs))
                 for item in page.get("UserDataList", []):
                     state = agent_state_from_api(item)
                     states[state.user_id] = state
@@ -139,10 +149,13 @@ class ConnectGateway:
             return cached
         response = self._call(
             "SearchUsers",
-            self._client.search_users,
-            InstanceId=self.instance_id,
-            SearchCriteria={"StringCondition": {"FieldName": "Username", "Value": username, "ComparisonType": "EXACT"}},
-            MaxResults=2,
+            lambda: self._client.search_users(
+                InstanceId=self.instance_id,
+                SearchCriteria={
+                    "StringCondition": {"FieldName": "Username", "Value": username, "ComparisonType": "EXACT"}
+                },
+                MaxResults=2,
+            ),
         )
         found = None
         for user in response.get("Users", []):
@@ -156,9 +169,7 @@ class ConnectGateway:
         """Raises PermanentError(reason="unknown_user") if there is no such user in the instance."""
         self._call(
             "DescribeUser",
-            self._client.describe_user,
-            InstanceId=self.instance_id,
-            UserId=user_id,
+            lambda: self._client.describe_user(InstanceId=self.instance_id, UserId=user_id),
             not_found="unknown_user",
         )
 
@@ -182,9 +193,7 @@ class ConnectGateway:
     def _describe_user(self, user_id: str) -> None:
         response = self._call(
             "DescribeUser",
-            self._client.describe_user,
-            InstanceId=self.instance_id,
-            UserId=user_id,
+            lambda: self._client.describe_user(InstanceId=self.instance_id, UserId=user_id),
             not_found="unknown_user",
         )
         user = response.get("User", {})
@@ -201,7 +210,7 @@ class ConnectGateway:
         pairs: set[tuple[str, str]] = set()
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {
+            kwargs: ListRoutingProfileQueuesRequestTypeDef = {
                 "InstanceId": self.instance_id,
                 "RoutingProfileId": routing_profile_id,
                 "MaxResults": 100,
@@ -211,9 +220,8 @@ class ConnectGateway:
             try:
                 page = self._call(
                     "ListRoutingProfileQueues",
-                    self._client.list_routing_profile_queues,
+                    partial(self._client.list_routing_profile_queues, **kwargs),
                     not_found="unknown_routing_profile",
-                    **kwargs,
                 )
             except PermanentError as exc:
                 if exc.reason != "unknown_routing_profile":
@@ -232,12 +240,13 @@ class ConnectGateway:
         """TransferContact with UserId (the agent's own queue), never QueueId; TASK and EMAIL only."""
         self._call(
             "TransferContact",
-            self._client.transfer_contact,
-            InstanceId=self.instance_id,
-            ContactId=contact_id,
-            UserId=user_id,
-            ContactFlowId=contact_flow_id,
-            ClientToken=client_token,
+            lambda: self._client.transfer_contact(
+                InstanceId=self.instance_id,
+                ContactId=contact_id,
+                UserId=user_id,
+                ContactFlowId=contact_flow_id,
+                ClientToken=client_token,
+            ),
         )
 
     # ------------------------------------------------------------------------------------- monitoring
@@ -245,21 +254,25 @@ class ConnectGateway:
         """Start monitoring; returns the monitoring leg's contact id."""
         response = self._call(
             "MonitorContact",
-            self._client.monitor_contact,
-            InstanceId=self.instance_id,
-            ContactId=contact_id,
-            UserId=self.user_arn(user_id),
-            AllowedMonitorCapabilities=list(capabilities),
-            ClientToken=client_token,
+            lambda: self._client.monitor_contact(
+                InstanceId=self.instance_id,
+                ContactId=contact_id,
+                UserId=self.user_arn(user_id),
+                # Checked against Connect's values by the rules' validation (supervision/policy.py).
+                AllowedMonitorCapabilities=cast("list[MonitorCapabilityType]", list(capabilities)),
+                ClientToken=client_token,
+            ),
         )
         return str(response["ContactId"])
 
     # ---------------------------------------------------------------------------------------- errors
-    def _call(self, operation: str, method: Callable[..., Any], not_found: str = "not_found", **kwargs: Any) -> Any:
+    def _call(self, operation: str, call: Callable[[], R], not_found: str = "not_found") -> R:
+        """``call`` (one Connect request), paced, its errors translated; ``not_found`` is the reason of a
+        ResourceNotFoundException."""
         if self._pacer is not None:
             self._pacer.acquire(operation)
         try:
-            return method(**kwargs)
+            return call()
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", "Unknown"))
@@ -294,15 +307,20 @@ class ConnectGateway:
         A ContactSearchSummary has what the waiting check needs (QueueInfo, AgentInfo, DisconnectTimestamp),
         but neither user-defined attributes nor the customer endpoint: the router reads those itself.
         """
-        kwargs: dict[str, Any] = {
+        kwargs: SearchContactsRequestTypeDef = {
             "InstanceId": self.instance_id,
-            "TimeRange": {"Type": timestamp, "StartTime": start, "EndTime": end},
-            "SearchCriteria": {"QueueIds": list(queue_ids), "Channels": list(channels)},
+            "TimeRange": {
+                "Type": cast("SearchContactsTimeRangeTypeType", timestamp),
+                "StartTime": start,
+                "EndTime": end,
+            },
+            # The sweep's own constants (sweeper.py SWEPT_CHANNELS, the port's default timestamp).
+            "SearchCriteria": {"QueueIds": list(queue_ids), "Channels": cast("list[ChannelType]", list(channels))},
             "MaxResults": max_results,
         }
         if next_token:
             kwargs["NextToken"] = next_token
-        page = self._call("SearchContacts", self._client.search_contacts, **kwargs)
+        page = self._call("SearchContacts", partial(self._client.search_contacts, **kwargs))
         summaries = page.get("Contacts", [])
         debug_payload("searched contacts", contacts=summaries)
         return [contact_from_api(raw) for raw in summaries], page.get("NextToken") or None

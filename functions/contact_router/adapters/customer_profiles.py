@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -11,13 +11,16 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from contact_router.adapters.pacing import Pacer
 from contact_router.errors import PERMANENT_REASONS, PermanentError, TransientError, classify_aws_error
 
+if TYPE_CHECKING:
+    from types_boto3_customer_profiles import CustomerProfilesClient
+
 OPERATION = "SearchProfiles"
 
 
 class CustomerProfilesGateway:
     """Implements the ``customer_profile`` source's ``ProfileSearch`` over a botocore ``customer-profiles`` client."""
 
-    def __init__(self, client: Any, domain_name: str, pacer: Pacer | None = None) -> None:
+    def __init__(self, client: CustomerProfilesClient, domain_name: str, pacer: Pacer | None = None) -> None:
         self._client = client
         self.domain_name = domain_name
         self._pacer = pacer

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.errors import TransientError
 
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
+
 
 class DeadLetterQueue:
-    def __init__(self, queue_url: str, sqs_client: Any) -> None:
+    def __init__(self, queue_url: str, sqs_client: SQSClient) -> None:
         self.queue_url = queue_url
         self._sqs = sqs_client
 

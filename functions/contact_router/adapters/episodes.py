@@ -9,12 +9,15 @@ resumed one, a duplicate and an owner still at work apart. Items expire with the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.errors import TransientError
 from contact_router.routing.episodes import Claim, Hold
+
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
 
 EPISODE_PREFIX = "contact-router#episode#"
 _NAMES = {"#owner": "owner", "#assoc": "association"}  # OWNER is a DynamoDB reserved word
@@ -23,7 +26,9 @@ _NAMES = {"#owner": "owner", "#assoc": "association"}  # OWNER is a DynamoDB res
 class DynamoDBEpisodes:
     """Implements ``EpisodePort``."""
 
-    def __init__(self, table_name: str, ttl_seconds: int, dynamodb_client: Any, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, table_name: str, ttl_seconds: int, dynamodb_client: DynamoDBClient, clock: Callable[[], float]
+    ) -> None:
         self._table = table_name
         self._ttl = ttl_seconds
         self._dynamodb = dynamodb_client
@@ -53,13 +58,14 @@ class DynamoDBEpisodes:
         except ClientError as exc:
             if _code(exc) != "ConditionalCheckFailedException":
                 raise _unavailable("episode claim not written", exc) from exc
-            held = exc.response.get("Item") or {}
+            # ReturnValuesOnConditionCheckFailure: the item as it stands, in the error's response
+            held = cast(dict[str, Any], exc.response.get("Item") or {})
             holder = _text(held, "owner")
             hold = Hold.IN_PROGRESS if holder == owner else Hold.TAKEN
             return Claim(hold, episode, owner, holder=holder, claimed_at=_number(held, "claimed_at"))
         except BotoCoreError as exc:
             raise _unavailable("episode claim not written", exc) from exc
-        before = answer.get("Attributes") or {}
+        before = cast(dict[str, Any], answer.get("Attributes") or {})
         hold = Hold.RESUMED if before and _text(before, "owner") == owner else Hold.FRESH
         return Claim(hold, episode, owner)
 

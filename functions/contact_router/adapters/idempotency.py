@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -19,6 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contact_router.errors import TransientError
 
+if TYPE_CHECKING:
+    from types_boto3_dynamodb import DynamoDBClient
+
 REPLAYED_MARK = "_replayed"
 
 
@@ -31,7 +34,11 @@ class DynamoDBIdempotency:
     """
 
     def __init__(
-        self, table_name: str, ttl_seconds: int, dynamodb_client: Any | None = None, key_prefix: str = "route"
+        self,
+        table_name: str,
+        ttl_seconds: int,
+        dynamodb_client: DynamoDBClient | None = None,
+        key_prefix: str = "route",
     ) -> None:
         self.config = IdempotencyConfig(
             expires_after_seconds=ttl_seconds,

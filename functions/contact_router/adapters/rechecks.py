@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.errors import TransientError
 
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
+
 
 class SqsRechecks:
     """Implements ``RecheckPort`` with SendMessage(DelaySeconds) to the router queue."""
 
-    def __init__(self, queue_url: str, sqs_client: Any) -> None:
+    def __init__(self, queue_url: str, sqs_client: SQSClient) -> None:
         self.queue_url = queue_url
         self._sqs = sqs_client
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.errors import TransientError
+
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
+    from types_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 MAX_BATCH = 10  # SendMessageBatch entries
 
@@ -16,7 +20,7 @@ MAX_BATCH = 10  # SendMessageBatch entries
 class RouterQueue:
     """Implements the sweep's ``EventSinkPort`` over a boto3 ``sqs`` client."""
 
-    def __init__(self, queue_url: str, sqs_client: Any) -> None:
+    def __init__(self, queue_url: str, sqs_client: SQSClient) -> None:
         self.queue_url = queue_url
         self._sqs = sqs_client
 
@@ -25,7 +29,9 @@ class RouterQueue:
         absorbs what was already sent)."""
         for start in range(0, len(events), MAX_BATCH):
             chunk = events[start : start + MAX_BATCH]
-            entries = [{"Id": str(n), "MessageBody": json.dumps(event)} for n, event in enumerate(chunk)]
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(n), "MessageBody": json.dumps(event)} for n, event in enumerate(chunk)
+            ]
             try:
                 response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
             except (ClientError, BotoCoreError) as exc:

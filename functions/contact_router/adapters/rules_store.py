@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
@@ -33,6 +33,10 @@ from contact_router.rules.loader import (
     rules_version,
 )
 from contact_router.rules.model import RulesFile
+
+if TYPE_CHECKING:
+    from types_boto3_appconfigdata import AppConfigDataClient
+    from types_boto3_ssm import SSMClient
 
 RELOAD_FAILED_METRIC = "RulesReloadFailed"
 
@@ -114,7 +118,7 @@ class RulesProvider:
 
 
 def remote_fetcher(
-    source: RulesSource, ssm_client: Any = None, appconfig_client: Any = None
+    source: RulesSource, ssm_client: SSMClient | None = None, appconfig_client: AppConfigDataClient | None = None
 ) -> Callable[[], Any] | None:
     """A cached fetch function for SSM or AppConfig sources; None for bundled and file sources."""
     if source.kind is RulesSourceKind.SSM:

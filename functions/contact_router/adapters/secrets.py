@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from contact_router.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from types_boto3_secretsmanager import SecretsManagerClient
 
-def secret_loader(secret_arn: str, secretsmanager_client: Any = None, max_age: int = 3600) -> Callable[[], bytes]:
+
+def secret_loader(
+    secret_arn: str, secretsmanager_client: SecretsManagerClient | None = None, max_age: int = 3600
+) -> Callable[[], bytes]:
     """A function returning the secret's bytes; read from Secrets Manager once per ``max_age`` seconds."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import boto3
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -53,6 +53,11 @@ from contact_router_cli.simulate import template, workload
 from contact_router_cli.simulate.clock import Actor, DeadlineExceeded, VirtualClock
 from contact_router_cli.simulate.queue import Message, QueueStats, SimulatedQueue, SimulatedSqsClient
 from contact_router_cli.simulate.workload import Z99
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_sqs import SQSClient
 
 # The simulated morning starts on Monday 2030-01-07 at 09:00 UTC: virtual time is always ahead of the wall
 # clock, which the idempotency table's time translation relies on (see _VirtualTimeTable).
@@ -574,7 +579,7 @@ class _Worker:
     log lines may carry another worker's keys.
     """
 
-    def __init__(self, sim: _Simulation, name: str, settings: Settings, dynamodb: Any) -> None:
+    def __init__(self, sim: _Simulation, name: str, settings: Settings, dynamodb: DynamoDBClient) -> None:
         self.sim = sim
         self.name = name
         self.settings = settings
@@ -615,7 +620,8 @@ class _Worker:
             client.meta.events.register("after-call.connect.DescribeContact", sim.always_waiting)
         app = build_router_app(
             self.settings,
-            Clients(connect=client, dynamodb=self.dynamodb, sqs=sim.sqs),
+            # sim.sqs is the simulator's own SQS (simulate/queue.py), the slice of the client the adapters call.
+            Clients(connect=client, dynamodb=self.dynamodb, sqs=cast("SQSClient", sim.sqs)),
             clock=sim.clock.now,
             sleep=sim.clock.sleep,
         )
@@ -728,7 +734,7 @@ class _VirtualTimeTable:
         self._clock = clock
         self._items = {expiry_attribute: 1.0, "in_progress_expiration": 1000.0}
 
-    def attach(self, client: Any) -> None:
+    def attach(self, client: BaseClient) -> None:
         client.meta.events.register("before-parameter-build.dynamodb", self._shift)
 
     def _shift(self, params: dict[str, Any], **_: Any) -> None:
@@ -754,14 +760,17 @@ def _shift_number(attributes: dict[str, Any], name: str, delta: float) -> None:
         value["N"] = str(int(int(value["N"]) + delta))
 
 
-def _retry_in_virtual_time(client: Any, clock: VirtualClock) -> None:
+def _retry_in_virtual_time(client: BaseClient, clock: VirtualClock) -> None:
     """botocore's endpoint sleeps a retry's back-off with ``time.sleep``. This client's standard retry handler
     (rebuilt with the client's own max attempts, under the id botocore gives it) sleeps the back-off on the
     virtual clock instead and hands the endpoint a delay of zero."""
     service = client.meta.service_model.service_id.hyphenize()
     event, unique_id = f"needs-retry.{service}", f"retry-config-{service}"
     client.meta.events.unregister(event, unique_id=unique_id)
-    handler = standard.register_retry_handler(client, client.meta.config.retries.get("total_max_attempts"))
+    # botocore-stubs 1.43 types neither Config.retries (set from the constructor's options) nor handlers that
+    # return a value (needs-retry answers the delay): the two ignores below name those gaps.
+    attempts = client.meta.config.retries.get("total_max_attempts")  # type: ignore[attr-defined]
+    handler = standard.register_retry_handler(client, attempts)
     client.meta.events.unregister(event, unique_id=unique_id)
 
     def needs_retry(**kwargs: Any) -> float | bool | None:
@@ -771,7 +780,7 @@ def _retry_in_virtual_time(client: Any, clock: VirtualClock) -> None:
         clock.sleep(float(delay))
         return 0.0
 
-    client.meta.events.register(event, needs_retry, unique_id=unique_id)
+    client.meta.events.register(event, needs_retry, unique_id=unique_id)  # type: ignore[arg-type]
 
 
 def _flush_metrics() -> None:
