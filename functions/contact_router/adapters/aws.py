@@ -74,6 +74,13 @@ class Clients:
             self._clients[service] = made
         return made
 
+    def lazy(self, service: str) -> Any:
+        """``service``'s client where an adapter needs it only on some paths (SQS: dead letters, re-checks,
+        requeues, none on the happy path): the client handed in or already made, else a stand-in that makes it
+        at its first use. A cold start that sends nothing to SQS never builds the client (about 15 ms)."""
+        made = self._clients.get(service)
+        return made if made is not None else _FirstUse(self, service)
+
     def given(self, service: str) -> Any:
         """The client handed in (or already made) for ``service``, else None: nothing is created."""
         return self._clients.get(service)
@@ -83,3 +90,16 @@ class Clients:
         if self.region is None:
             self.region = region
         return self
+
+
+class _FirstUse:
+    """A client made by ``clients`` at the first attribute read (``send_message``, ``exceptions``, ``meta``...)."""
+
+    def __init__(self, clients: Clients, service: str) -> None:
+        self._clients = clients
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(getattr(self._clients, self._service), name)
