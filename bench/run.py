@@ -80,7 +80,13 @@ def main() -> None:
     parser.add_argument("--mix-contacts", type=int, default=600, help="contacts in the realistic mix with faults")
     parser.add_argument("--degraded-contacts", type=int, default=100, help="contacts per degraded-Connect run")
     parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench.json", help="where to write the figures")
+    parser.add_argument(
+        "--only-cold-start", action="store_true", help="run section 3 alone (the built package's cold start); no JSON"
+    )
     args = parser.parse_args()
+    if args.only_cold_start:
+        print_targets([cold_start(args.repeats)])
+        return
 
     started = time.perf_counter()
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs; every figure measured in this run\n")
