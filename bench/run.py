@@ -81,7 +81,13 @@ def main() -> None:
     parser.add_argument("--mix-contacts", type=int, default=600, help="contacts in the realistic mix with faults")
     parser.add_argument("--degraded-contacts", type=int, default=100, help="contacts per degraded-Connect run")
     parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench.json", help="where to write the figures")
+    parser.add_argument(
+        "--only-cold-start", action="store_true", help="run section 3 alone (the built package's cold start); no JSON"
+    )
     args = parser.parse_args()
+    if args.only_cold_start:
+        print_targets([cold_start(args.repeats)])
+        return
 
     started = time.perf_counter()
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs; every figure measured in this run\n")
@@ -540,22 +546,28 @@ PROBES = {
 
 
 RUNTIME = {"python": ""}  # set by cold_start: python3.13 (the Lambda runtime), when tools/find-python3.13 finds one
-PACKAGES: dict[bool, Path] = {}  # the built package (host platform): sources only (False), compiled (True)
+# the built package (host platform) as Lambda's sys.path sees it: the function's code, then the layer;
+# sources only (False) or compiled (True)
+PACKAGES: dict[bool, str] = {}
 
 
 def _package(python: str) -> Path:
-    """What ``sam build`` puts in the RouterFunction artifact (functions/requirements.txt installed, then
-    contact_router), installed for this machine's platform: the deployed artifact is arm64, whose compiled
-    extensions (pydantic_core, yaml) cannot load here. The dependencies are cached by requirements."""
+    """What ``sam build`` puts in the RouterFunction artifact (contact_router) and in DependenciesLayer
+    (functions/requirements.txt installed, botocore's models pruned by functions/prune_botocore_data.py),
+    installed for this machine's platform: the deployed artifacts are arm64, whose compiled extensions
+    (pydantic_core, yaml) cannot load here. The layer is cached by requirements and the keep-list."""
     import hashlib
     import shutil
 
-    requirements = (ROOT / "functions" / "requirements.txt").read_bytes()
-    key = hashlib.sha256(requirements + python.encode()).hexdigest()[:12]
-    deps = ROOT / "out" / "bench-package" / key
-    if not (deps / ".done").exists():
-        print(f"   installing functions/requirements.txt for {python} into {deps} (once)")
-        shutil.rmtree(deps, ignore_errors=True)
+    requirements_txt = ROOT / "functions" / "requirements.txt"
+    requirements = requirements_txt.read_bytes()
+    prune = ROOT / "functions" / "prune_botocore_data.py"
+    key = hashlib.sha256(requirements + prune.read_bytes() + python.encode()).hexdigest()[:12]
+    base = ROOT / "out" / "bench-package" / key
+    layer = base / "layer"
+    if not (base / ".done").exists():
+        print(f"   installing functions/requirements.txt for {python} into {layer} (once)")
+        shutil.rmtree(base, ignore_errors=True)
         subprocess.run(
             [
                 python,
@@ -565,27 +577,35 @@ def _package(python: str) -> Path:
                 "--quiet",
                 "--no-compile",
                 "--target",
-                str(deps),
+                str(layer),
                 "-r",
-                "functions/requirements.txt",
+                str(requirements_txt),
             ],
             check=True,
             cwd=ROOT,
             capture_output=True,
         )
-        (deps / ".done").touch()
-    code = deps / "contact_router"
+        subprocess.run([python, str(prune), str(layer)], check=True, capture_output=True)
+        (base / ".done").touch()
+    code = base / "function"
     shutil.rmtree(code, ignore_errors=True)
-    shutil.copytree(ROOT / "functions" / "contact_router", code, ignore=shutil.ignore_patterns("__pycache__"))
-    compiled = deps.with_name("compiled")  # hard links to the same sources, plus __pycache__
+    shutil.copytree(
+        ROOT / "functions" / "contact_router", code / "contact_router", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    compiled = base.with_name(base.name + "-compiled")  # hard links to the same sources, plus __pycache__
     shutil.rmtree(compiled, ignore_errors=True)
-    subprocess.run(["cp", "-al", str(deps), str(compiled)], check=True)
+    subprocess.run(["cp", "-al", str(base), str(compiled)], check=True)
     subprocess.run(
         [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(compiled)],
         check=True,
         capture_output=True,
     )
-    return deps
+    return base
+
+
+def _sys_path(package: Path) -> str:
+    """Lambda's order: the function's code (/var/task), then the layer (/opt/python)."""
+    return f"{package / 'function'}:{package / 'layer'}"
 
 
 def _ships_bytecode() -> bool:
@@ -618,7 +638,7 @@ def _python(
         env["PYTHONPATH"] = str(ROOT)
     elif RUNTIME["python"]:
         python = RUNTIME["python"]
-        env["PYTHONPATH"] = str(PACKAGES[bool(compiled)])
+        env["PYTHONPATH"] = PACKAGES[bool(compiled)]
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # /var/task is read-only: nothing compiled is kept
         env.pop("VIRTUAL_ENV", None)
     return subprocess.run(
@@ -633,7 +653,7 @@ def cold_start(repeats: int) -> Figure:
     if finder.returncode == 0:
         RUNTIME["python"] = f"{finder.stdout.strip()}/python3.13"
         plain = _package(RUNTIME["python"])
-        PACKAGES.update({False: plain, True: plain.with_name("compiled")})
+        PACKAGES.update({False: _sys_path(plain), True: _sys_path(plain.with_name(plain.name + "-compiled"))})
         where = f"built package, python3.13, {'bytecode shipped' if shipped else 'sources only, as sam build ships'}"
     print(f"\n3. cold start: {repeats} rounds of fresh interpreters, probes interleaved ({where})")
     samples: dict[str, list[float]] = {label: [] for label in PROBES}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from contact_router.adapters.affinity_store import AffinityStore
 from contact_router.adapters.aws import FLOW_CONFIG, Clients
@@ -23,22 +24,20 @@ from contact_router.adapters.router_queue import RouterQueue
 from contact_router.adapters.rules_store import RulesProvider, remote_fetcher
 from contact_router.adapters.secrets import secret_loader
 from contact_router.config import Settings
-from contact_router.customers.affinity import AffinityRecorder
 from contact_router.customers.history import HistoryLookup
 from contact_router.errors import ConfigurationError
-from contact_router.flow_app import FlowApp
-from contact_router.models.affinity import AffinityDecision
 from contact_router.models.decision import Decision
-from contact_router.models.supervision import SupervisionDecision
 from contact_router.observability import logger
 from contact_router.record_policy import AffinityApp, RecordPolicy, RouterApp, SupervisionApp
 from contact_router.routing.candidates import customer_profile
 from contact_router.routing.ports import RecheckPort
 from contact_router.routing.router import Router, RouterOptions
-from contact_router.supervision.supervisor import Supervisor, SupervisorOptions
-from contact_router.sweep.schedule import ScheduledSweep
-from contact_router.sweep.settings import SweepSettings
-from contact_router.sweep.sweeper import Sweeper, SweepOptions
+
+if TYPE_CHECKING:  # each function's own modules are imported by its builder only (cold start: the router
+    # never imports the flow's, the supervisor's, the affinity recorder's or the sweep's code)
+    from contact_router.flow_app import FlowApp
+    from contact_router.sweep.schedule import ScheduledSweep
+    from contact_router.sweep.settings import SweepSettings
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -69,7 +68,7 @@ def _connect(
 def _dead_letters(settings: Settings, clients: Clients) -> DeadLetterQueue | None:
     if not settings.dead_letter_queue_url:
         return None
-    return DeadLetterQueue(settings.dead_letter_queue_url, clients.sqs)
+    return DeadLetterQueue(settings.dead_letter_queue_url, clients.lazy_sqs())
 
 
 def _shared(settings: Settings, clients: Clients, *, supervision: bool, clock: Clock, sleep: Sleep) -> _Shared:
@@ -155,7 +154,7 @@ def build_router(
         users=shared.connect,
         rules=shared.rules,
         rechecks=rechecks
-        or (SqsRechecks(settings.router_queue_url, clients.sqs) if settings.router_queue_url else None),
+        or (SqsRechecks(settings.router_queue_url, clients.lazy_sqs()) if settings.router_queue_url else None),
         clock=clock,
         source_ports=source_ports(settings, clients, sleep=sleep),
         # One conditional write per routing episode (routing/episodes.py), on the idempotency table.
@@ -194,7 +193,9 @@ def build_router_app(
         abandon=router.abandon,
         kind=Decision,
         dead_letters=shared.dead_letters,
-        requeue=RouterQueue(settings.router_queue_url, clients.sqs).requeue if settings.router_queue_url else None,
+        requeue=RouterQueue(settings.router_queue_url, clients.lazy_sqs()).requeue
+        if settings.router_queue_url
+        else None,
         max_receive_count=settings.max_receive_count,
     )
 
@@ -203,6 +204,8 @@ def build_flow_app(settings: Settings, clients: Clients | None = None, *, clock:
     """The contact-flow entry point: the router's rules, candidate sources and eligibility, asked before the
     contact is queued. No idempotency guard, re-check queue or pacing (a flow cannot wait): every client has
     FLOW_CONFIG's short timeouts, and throttles fail open."""
+    from contact_router.flow_app import FlowApp
+
     clients = (clients or Clients(config=FLOW_CONFIG)).for_region(settings.region)
     fetch = remote_fetcher(settings.rules, clients.given.get("ssm"), clients.given.get("appconfigdata"))
     rules = RulesProvider(settings.rules, fetch)
@@ -236,6 +239,9 @@ def build_flow_app(settings: Settings, clients: Clients | None = None, *, clock:
 
 
 def build_supervision_app(settings: Settings, clients: Clients | None = None) -> SupervisionApp:
+    from contact_router.models.supervision import SupervisionDecision
+    from contact_router.supervision.supervisor import Supervisor, SupervisorOptions
+
     clients = (clients or Clients()).for_region(settings.region)
     from contact_router.adapters.idempotency import DynamoDBIdempotency  # Powertools: the supervisor's alone
 
@@ -268,6 +274,9 @@ def build_supervision_app(settings: Settings, clients: Clients | None = None) ->
 
 
 def build_affinity_app(settings: Settings, clients: Clients | None = None) -> AffinityApp:
+    from contact_router.customers.affinity import AffinityRecorder
+    from contact_router.models.affinity import AffinityDecision
+
     clients = (clients or Clients()).for_region(settings.region)
     store = _affinity_store(settings, clients)
     if store is None:
@@ -291,6 +300,9 @@ def build_affinity_app(settings: Settings, clients: Clients | None = None) -> Af
 def build_sweep_app(
     settings: SweepSettings, clients: Clients | None = None, *, clock: Clock = time.time, sleep: Sleep = time.sleep
 ) -> ScheduledSweep:
+    from contact_router.sweep.schedule import ScheduledSweep
+    from contact_router.sweep.sweeper import Sweeper, SweepOptions
+
     clients = (clients or Clients()).for_region(settings.region)
     sweeper = Sweeper(
         SweepOptions(

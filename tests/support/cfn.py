@@ -159,13 +159,15 @@ def actions_of(statements: list[dict[str, Any]]) -> set[str]:
 
 
 def packaged_template(template: dict[str, Any] | None = None) -> dict[str, Any]:
-    """template.yaml (or ``template``) as `sam package` hands it to CloudFormation: local CodeUri replaced by an
-    S3 URI."""
+    """template.yaml (or ``template``) as `sam package` hands it to CloudFormation: a function's local CodeUri
+    and a layer's local ContentUri replaced by an S3 URI."""
     template = load_template() if template is None else copy.deepcopy(template)
+    local = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
     for resource in template["Resources"].values():
         props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
-            props["CodeUri"] = f"s3://artifacts-bucket/{props['CodeUri'].strip('/')}.zip"
+        key = local.get(resource["Type"])
+        if key and isinstance(props.get(key), str):
+            props[key] = f"s3://artifacts-bucket/{props[key].strip('/')}.zip"
     return template
 
 

@@ -8,7 +8,7 @@ Clients come from a botocore session rather than ``boto3.client``: boto3's impor
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import botocore.session
 from botocore.config import Config
@@ -165,8 +165,28 @@ class Clients:
         """A copy of the clients handed in (or already made), by name: reading it creates nothing."""
         return self._clients.copy()
 
+    def lazy_sqs(self) -> SQSClient:
+        """The SQS client where an adapter needs it only on some paths (dead letters, re-checks, requeues: none
+        on the happy path): the client handed in or already made, else a stand-in that makes it at its first use.
+        A cold start that sends nothing to SQS never builds the client (about 15 ms)."""
+        made = self._clients.get("sqs")
+        return made if made is not None else cast("SQSClient", _FirstUse(self, "sqs"))
+
     def for_region(self, region: str) -> Clients:
         """The same clients; those not yet created will be for ``region``."""
         if self.region is None:
             self.region = region
         return self
+
+
+class _FirstUse:
+    """A client made by ``clients`` at the first attribute read (``send_message``, ``exceptions``, ``meta``...)."""
+
+    def __init__(self, clients: Clients, service: str) -> None:
+        self._clients = clients
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(getattr(self._clients, self._service), name)

@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-import phonenumbers
-
 from contact_router.models.contact import Contact
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -44,6 +42,8 @@ class CustomerKey:
 
 def is_supported_region(region: str) -> bool:
     """An ISO 3166-1 alpha-2 code libphonenumber has numbering metadata for (GB, US, FR...)."""
+    import phonenumbers  # here, not at the top: a function that never reads a phone number never loads it
+
     return region in phonenumbers.SUPPORTED_REGIONS
 
 
@@ -56,6 +56,8 @@ def normalise_phone(raw: str, default_region: str | None = None) -> str | None:
     is not used as a key rather than guessed. Possible (the length fits the country's plan), not "valid": a
     newly allocated range must not stop matching a customer before the metadata catches up.
     """
+    import phonenumbers  # at the first phone number (see is_supported_region)
+
     candidate = raw.strip()
     if candidate.startswith("00"):
         candidate = "+" + candidate[2:]
