@@ -11,8 +11,8 @@ requests made.
 
 ``--baseline COMMIT`` runs the same measurement on that commit's code (``git archive`` of functions/, tools/ and
 samples/world.yaml into a temporary folder) and on the working tree, each in a fresh subprocess, alternating
-``--repeat`` times, and prints the median of the per-pair ratios: the two side by side in one run, on the same machine load (a
-shared machine's load drifts over minutes, so pairs are compared, not totals). A benchmark, not a test.
+``--repeat`` times, and prints the median of the per-pair ratios: the two side by side in one run, on the same
+machine load (a shared machine's load drifts over minutes, so pairs are compared, not totals). A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -130,7 +130,9 @@ def compare(commit: str, rows: int, repeat: int) -> None:
     ratios: list[list[float]] = [[], []]
     with tempfile.TemporaryDirectory() as folder:
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit, "functions", "tools", "samples/world.yaml"], check=True, capture_output=True
+            ["git", "-C", str(ROOT), "archive", commit, "functions", "tools", "samples/world.yaml"],
+            check=True,
+            capture_output=True,
         ).stdout
         subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
         for _ in range(repeat):
