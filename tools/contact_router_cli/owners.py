@@ -1,7 +1,8 @@
 """Account owners: ``contact-router owners import|export|delete``.
 
 CSV with a header ``key_type,key,owner``: key_type is phone, email, customer_id or profile; key the
-customer's phone number (E.164 after normalisation), email address, CustomerId or Customer Profiles id;
+customer's phone number (E.164 after normalisation; one written without its country code needs a phone region,
+the router's PHONE_DEFAULT_REGION), email address, CustomerId or Customer Profiles id;
 owner a user id, user ARN or username of the instance (resolved and checked). Keys are stored only as
 keyed hashes, so an export gives hashes, never addresses.
 
