@@ -9,10 +9,10 @@ Prints rows per CPU-second (everything runs in this one thread: moto, the emulat
 what a shared machine's load disturbs least) and per wall-clock second for both runs, and the DynamoDB
 requests made.
 
-``--baseline COMMIT`` runs the same measurement on that commit's code (``git archive`` of functions/ and tools/
-into a temporary folder) and on the working tree, each in a fresh subprocess, alternating ``--repeat`` times,
-and prints the median of the per-pair ratios: the two side by side in one run, on the same machine load (a
-shared machine's load drifts over minutes, so pairs are compared, not totals). A benchmark, not a test.
+``--baseline COMMIT`` runs the same measurement on that commit's code (``git archive`` of functions/, tools/ and
+samples/world.yaml into a temporary folder) and on the working tree, each in a fresh subprocess, alternating
+``--repeat`` times, and prints the median of the per-pair ratios: the two side by side in one run, on the same
+machine load (a shared machine's load drifts over minutes, so pairs are compared, not totals). A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ class CountingClient:
         return counted
 
 
-def measure(rows: int) -> list[float]:
+def measure(rows: int, world: Path) -> list[float]:
     """Rows per second of the first and the second import, printed as they come."""
-    emulator = ConnectEmulator(World.from_file(ROOT / "samples" / "world.yaml"))
+    emulator = ConnectEmulator(World.from_file(world))
     figures = []
     with tempfile.TemporaryDirectory() as folder, mock_aws():
         path = Path(folder) / "owners.csv"
@@ -111,10 +111,12 @@ def measure(rows: int) -> list[float]:
 
 
 def in_subprocess(source: Path, label: str, rows: int) -> list[float]:
-    """The measurement on the code under ``source`` (functions/ and tools/), in a fresh interpreter."""
+    """The measurement on the code under ``source`` (functions/ and tools/), in a fresh interpreter, with the
+    owners resolved against that code's own samples/world.yaml (an older emulator cannot read a newer world)."""
     env = {**os.environ, "PYTHONPATH": f"{source}/functions{os.pathsep}{source}/tools"}
+    world = source / "samples" / "world.yaml"
     out = subprocess.run(
-        [sys.executable, __file__, "--rows", str(rows), "--label", label],
+        [sys.executable, __file__, "--rows", str(rows), "--label", label, "--world", str(world)],
         env=env,
         check=True,
         capture_output=True,
@@ -128,7 +130,9 @@ def compare(commit: str, rows: int, repeat: int) -> None:
     ratios: list[list[float]] = [[], []]
     with tempfile.TemporaryDirectory() as folder:
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit, "functions", "tools"], check=True, capture_output=True
+            ["git", "-C", str(ROOT), "archive", commit, "functions", "tools", "samples/world.yaml"],
+            check=True,
+            capture_output=True,
         ).stdout
         subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
         for _ in range(repeat):
@@ -147,12 +151,13 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="COMMIT", help="Compare this commit's code with the working tree.")
     parser.add_argument("--repeat", type=int, default=3, help="Pairs of runs with --baseline (default 3).")
     parser.add_argument("--label", default="working tree", help=argparse.SUPPRESS)
+    parser.add_argument("--world", type=Path, default=ROOT / "samples" / "world.yaml", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline:
         compare(args.baseline, args.rows, args.repeat)
         return
     print(f"owners import, {args.rows} rows, moto DynamoDB (in-process), emulator owners -- {args.label}", flush=True)
-    measure(args.rows)
+    measure(args.rows, args.world)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,9 @@ def test_owners_csv_with_three_bad_rows_among_1000(harness: Harness, tmp_path: P
     report = import_owners(path, store, SECRET.encode(), resolver)
     assert (report.rows, report.stored, report.unchanged) == (1000, 0, 0)
     assert [line for line, _ in report.bad] == [101, 502, 903]
-    assert report.bad[0][1] == "invalid phone key (E.164, e.g. +447700900123)"
+    assert report.bad[0][1] == (
+        "phone number without a country code: write it in E.164 (e.g. +447700900123) or pass --phone-region"
+    )
     assert report.bad[1][1] == "owner 'nobody.here' is not a user of this instance"
     assert report.bad[2][1].startswith("unknown key_type 'fax'")
     assert harness.dynamodb.scan(TableName=AFFINITY_TABLE, Select="COUNT")["Count"] == 0
@@ -187,7 +189,7 @@ def test_owners_commands_against_aws_endpoints(
         refused = CliRunner().invoke(main, ["owners", "import", *args, *instance, str(path)])
         # THEN a bad line makes the command fail before anything is written
         assert refused.exit_code == 2
-        assert f"error: {path}:3: invalid phone key" in refused.output
+        assert f"error: {path}:3: phone number without a country code" in refused.output
         assert f"{path}: 1 bad line(s) among 2 row(s); nothing was written" in refused.output
         assert harness.dynamodb.scan(TableName=AFFINITY_TABLE, Select="COUNT")["Count"] == 0
         # WHEN the line is fixed  THEN the file is imported

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from contact_router.adapters.affinity_store import BATCH_ATTEMPTS, MAX_BATCH_WRITES, AffinityStore
 from contact_router.adapters.connect import ConnectGateway
+from contact_router.customers.keys import CustomerKey, KeyKind, digest
 from contact_router.errors import TransientError
 from contact_router_cli.main import MAX_REPORTED_LINES, main
 from contact_router_cli.owners import (
@@ -36,9 +38,12 @@ class CountingClient:
     """The moto DynamoDB client, counting requests; ``fail_writes_after`` makes later BatchWriteItem calls fail
     as DynamoDB would when the table is throttled past botocore's retries."""
 
-    def __init__(self, client: Any, fail_writes_after: int | None = None, unprocessed: int = 0) -> None:
+    def __init__(
+        self, client: Any, fail_writes_after: int | None = None, unprocessed: int = 0, deny: str | None = None
+    ) -> None:
         self._client = client
         self.calls: Counter[str] = Counter()
+        self.deny = deny  # refuse this operation with AccessDeniedException, as IAM would
         self.fail_writes_after = fail_writes_after
         self.unprocessed = unprocessed  # the next N BatchWriteItem calls leave their last item unprocessed
 
@@ -47,6 +52,11 @@ class CountingClient:
 
     def batch_get_item(self, **kwargs: Any) -> Any:
         self.calls["BatchGetItem"] += 1
+        if self.deny == "BatchGetItem":
+            from botocore.exceptions import ClientError
+
+            error = {"Code": "AccessDeniedException", "Message": "not authorized to perform: dynamodb:BatchGetItem"}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, "BatchGetItem")
         return self._client.batch_get_item(**kwargs)
 
     def batch_write_item(self, **kwargs: Any) -> Any:
@@ -243,3 +253,160 @@ def test_a_throttled_owner_lookup_is_not_an_unknown_owner(
     with pytest.raises(TransientError):
         import_owners(path, AffinityStore(AFFINITY_TABLE, harness.dynamodb), SECRET.encode(), resolver)
     assert items(harness) == 0
+
+
+# ------------------------------------------------------------------------------ national phone numbers
+def test_a_national_number_needs_a_phone_region(resolver: OwnerResolver, tmp_path: Path) -> None:
+    # GIVEN numbers as a UK spreadsheet holds them: national format, and one in E.164
+    path = tmp_path / "owners.csv"
+    path.write_bytes(
+        HEADER + b"phone,020 7946 0000,dana\n" + b"phone,+44 20 7946 0001,sam\n" + b"phone,07700 900123,sam\n"
+    )
+    # WHEN checked without a region  THEN each national number is a bad line saying what to do
+    assert check_file(path, SECRET.encode(), resolver).bad == [
+        (2, NATIONAL_WITHOUT_REGION),
+        (4, NATIONAL_WITHOUT_REGION),
+    ]
+    # WHEN checked with --phone-region GB  THEN they are the E.164 keys the router derives from the contact
+    checked = check_file(path, SECRET.encode(), resolver, phone_region="GB")
+    assert checked.bad == []
+    expected = [digest(CustomerKey(KeyKind.PHONE, e164), SECRET.encode()) for e164 in PHONES]
+    assert [row.key_hash for row in checked.rows] == expected
+
+
+def test_a_national_number_and_its_e164_spelling_are_the_same_key(resolver: OwnerResolver, tmp_path: Path) -> None:
+    path = tmp_path / "owners.csv"
+    path.write_bytes(
+        HEADER + b"phone,+44 20 7946 0000,dana\n" + b"phone,(020) 7946-0000,sam\n" + b"phone,020 7946 00000000000,sam\n"
+    )
+    assert check_file(path, SECRET.encode(), resolver, phone_region="GB").bad == [
+        (3, "the same customer key as line 2 (with another owner); give each key once"),
+        (4, "invalid phone key for --phone-region GB (E.164, e.g. +447700900123)"),
+    ]
+
+
+def test_the_command_takes_the_phone_region_from_the_routers_setting(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "owners.csv"
+    path.write_bytes(HEADER + b"phone,020 7946 0000,dana\n" + b"phone,07700 900123,sam\n")
+    # WHEN imported with --phone-region GB  THEN both are stored under their E.164 keys
+    result = run_import(harness, monkeypatch, path, "--phone-region", "gb")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == f"{path}: 2 row(s): 2 stored, 0 unchanged"
+    stored = AffinityStore(AFFINITY_TABLE, harness.dynamodb).owner_ids_of(
+        [digest(CustomerKey(KeyKind.PHONE, e164), SECRET.encode()) for e164 in ("+442079460000", "+447700900123")]
+    )
+    assert len(stored) == 2
+    # WHEN PHONE_DEFAULT_REGION (the router's setting) is GB  THEN it is the default: the rerun finds them stored
+    monkeypatch.setenv("PHONE_DEFAULT_REGION", "GB")
+    again = run_import(harness, monkeypatch, path)
+    assert again.output.splitlines()[-1] == f"{path}: 2 row(s): 0 stored, 2 unchanged"
+    # WHEN the region is not a country  THEN one line, exit 2, nothing read
+    monkeypatch.delenv("PHONE_DEFAULT_REGION")
+    wrong = run_import(harness, monkeypatch, path, "--phone-region", "UK")
+    assert (wrong.exit_code, wrong.output.splitlines()) == (
+        2,
+        ["Error: --phone-region must be an ISO 3166-1 alpha-2 country code such as GB or US, got 'UK'"],
+    )
+
+
+def test_without_a_region_the_command_reports_national_numbers(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PHONE_DEFAULT_REGION", raising=False)
+    path = tmp_path / "owners.csv"
+    path.write_bytes(HEADER + good_rows(2) + b"phone,020 7946 0000,dana\n")
+    result = run_import(harness, monkeypatch, path)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"error: {path}:4: {NATIONAL_WITHOUT_REGION}",
+        f"{path}: 1 bad line(s) among 3 row(s); nothing was written (fix them and run again)",
+    ]
+    assert items(harness) == 0
+
+
+# ----------------------------------------------------------------- expected failures: one line, exit 2
+def test_a_missing_table_is_one_line_and_exit_2(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "owners.csv"
+    path.write_bytes(HEADER + good_rows(3))
+    line = one_line_failure(run_import(harness, monkeypatch, path, table="no-such-table"))
+    assert line.startswith(f"Error: {path}: writing stopped after line 0 (0 stored, 0 unchanged): no such DynamoDB ")
+    assert "check --table (stack output AffinityTableName)" in line
+    assert line.endswith("; run the same command again to resume")
+
+
+def test_access_denied_is_one_line_and_exit_2(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "owners.csv"
+    path.write_bytes(HEADER + good_rows(3))
+    with_dynamodb(monkeypatch, lambda client: CountingClient(client, deny="BatchGetItem"))
+    line = one_line_failure(run_import(harness, monkeypatch, path))
+    assert "access denied to BatchGetItem: your IAM identity needs permission for BatchGetItem" in line
+    assert items(harness) == 0
+
+
+def test_a_write_stopped_part_way_is_one_line_exit_2_and_says_where(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "owners.csv"
+    path.write_bytes(HEADER + good_rows(300))
+    with_dynamodb(monkeypatch, lambda client: CountingClient(client, fail_writes_after=4))
+    line = one_line_failure(run_import(harness, monkeypatch, path))
+    assert line.startswith(f"Error: {path}: writing stopped after line 101 (100 stored, 0 unchanged): AWS throttled")
+    assert line.endswith("; run the same command again to resume")
+
+
+def test_a_throttled_owner_lookup_is_one_line_and_exit_2(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "owners.csv"
+    path.write_bytes(HEADER + good_rows(3))
+    harness.emulator.faults.fail_next("SearchUsers", "ThrottlingException", times=100)
+    line = one_line_failure(run_import(harness, monkeypatch, path))
+    assert line.startswith(f"Error: {path}: cannot check the owners: AWS throttled or failed SearchUsers")
+    assert line.endswith("; nothing was written")
+    assert items(harness) == 0
+
+
+NATIONAL_WITHOUT_REGION = (
+    "phone number without a country code: write it in E.164 (e.g. +447700900123) or pass --phone-region"
+)
+PHONES = ("+442079460000", "+442079460001", "+447700900123")
+
+
+def run_import(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, path: Path, *options: str, table: str = AFFINITY_TABLE
+) -> Result:
+    """``contact-router owners import`` through its real entry point (moto DynamoDB, the emulator's Connect)."""
+    args = ["--table", table, "--secret-arn", harness.env["CUSTOMER_KEY_SECRET_ARN"], "--region", "eu-west-2"]
+    with harness.emulator.serve() as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", url)
+        return CliRunner().invoke(
+            main,
+            ["owners", "import", *args, "--instance-arn", harness.emulator.instance_arn, *options, str(path)],
+            catch_exceptions=False,
+        )
+
+
+def one_line_failure(result: Result) -> str:
+    lines = result.output.splitlines()
+    assert (result.exit_code, len(lines)) == (2, 1), result.output
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+def with_dynamodb(monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Any], Any]) -> None:
+    """The command's DynamoDB client wrapped (e.g. to refuse a call as AWS would)."""
+    from contact_router.adapters import aws
+
+    real = aws.client
+
+    def client(service: str, *args: Any, **kwargs: Any) -> Any:
+        made = real(service, *args, **kwargs)
+        return wrap(made) if service == "dynamodb" else made
+
+    monkeypatch.setattr(aws, "client", client)

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from contact_router.customers.history import HistoryLookup
-from contact_router.customers.keys import CustomerKey, KeyKind, customer_keys, digest, normalise_email, normalise_phone
+from contact_router.customers.keys import (
+    CustomerKey,
+    KeyKind,
+    customer_keys,
+    digest,
+    digester,
+    normalise_email,
+    normalise_phone,
+)
 from contact_router.models.affinity import LastAgent, Owner
 from contact_router.models.contact import Contact
 from contact_router.models.decision import Outcome, Verdict
@@ -225,3 +233,11 @@ def test_the_default_phone_country_is_a_validated_setting() -> None:
     assert err.value.problems == [
         "PHONE_DEFAULT_REGION must be an ISO 3166-1 alpha-2 country code such as GB or US, got 'UK'"
     ]
+
+
+def test_the_bulk_digester_gives_the_routers_hashes() -> None:
+    # The owners import hashes with ``digester``, the router with ``digest``: a difference would match no one.
+    keys = [CustomerKey(kind, f"value-{kind.value}-{n}") for kind in KeyKind for n in range(3)]
+    hash_key = digester(SECRET)
+    assert [hash_key(key) for key in keys] == [digest(key, SECRET) for key in keys]
+    assert digester(b"another-secret")(keys[0]) != digest(keys[0], SECRET)

@@ -523,13 +523,38 @@ secret_option = click.option(
 )
 
 
+def _phone_region(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from contact_router.customers.keys import is_supported_region
+
+    region = (value or "").strip().upper() or None
+    if region is not None and not is_supported_region(region):
+        raise OperatorError(
+            f"--phone-region must be an ISO 3166-1 alpha-2 country code such as GB or US, got {value!r}"
+        )
+    return region
+
+
+phone_region_option = click.option(
+    "--phone-region",
+    envvar="PHONE_DEFAULT_REGION",
+    show_envvar=True,
+    callback=_phone_region,
+    help="Read phone numbers written without a country code (020 7946 0000) as numbers of this country "
+    "(e.g. GB). Use the router's PHONE_DEFAULT_REGION (the default), or its keys will not match. Without one, "
+    "such a number is a bad line.",
+)
+
+
 @owners.command("import")
 @table_option
 @secret_option
 @region_option
 @click.option("--instance-arn", required=True, help="The Connect instance whose users own the customers.")
+@phone_region_option
 @click.argument("csv_file", type=existing_file)
-def owners_import(table: str, secret_arn: str, region: str | None, instance_arn: str, csv_file: Path) -> None:
+def owners_import(
+    table: str, secret_arn: str, region: str | None, instance_arn: str, phone_region: str | None, csv_file: Path
+) -> None:
     """Load CSV_FILE (key_type,key,owner) into the affinity table.
 
     The whole file is checked first: if any line is bad, each is reported with its number and nothing is
@@ -541,17 +566,21 @@ def owners_import(table: str, secret_arn: str, region: str | None, instance_arn:
     store, secret = _owner_store(table, secret_arn, region)
     settings = Settings.for_instance(instance_arn)
     connect = ConnectGateway(aws.Clients(settings.region).connect, settings.instance_id)
+    resolver = OwnerResolver(connect, settings.instance_arn)
     try:
         with _progress() as progress:
-            report = import_owners(csv_file, store, secret, OwnerResolver(connect, settings.instance_arn), progress)
+            report = import_owners(csv_file, store, secret, resolver, progress, phone_region)
+    except OSError as exc:
+        raise OperatorError(f"{csv_file}: cannot read the file: {exc.strerror or exc}") from exc
     except OwnersWriteError as exc:
         done = exc.report
-        raise click.ClickException(
+        raise OperatorError(
             f"{csv_file}: writing stopped after line {done.last_line} ({done.stored} stored, {done.unchanged} "
-            f"unchanged): {exc}; run the same command again to resume"
+            f"unchanged): {aws_message(exc) or exc}; run the same command again to resume"
         ) from exc
     except ContactRouterError as exc:
-        raise click.ClickException(f"{csv_file}: cannot check the owners: {exc.message}; nothing was written") from exc
+        why = aws_message(exc) or exc.message
+        raise OperatorError(f"{csv_file}: cannot check the owners: {why}; nothing was written") from exc
     if report.bad:
         _refuse(csv_file, report.bad, report.rows)
     click.echo(f"{csv_file}: {report.rows} row(s): {report.stored} stored, {report.unchanged} unchanged")
@@ -578,8 +607,9 @@ def owners_export(table: str, region: str | None, output: Path | None) -> None:
 @table_option
 @secret_option
 @region_option
+@phone_region_option
 @click.argument("csv_file", type=existing_file)
-def owners_delete(table: str, secret_arn: str, region: str | None, csv_file: Path) -> None:
+def owners_delete(table: str, secret_arn: str, region: str | None, phone_region: str | None, csv_file: Path) -> None:
     """Delete the owner mappings of the customer keys in CSV_FILE (same format; the owner column is ignored).
 
     Checked first like an import: if any line is bad, nothing is deleted (exit 2).
@@ -590,9 +620,12 @@ def owners_delete(table: str, secret_arn: str, region: str | None, csv_file: Pat
     store, secret = _owner_store(table, secret_arn, region)
     try:
         with _progress() as progress:
-            deleted, missing, bad = delete_owners(csv_file, store, secret, progress)
+            deleted, missing, bad = delete_owners(csv_file, store, secret, progress, phone_region)
+    except OSError as exc:
+        raise OperatorError(f"{csv_file}: cannot read the file: {exc.strerror or exc}") from exc
     except ContactRouterError as exc:
-        raise click.ClickException(f"{csv_file}: deleting stopped: {exc.message}; run it again to finish") from exc
+        why = aws_message(exc) or exc.message
+        raise OperatorError(f"{csv_file}: deleting stopped: {why}; run it again to finish") from exc
     if bad:
         _refuse(csv_file, bad, None)
     click.echo(f"{csv_file}: {deleted} deleted, {missing} not found")
