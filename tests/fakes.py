@@ -11,7 +11,7 @@ from contact_router.errors import PermanentError
 from contact_router.models.agent import AgentState, QueueMembership, UserRef
 from contact_router.models.contact import Contact
 from contact_router.routing.candidates import Lookup
-from contact_router.routing.episodes import Claim, Hold
+from contact_router.routing.episodes import Claim, Guard, Hold
 from contact_router.rules.loader import parse_rules
 from contact_router.rules.model import CandidateSource, RulesFile
 
@@ -162,13 +162,13 @@ class MemoryEpisodes:
             del self.items[episode]
             self.released.append(episode)
 
-    def guard_association(self, episode: str, owner: str | None, token: str) -> bool:
+    def guard_association(self, episode: str, owner: str | None, token: str) -> Guard:
         self.writes += 1
         held = self.items.get(episode)
         if held is not None and ("association" in held or (owner and held["owner"] not in ("", owner))):
-            return False
+            return Guard.AGAIN if held.get("association") == token else Guard.TAKEN
         self.items.setdefault(episode, {"owner": owner or "", "lease_until": 0, "claimed_at": 0})["association"] = token
-        return True
+        return Guard.WON
 
     def release_association(self, episode: str, token: str) -> None:
         self.writes += 1

@@ -19,7 +19,7 @@ from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
 from contact_router.models.decision import Outcome
 from contact_router.records import parse_record
-from contact_router.routing.episodes import Delivery, Hold, episode_key
+from contact_router.routing.episodes import Delivery, Guard, Hold, episode_key
 from contact_router.routing.fallback import Recheck
 from contact_router.routing.ports import EpisodePort
 from contact_router.routing.router import Router, RouterOptions
@@ -281,14 +281,15 @@ def test_store_release_frees_the_episode_for_anyone(store: EpisodePort) -> None:
 
 def test_store_one_association_guard_per_episode(store: EpisodePort) -> None:
     store.claim("c1#1", "m-1", NOW + 30)
-    assert store.guard_association("c1#1", "m-9", "t0") is False  # not the episode's owner
-    assert store.guard_association("c1#1", "m-1", "t1") is True
-    assert store.guard_association("c1#1", "m-1", "t2") is False
+    assert store.guard_association("c1#1", "m-9", "t0") is Guard.TAKEN  # not the episode's owner
+    assert store.guard_association("c1#1", "m-1", "t1") is Guard.WON
+    assert store.guard_association("c1#1", "m-1", "t2") is Guard.TAKEN
+    assert store.guard_association("c1#1", "m-1", "t1") is Guard.AGAIN  # the same attempt, again
     store.release_association("c1#1", "t2")  # not the holder's token: kept
-    assert store.guard_association("c1#1", None, "t3") is False
+    assert store.guard_association("c1#1", None, "t3") is Guard.TAKEN
     store.release_association("c1#1", "t1")
-    assert store.guard_association("c1#1", "m-1", "t4") is True
-    assert store.guard_association("c9#1", None, "t5") is True  # no claim (expired): the guard alone
+    assert store.guard_association("c1#1", "m-1", "t4") is Guard.WON
+    assert store.guard_association("c9#1", None, "t5") is Guard.WON  # no claim (expired): the guard alone
 
 
 def test_a_throttled_chain_attempt_gives_its_guard_back(clock: Clock) -> None:
@@ -304,9 +305,9 @@ def test_a_throttled_chain_attempt_gives_its_guard_back(clock: Clock) -> None:
 
 
 def test_store_a_guard_given_back_without_a_claim_can_be_taken_again(store: EpisodePort) -> None:
-    assert store.guard_association("c1#1", "m-1", "t1") is True
+    assert store.guard_association("c1#1", "m-1", "t1") is Guard.WON
     store.release_association("c1#1", "t1")
-    assert store.guard_association("c1#1", "m-1", "t2") is True
+    assert store.guard_association("c1#1", "m-1", "t2") is Guard.WON
 
 
 def test_a_chain_guards_the_episode_its_owner_claimed(clock: Clock) -> None:
@@ -326,3 +327,18 @@ def test_a_chain_guards_the_episode_its_owner_claimed(clock: Clock) -> None:
     again_event, again = parse_record(message)
     assert r.route(again_event, again, delivery=delivery("r-1")).outcome is Outcome.ASSOCIATED
     assert episodes.items[episode_key("c1", ENQUEUED)]["association"].startswith("m-1#")
+
+
+def test_a_chain_attempt_whose_answer_was_lost_is_not_tried_again_but_ends(clock: Clock) -> None:
+    # GIVEN a re-check whose association ended in a 5xx (Connect may have applied it)
+    connect = FakeConnect(contacts={"c1": queued()}, states={DANA: available(DANA)})
+    connect.associate_error = TransientError("connect_unavailable", "500")
+    episodes = MemoryEpisodes(clock)
+    r = router(connect, episodes, clock)
+    with pytest.raises(TransientError):
+        r.route(event(None), recheck(0, 1), delivery=delivery("r-1"))
+    connect.associate_error = None
+    # WHEN SQS delivers it again THEN it ends the wait with a reason, without a second attempt
+    decision = r.route(event(None), recheck(0, 1), delivery=delivery("r-1"))
+    assert (decision.outcome, decision.reason) == (Outcome.NO_ELIGIBLE_AGENT, "resumed_after_failure")
+    assert connect.count("AssociateContactWithUser") == 1

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contact_router.errors import TransientError
-from contact_router.routing.episodes import Claim, Hold
+from contact_router.routing.episodes import Claim, Guard, Hold
 
 if TYPE_CHECKING:
     from types_boto3_dynamodb import DynamoDBClient
@@ -84,7 +84,7 @@ class DynamoDBEpisodes:
         except BotoCoreError as exc:
             raise _unavailable("episode claim not released", exc) from exc
 
-    def guard_association(self, episode: str, owner: str | None, token: str) -> bool:
+    def guard_association(self, episode: str, owner: str | None, token: str) -> Guard:
         condition = "attribute_not_exists(#assoc)"
         values: dict[str, Any] = {":token": {"S": token}, ":expiry": {"N": str(int(self._clock()) + self._ttl)}}
         names = dict(_NAMES)
@@ -103,14 +103,16 @@ class DynamoDBEpisodes:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
-                return False
+                held = cast(dict[str, Any], exc.response.get("Item") or {})
+                return Guard.AGAIN if _text(held, "association") == token else Guard.TAKEN
             raise _unavailable("association guard not written", exc) from exc
         except BotoCoreError as exc:
             raise _unavailable("association guard not written", exc) from exc
-        return True
+        return Guard.WON
 
     def release_association(self, episode: str, token: str) -> None:
         try:

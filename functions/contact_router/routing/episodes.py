@@ -38,6 +38,14 @@ class Hold(StrEnum):
     UNGUARDED = "unguarded"  # no episode store configured (local runs without a table): no guarantee
 
 
+class Guard(StrEnum):
+    """The answer of the association guard (a path that is not a fresh claim, before associating)."""
+
+    WON = "won"  # this attempt is the episode's one association attempt
+    AGAIN = "again"  # this same attempt got it before and its outcome is unknown (timeout, 5xx): not tried again
+    TAKEN = "taken"  # another attempt has it
+
+
 @dataclass(frozen=True)
 class Delivery:
     """The SQS delivery that carries a record: it is the owner a claim names."""

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from contact_router.customers.history import CustomerHistory
 from contact_router.models.agent import AgentState, QueueMembership, UserRef
 from contact_router.models.contact import Contact
-from contact_router.routing.episodes import Claim
+from contact_router.routing.episodes import Claim, Guard
 from contact_router.rules.model import RulesFile
 
 
@@ -90,8 +90,8 @@ class EpisodePort(Protocol):
         """Give the claim back (a transient failure, a record not started): the next delivery starts afresh."""
         ...
 
-    def guard_association(self, episode: str, owner: str | None, token: str) -> bool:
-        """The episode's one association attempt, for paths that are not a FRESH claim: True for the first."""
+    def guard_association(self, episode: str, owner: str | None, token: str) -> Guard:
+        """The episode's one association attempt, for paths that are not a FRESH claim: WON for the first."""
         ...
 
     def release_association(self, episode: str, token: str) -> None:

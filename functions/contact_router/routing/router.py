@@ -31,7 +31,7 @@ from contact_router.routing.attributes import with_attributes
 from contact_router.routing.batch import BatchPrefetch, Prepared, SharedAgentStates
 from contact_router.routing.candidates import Lookup, collect
 from contact_router.routing.eligibility import judge, not_in_queue, profiles_to_check
-from contact_router.routing.episodes import Claim, Delivery, Hold, episode_key, lease_until, same_queuing
+from contact_router.routing.episodes import Claim, Delivery, Guard, Hold, episode_key, lease_until, same_queuing
 from contact_router.routing.fallback import (
     PREFERABLE,
     LeaveToQueue,
@@ -416,11 +416,22 @@ class Router:
         # a fresh claim is this delivery's alone; any other path takes the episode's association guard first.
         token = f"{claim.owner or 'chain'}#{recheck.step if recheck else '-'}#{recheck.attempt if recheck else '-'}"
         guarded = not claim.may_associate_unguarded and self.episodes is not None
-        if (
-            guarded
-            and self.episodes is not None
-            and not self.episodes.guard_association(claim.episode, claim.owner or None, token)
-        ):
+        guard = (
+            self.episodes.guard_association(claim.episode, claim.owner or None, token)
+            if guarded and self.episodes is not None
+            else Guard.WON
+        )
+        if guard is Guard.AGAIN:
+            # This same re-check tried before and Connect's answer was lost (timeout, 5xx): not tried again.
+            return replace(
+                base,
+                outcome=Outcome.NO_ELIGIBLE_AGENT,
+                reason="resumed_after_failure",
+                fallback="queue",
+                detail="this re-check's earlier association attempt ended without Connect's answer (it may have "
+                "associated): left with its queue, not tried again",
+            )
+        if guard is Guard.TAKEN:
             return replace(
                 base,
                 outcome=Outcome.DUPLICATE,
