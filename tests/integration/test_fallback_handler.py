@@ -87,9 +87,10 @@ def test_another_agent_takes_it_during_the_wait(waiting: Any, caplog: pytest.Log
     harness, app, rechecks, contact_id = waiting
     harness.emulator.schedule(15, contact=contact_id, connect_to="sam")
     decisions = run_until_settled(harness, app, rechecks, contact_id, caplog)
-    assert [d["outcome"] for d in decisions] == ["Waiting", "Waiting", "NotWaiting"]
+    # the re-checks ask about dana alone (GetCurrentUserData) and read the contact every third attempt
+    assert [d["outcome"] for d in decisions] == ["Waiting", "Waiting", "Waiting", "NotWaiting"]
     assert decisions[-1]["reason"] == "connected_to_agent"
-    assert len(rechecks.sent) == 2, "no re-check after the contact was taken"
+    assert len(rechecks.sent) == 3, "no re-check after the contact was taken"
     assert harness.emulator.associations == []
 
 

@@ -37,9 +37,16 @@ def make_dry_run(target: str, artifacts: str) -> str:
 FUNCTIONS = sorted(resources_of("AWS::Serverless::Function"))
 
 
-def test_the_template_has_the_five_functions() -> None:
+def test_the_template_has_the_six_functions() -> None:
     # Given the template / Then the list below is every function (a new one gets the same checks)
-    assert FUNCTIONS == ["AffinityFunction", "FlowFunction", "RouterFunction", "SupervisionFunction", "SweepFunction"]
+    assert FUNCTIONS == [
+        "AffinityFunction",
+        "FlowFunction",
+        "RouterFunction",
+        "RulesValidatorFunction",
+        "SupervisionFunction",
+        "SweepFunction",
+    ]
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -32,16 +33,16 @@ def test_clients_are_made_once_at_first_use_and_handed_in_ones_are_kept() -> Non
 def test_a_lazy_client_is_made_at_its_first_use_only() -> None:
     # GIVEN clients for a Region and a stand-in for SQS
     clients = Clients().for_region("eu-west-2")
-    sqs = clients.lazy("sqs")
+    sqs = clients.lazy_sqs()
     # THEN no SQS client exists until the stand-in is used
-    assert clients.given("sqs") is None
+    assert clients.given.get("sqs") is None
     # WHEN it is used / THEN the one SQS client of these clients answers, made for the Region
     assert sqs.meta.region_name == "eu-west-2"
-    assert clients.given("sqs") is clients.sqs
+    assert clients.given.get("sqs") is clients.sqs
     assert sqs.exceptions is clients.sqs.exceptions
     # AND a handed-in client is returned as it is
-    given = object()
-    assert Clients(sqs=given).lazy("sqs") is given
+    given: Any = object()
+    assert Clients(sqs=given).lazy_sqs() is given
 
 
 def test_the_router_app_makes_no_sqs_client_until_it_sends_something() -> None:
@@ -59,11 +60,12 @@ def test_the_router_app_makes_no_sqs_client_until_it_sends_something() -> None:
             "ROUTER_QUEUE_URL": "https://sqs.eu-west-2.amazonaws.com/123456789012/events",
         }
     )
-    clients = Clients(connect=object(), dynamodb=object())
+    handed: Any = object()
+    clients = Clients(connect=handed, dynamodb=handed)
     # WHEN the app is built
     build_router_app(settings, clients)
     # THEN no SQS client was made (the happy path sends nothing to SQS)
-    assert clients.given("sqs") is None
+    assert clients.given.get("sqs") is None
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contact_router.adapters import aws
 from contact_router.rules.loader import MAX_RULES_BYTES, RulesError, parse_rules, rules_version
@@ -33,6 +33,10 @@ PREDEFINED_STRATEGIES = (
     "AppConfig.Linear20PercentEvery6Minutes",
     "AppConfig.Canary10Percent20Minutes",
 )
+if TYPE_CHECKING:
+    from types_boto3_appconfig import AppConfigClient
+    from types_boto3_ssm import SSMClient
+
 IN_PROGRESS = frozenset({"VALIDATING", "DEPLOYING", "BAKING"})
 CONTENT_TYPE = "application/x-yaml"
 MAX_FILE_BYTES = MAX_RULES_BYTES  # larger files are refused before they are read
@@ -64,7 +68,7 @@ def checked(data: bytes, source: str) -> str:
 class SsmTarget:
     """One SSM parameter holding the rules (RulesSsmParameterName)."""
 
-    client: Any
+    client: SSMClient
     name: str
 
     def publish(self, data: bytes, source: str) -> dict[str, Any]:
@@ -132,7 +136,7 @@ class SsmTarget:
     def _history(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for page in self.client.get_paginator("get_parameter_history").paginate(Name=self.name, WithDecryption=True):
-            items.extend(page.get("Parameters", []))
+            items.extend(dict(h) for h in page.get("Parameters", []))
         return sorted(items, key=lambda h: int(h["Version"]))
 
 
@@ -151,7 +155,7 @@ def parse_appconfig(spec: str) -> tuple[str, str, str]:
 class AppConfigTarget:
     """One hosted configuration profile deployed to one environment."""
 
-    client: Any
+    client: AppConfigClient
     application: str
     environment: str
     profile: str
@@ -256,13 +260,19 @@ class AppConfigTarget:
     def _deployments(self) -> list[dict[str, Any]]:
         """This profile's deployments to the environment, oldest first (the environment may carry others)."""
         items: list[dict[str, Any]] = []
-        token: dict[str, str] = {}
+        token: str | None = None
         while True:
-            page = self.client.list_deployments(ApplicationId=self.application, EnvironmentId=self.environment, **token)
-            items.extend(page.get("Items", []))
-            if not page.get("NextToken"):
+            page = (
+                self.client.list_deployments(
+                    ApplicationId=self.application, EnvironmentId=self.environment, NextToken=token
+                )
+                if token
+                else self.client.list_deployments(ApplicationId=self.application, EnvironmentId=self.environment)
+            )
+            items.extend(dict(d) for d in page.get("Items", []))
+            token = page.get("NextToken")
+            if not token:
                 break
-            token = {"NextToken": page["NextToken"]}
         mine = [d for d in items if d.get("ConfigurationProfileId", self.profile) == self.profile]
         return sorted(mine, key=lambda d: int(d["DeploymentNumber"]))
 

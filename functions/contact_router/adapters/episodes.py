@@ -1,6 +1,6 @@
 """Routing-episode claims on the idempotency table (routing/episodes.py): one conditional write per episode.
 
-An item ``contact-router#episode#<contact>#<enqueue ms>`` names its owner (the SQS message id of the delivery
+An item ``contact-router#episode#<contact>#<enqueue epoch seconds>`` names its owner (the SQS message id of the delivery
 that claimed it) and the owner's lease (the end of that delivery's invocation). ``ReturnValues`` and
 ``ReturnValuesOnConditionCheckFailure`` give back the item as it was, so one request tells a fresh claim, a
 resumed one, a duplicate and an owner still at work apart. Items expire with the table's TTL attribute.

@@ -21,6 +21,7 @@ afresh; so does a record the time budget hands back to SQS unstarted.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -71,8 +72,11 @@ class Claim:
 
 
 def episode_key(contact_id: str, enqueued_at: datetime | None, *, dry_run: bool = False) -> str:
-    """``<contact>#<enqueue epoch ms>``; a dry run's episodes never block a live deployment's."""
-    when = str(round(enqueued_at.timestamp() * 1000)) if enqueued_at else "not-enqueued"
+    """``<contact>#<enqueue epoch seconds>``; a dry run's episodes never block a live deployment's.
+
+    Whole seconds, truncated: the event, DescribeContact and SearchContacts give the same instant to different
+    precisions (milliseconds, microseconds), and each truncation of it falls in the same second."""
+    when = str(math.floor(enqueued_at.timestamp())) if enqueued_at else "not-enqueued"
     return f"{'dry#' if dry_run else ''}{contact_id}#{when}"
 
 
