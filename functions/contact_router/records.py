@@ -81,7 +81,7 @@ def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise PermanentError("malformed_event", f"not a valid re-check message: {type(exc).__name__}") from exc
         return detail, recheck
-    event = parse_contact_event(body)
+    event = _contact_event(raw)  # decoded once, above
     if event.source not in ACCEPTED_SOURCES or event.detail_type != CONTACT_EVENT_DETAIL_TYPE:
         # Defence in depth: the EventBridge rule and the queue policy should let only these through.
         raise PermanentError(
@@ -94,7 +94,10 @@ def parse_record(body: str) -> tuple[ContactEventDetail, Recheck | None]:
 
 def parse_contact_event(body: str) -> ContactEvent:
     """SQS body (the EventBridge event as JSON) -> ContactEvent, or PermanentError("malformed_event")."""
-    raw = _load_json(body)
+    return _contact_event(_load_json(body))
+
+
+def _contact_event(raw: Any) -> ContactEvent:
     if not isinstance(raw, dict):
         raise PermanentError("malformed_event", f"SQS body is a JSON {type(raw).__name__}, not an event object")
     try:
