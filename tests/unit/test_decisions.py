@@ -10,7 +10,7 @@ from contact_router.config import RulesSourceKind, Settings
 from contact_router.errors import ConfigurationError
 from contact_router.models.agent import AgentState
 from contact_router.models.contact import Contact, NotWaitingReason
-from contact_router.models.decision import CandidateVerdict, Verdict
+from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict, evolve
 from contact_router.routing.eligibility import judge
 from contact_router.routing.references import ReferenceKind, arn_allowed, classify
 from contact_router.routing.screening import screen_contact
@@ -207,3 +207,16 @@ def test_a_described_contact_logs_no_customer_member_in_clear() -> None:
     for member in CUSTOMER_MEMBERS:
         assert out[member] == "*****", member
     assert (out["Id"], out["Channel"], out["QueueInfo"]["Id"]) == (planted, contact["Channel"], planted)
+
+
+def test_evolve_is_dataclasses_replace_without_init() -> None:
+    import dataclasses
+
+    base = Decision(outcome=Outcome.IGNORED, contact_id="c1", channel="CHAT")
+    changed = evolve(base, outcome=Outcome.ASSOCIATED, agent_id="a1")
+    assert changed == dataclasses.replace(base, outcome=Outcome.ASSOCIATED, agent_id="a1")
+    assert (base.outcome, base.agent_id) == (Outcome.IGNORED, None)  # the original is untouched
+    with pytest.raises(TypeError, match="agnet_id"):
+        evolve(base, agnet_id="a1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        changed.agent_id = "a2"  # type: ignore[misc]

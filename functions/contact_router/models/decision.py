@@ -163,3 +163,19 @@ def candidates_from_record(record: dict[str, Any]) -> tuple[CandidateVerdict, ..
         )
         for c in record.get("candidates", [])
     )
+
+
+_DECISION_FIELDS = frozenset(f.name for f in fields(Decision))
+
+
+def evolve(decision: Decision, /, **changes: Any) -> Decision:
+    """``dataclasses.replace`` for the routing path: the frozen decision copied with ``changes``, without running
+    ``__init__`` again over its twenty fields (eight replace() calls per contact were a third of the router's
+    own cost after the log line). Unknown fields are refused as replace() refuses them."""
+    unknown = changes.keys() - _DECISION_FIELDS
+    if unknown:
+        raise TypeError(f"Decision has no field(s) {sorted(unknown)}")
+    copied = object.__new__(Decision)
+    copied.__dict__.update(decision.__dict__)
+    copied.__dict__.update(changes)
+    return copied

@@ -25,7 +25,7 @@ from contact_router.errors import ContactRouterError, PermanentError, TransientE
 from contact_router.models.agent import MAX_AGENTS_PER_CALL
 from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
-from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict
+from contact_router.models.decision import CandidateVerdict, Decision, Outcome, Verdict, evolve
 from contact_router.observability import logger
 from contact_router.routing.attributes import with_attributes
 from contact_router.routing.batch import BatchPrefetch, Prepared, SharedAgentStates
@@ -120,7 +120,7 @@ class Router:
             )
         skip = screen_event(event, self.options.route_voice)
         if skip:
-            return replace(base, reason=skip.reason, detail=skip.detail)
+            return evolve(base, reason=skip.reason, detail=skip.detail)
         if (
             recheck is not None
             and (remaining := seconds_until_due(recheck, self.clock())) is not None
@@ -128,7 +128,7 @@ class Router:
         ):
             # A wait longer than SQS's 15-minute delay arrives in hops: pass it on, no API call.
             self.rechecks.schedule(recheck.to_message(), remaining)
-            return replace(
+            return evolve(
                 base,
                 outcome=Outcome.WAITING,
                 fallback="wait",
@@ -160,7 +160,7 @@ class Router:
             elif not same_queuing(queued_at, contact.enqueued_at) and not contact.not_waiting_reason():
                 if recheck is not None:
                     # The wait's queuing is over: the contact was queued again, and that queuing has its own event.
-                    return replace(
+                    return evolve(
                         base,
                         outcome=Outcome.NOT_WAITING,
                         channel=contact.channel,
@@ -211,7 +211,7 @@ class Router:
         if not self.options.dry_run:
             self.rechecks.schedule(chained.to_message(), action.delay_seconds)
         summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged)
-        return replace(
+        return evolve(
             base,
             outcome=Outcome.WAITING,
             rule=rule.name,
@@ -248,7 +248,7 @@ class Router:
             raise TransientError("in_progress", "the same message is being handled by a live invocation")
         if claim.hold is not Hold.TAKEN:
             return None
-        return replace(
+        return evolve(
             base,
             outcome=Outcome.DUPLICATE,
             replayed=True,
@@ -351,7 +351,7 @@ class Router:
         claim: Claim | None = None,
     ) -> Decision:
         """Everything after DescribeContact: screening, waiting check, rules, candidates, association."""
-        base = replace(
+        base = evolve(
             base or Decision(outcome=Outcome.IGNORED, contact_id=contact.id, event_type="QUEUED"),
             channel=contact.channel,
             queue_id=contact.queue_id or (base.queue_id if base else None),
@@ -359,10 +359,10 @@ class Router:
         )
         skip = screen_contact(contact, self.options.route_voice)
         if skip:
-            return replace(base, reason=skip.reason, detail=skip.detail)
+            return evolve(base, reason=skip.reason, detail=skip.detail)
         not_waiting = contact.not_waiting_reason()
         if not_waiting:
-            return replace(base, outcome=Outcome.NOT_WAITING, reason=not_waiting.value, detail=_why(contact))
+            return evolve(base, outcome=Outcome.NOT_WAITING, reason=not_waiting.value, detail=_why(contact))
 
         if prepared:
             rule = prepared.rule
@@ -370,15 +370,13 @@ class Router:
             routing_rules = self.rules.current().routing
             contact = with_attributes(contact, routing_rules, self.connect)
             rule = first_match(routing_rules, contact)
-        base = replace(base, rules_source=self.rules.source, rules_version=self.rules.version)
+        base = evolve(base, rules_source=self.rules.source, rules_version=self.rules.version)
         if rule is None:
-            return replace(
-                base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue"
-            )
-        base = replace(base, rule=rule.name)
+            return evolve(base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="left with its queue")
+        base = evolve(base, rule=rule.name)
         if claim is not None and claim.hold is Hold.RESUMED:
             # The attempt that died holding this claim may have associated just before: never a second try.
-            return replace(
+            return evolve(
                 base,
                 outcome=Outcome.NO_ELIGIBLE_AGENT,
                 reason="resumed_after_failure",
@@ -402,16 +400,16 @@ class Router:
         claim: Claim,
     ) -> Decision:
         judged = self._judged(contact, rule, prepared_candidates, agents)
-        base = replace(base, candidates=tuple(judged))
+        base = evolve(base, candidates=tuple(judged))
         chosen = next((c for c in judged if c.verdict is Verdict.CHOSEN), None)
         if chosen is None or chosen.user_id is None:
             return self._fallback(base, contact, rule, judged, recheck, claim)
         if recheck is not None:
             waited = round(self.clock() - recheck.step_started_at, 1)
-            base = replace(base, fallback="wait", attempt=recheck.attempt, waited_seconds=waited)
-        chosen_base = replace(base, agent_id=chosen.user_id, agent_username=chosen.username)
+            base = evolve(base, fallback="wait", attempt=recheck.attempt, waited_seconds=waited)
+        chosen_base = evolve(base, agent_id=chosen.user_id, agent_username=chosen.username)
         if self.options.dry_run:
-            return replace(chosen_base, outcome=Outcome.WOULD_ASSOCIATE, reason="dry_run", detail=chosen.detail)
+            return evolve(chosen_base, outcome=Outcome.WOULD_ASSOCIATE, reason="dry_run", detail=chosen.detail)
         # One attempt per routing episode, whatever the number of re-check chains, duplicates or redeliveries:
         # a fresh claim is this delivery's alone; any other path takes the episode's association guard first.
         token = f"{claim.owner or 'chain'}#{recheck.step if recheck else '-'}#{recheck.attempt if recheck else '-'}"
@@ -423,7 +421,7 @@ class Router:
         )
         if guard is Guard.AGAIN:
             # This same re-check tried before and Connect's answer was lost (timeout, 5xx): not tried again.
-            return replace(
+            return evolve(
                 base,
                 outcome=Outcome.NO_ELIGIBLE_AGENT,
                 reason="resumed_after_failure",
@@ -432,7 +430,7 @@ class Router:
                 "associated): left with its queue, not tried again",
             )
         if guard is Guard.TAKEN:
-            return replace(
+            return evolve(
                 base,
                 outcome=Outcome.DUPLICATE,
                 replayed=True,
@@ -446,13 +444,13 @@ class Router:
         except PermanentError as exc:
             # The contact may have been taken or ended between our check and the call: re-read before blaming it.
             moved = after_refusal(exc, "AssociateContactWithUser", contact.id, self.connect.describe_contact, _gone)
-            return replace(
+            return evolve(
                 base,
                 outcome=Outcome.NOT_WAITING,
                 reason=moved.reason,
                 detail=f"taken while routing ({exc.reason}): " + _why(moved.contact),
             )
-        return replace(chosen_base, outcome=Outcome.ASSOCIATED, reason=chosen.source, detail=chosen.detail)
+        return evolve(chosen_base, outcome=Outcome.ASSOCIATED, reason=chosen.source, detail=chosen.detail)
 
     def _judged(
         self,
@@ -495,20 +493,20 @@ class Router:
         )
         skip = screen_contact(contact, route_voice=True)
         if skip:
-            return replace(base, reason=skip.reason, detail=skip.detail)
+            return evolve(base, reason=skip.reason, detail=skip.detail)
         rule = first_match(self.rules.current().routing, contact)
         if rule is None:
-            return replace(base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="no preference")
+            return evolve(base, outcome=Outcome.NO_RULE_MATCHED, reason="no_rule_matched", detail="no preference")
         judged = self._judged(contact, rule)
         summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
         chosen = preference(rule, judged)
-        decided = replace(base, rule=rule.name, candidates=tuple(judged))
+        decided = evolve(base, rule=rule.name, candidates=tuple(judged))
         if not chosen.steps:
             first = judged[0].verdict.value if judged else "no_candidates"
-            return replace(
+            return evolve(
                 decided, outcome=Outcome.NO_ELIGIBLE_AGENT, reason=first, detail=f"{summary} -> no preference"
             )
-        return replace(
+        return evolve(
             decided,
             outcome=Outcome.PREFERRED,
             reason="available" if chosen.available else "busy",
@@ -558,7 +556,7 @@ class Router:
                 logger.error(
                     "wait fallback without a re-check queue (ROUTER_QUEUE_URL); leaving the contact to its queue"
                 )
-                return replace(
+                return evolve(
                     base,
                     outcome=Outcome.NO_ELIGIBLE_AGENT,
                     reason="wait_unavailable",
@@ -577,7 +575,7 @@ class Router:
                 self.rechecks.schedule(chained.to_message(), action.delay_seconds)
             step = rule.fallback[action.recheck.step].wait
             limit = step.max_seconds if step else 0
-            return replace(
+            return evolve(
                 base,
                 outcome=Outcome.WAITING,
                 reason=first,
@@ -593,14 +591,14 @@ class Router:
             action = LeaveToQueue(action.waited_seconds, after_wait=action.waited_seconds > 0)
         if isinstance(action, SetRoutingCriteria):
             judged = self._members_only(judged, contact)
-            base = replace(base, candidates=tuple(judged))
+            base = evolve(base, candidates=tuple(judged))
             summary = "; ".join(f"{c.label}: {c.verdict.value}" for c in judged) or "no candidates"
             groups = step_agents(action.spec, judged)
             if groups:
                 return self._set_routing_criteria(base, contact, groups, action, summary, first)
             action = LeaveToQueue(action.waited_seconds, after_wait=action.waited_seconds > 0)
         waited = f" after waiting {action.waited_seconds:.0f} s" if action.after_wait else ""
-        return replace(
+        return evolve(
             base,
             outcome=Outcome.NO_ELIGIBLE_AGENT,
             reason=first,
@@ -613,7 +611,7 @@ class Router:
     def _park(self, base: Decision, contact: Contact, owner: str, action: Park, summary: str, first: str) -> Decision:
         """The work belongs to ``owner``: TransferContact to their own queue, through the rule's flow."""
         dry = " (dry run: not sent)" if self.options.dry_run else ""
-        decided = replace(
+        decided = evolve(
             base,
             outcome=Outcome.PARKED,
             reason=first,
@@ -634,10 +632,10 @@ class Router:
             again = self.connect.describe_contact(contact.id)
             gone = again.not_waiting_reason()
             if gone is not None:
-                return replace(
+                return evolve(
                     base, outcome=Outcome.NOT_WAITING, reason=gone.value, detail="taken while routing: " + _why(again)
                 )
-            return replace(
+            return evolve(
                 base,
                 outcome=Outcome.NO_ELIGIBLE_AGENT,
                 reason="park_refused",
@@ -655,7 +653,7 @@ class Router:
         summary: str,
         first: str,
     ) -> Decision:
-        decided = replace(
+        decided = evolve(
             base,
             outcome=Outcome.ROUTING_CRITERIA_SET,
             reason=first,
@@ -677,13 +675,13 @@ class Router:
                 if still_waiting is not exc or exc.reason != "conflict":
                     raise
             else:
-                return replace(
+                return evolve(
                     base,
                     outcome=Outcome.NOT_WAITING,
                     reason=moved.reason,
                     detail=f"taken while routing ({exc.reason}): " + _why(moved.contact),
                 )
-            return replace(
+            return evolve(
                 base,
                 outcome=Outcome.NO_ELIGIBLE_AGENT,
                 reason="routing_criteria_conflict",
