@@ -103,6 +103,24 @@ def test_same_event_three_times_shuffled_among_others_associates_once(harness: H
     assert [a.user_id for a in harness.emulator.associations if a.contact_id == contact_id] == [DANA]
     calls = [c for c in harness.emulator.calls if c.operation == "AssociateContactWithUser"]
     assert sum(1 for c in calls if c.params.get("ContactId") == contact_id) == 1
+    # AND the copies were settled by the episode claim before any Connect call: the chat was read once
+    reads = [c for c in harness.emulator.calls if c.operation == "DescribeContact"]
+    assert sum(1 for c in reads if c.params.get("ContactId") == contact_id) == 1
+
+
+def test_copies_in_one_batch_cost_one_claim_each_and_no_connect_call(harness: Harness) -> None:
+    # GIVEN the same chat three times in one batch (EventBridge's at-least-once copies, as SQS delivers them)
+    app = harness.app()
+    records = [harness.record(event(CHAT_BY_ATTRIBUTE)) for _ in range(3)]
+    # WHEN the batch is processed
+    assert harness.invoke(records, app) == {"batchItemFailures": []}
+    # THEN one read, one association, and the table holds the owner's claim (the copies wrote nothing)
+    contact_id = event(CHAT_BY_ATTRIBUTE)["detail"]["contactId"]
+    reads = [c for c in harness.emulator.calls if c.operation == "DescribeContact"]
+    assert sum(1 for c in reads if c.params.get("ContactId") == contact_id) == 1
+    assert [a.contact_id for a in harness.emulator.associations] == [contact_id]
+    owners = {i["owner"]["S"] for i in harness.dynamodb.scan(TableName="idempotency")["Items"] if "owner" in i}
+    assert owners == {records[0]["messageId"]}
 
 
 def test_duplicate_delivered_to_a_fresh_execution_environment_is_still_deduplicated(harness: Harness) -> None:
