@@ -11,13 +11,15 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from moto import mock_aws
 
 from contact_router.adapters.episodes import DynamoDBEpisodes
 from contact_router.errors import PermanentError, TransientError
 from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
-from contact_router.models.decision import Outcome
+from contact_router.models.decision import Decision, Outcome
+from contact_router.record_policy import RecordPolicy
 from contact_router.records import parse_record
 from contact_router.routing.episodes import Delivery, Guard, Hold, episode_key
 from contact_router.routing.fallback import Recheck
@@ -342,3 +344,39 @@ def test_a_chain_attempt_whose_answer_was_lost_is_not_tried_again_but_ends(clock
     decision = r.route(event(None), recheck(0, 1), delivery=delivery("r-1"))
     assert (decision.outcome, decision.reason) == (Outcome.NO_ELIGIBLE_AGENT, "resumed_after_failure")
     assert connect.count("AssociateContactWithUser") == 1
+
+
+def test_a_prefetched_record_sent_back_unstarted_gives_its_claim_back(clock: Clock) -> None:
+    # GIVEN a batch's first pass claimed the episode for message m-1
+    connect = FakeConnect(contacts={"c1": queued()}, states={DANA: available(DANA)})
+    episodes = MemoryEpisodes(clock)
+    r = router(connect, episodes, clock)
+    batch = r.prefetch_batch([(event(), None, delivery("m-1"))])
+    assert batch.claims["m-1"].hold is Hold.FRESH
+    # WHEN the time budget sends it back to SQS as a new message (record_policy._defer -> abandon)
+    r.abandon(delivery("m-1"), batch)
+    # THEN the new message owns the episode and routes the contact (not a copy of itself)
+    assert r.route(event(), delivery=delivery("m-1-again")).outcome is Outcome.ASSOCIATED
+    assert episodes.released == [episode_key("c1", ENQUEUED)]
+
+
+def test_record_policy_gives_the_claim_back_of_a_record_it_has_no_time_for() -> None:
+    given_back: list[str] = []
+    requeued: list[str] = []
+
+    class Late:
+        def get_remaining_time_in_millis(self) -> int:
+            return 1_000  # an invocation that began below the deadline margin starts no record
+
+    policy: RecordPolicy[Decision] = RecordPolicy(
+        decide=lambda *_: pytest.fail("a record without time must not be decided"),
+        kind=Decision,
+        dead_letters=None,
+        abandon=lambda d, _prefetched: given_back.append(d.message_id),
+        requeue=lambda _body, message_id: requeued.append(message_id),
+    )
+    policy.register_lambda_context(Late())  # type: ignore[arg-type]
+    policy.start_batch([])
+    record = SQSRecord({"messageId": "m-9", "body": "{}", "attributes": {"ApproximateReceiveCount": "1"}})
+    decision = policy.handle_record(record)
+    assert (decision.reason, given_back, requeued) == ("deferred", ["m-9"], ["m-9"])

@@ -21,7 +21,7 @@ from contact_router.models.contact import Contact
 from contact_router.models.decision import Decision
 from contact_router.record_policy import RecordPolicy, RouterApp
 from contact_router.routing.router import Router, RouterOptions
-from tests.fakes import DANA, INSTANCE_ARN, Clock, FakeConnect, StaticRules, available
+from tests.fakes import DANA, INSTANCE_ARN, Clock, FakeConnect, MemoryEpisodes, StaticRules, available
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TIMEOUT_S = 30.0  # template.yaml's function timeout
@@ -129,12 +129,15 @@ def queued_event(contact_id: str) -> str:
     return json.dumps(event)
 
 
+@pytest.mark.parametrize("claims", [False, True], ids=["no episode store", "episode claims"])
 @pytest.mark.parametrize(
     ("share", "seconds"),
     [(0.8, 0.0), (0.0, 4.5)],
     ids=["every call takes 80% of the time left", "every call takes 4.5 s (read timeout 5 s)"],
 )
-def test_a_slow_connect_finishes_a_record_per_invocation_and_loses_none(share: float, seconds: float) -> None:
+def test_a_slow_connect_finishes_a_record_per_invocation_and_loses_none(
+    share: float, seconds: float, claims: bool
+) -> None:
     # GIVEN ten queued chats, each naming an available agent, and a Connect whose every call takes most of
     # the invocation's remaining time (or nearly the client's read timeout)
     ids = [f"c{n}" for n in range(10)]
@@ -149,10 +152,18 @@ def test_a_slow_connect_finishes_a_record_per_invocation_and_loses_none(share: f
         connect=connect,
         users=connect,
         rules=RULES,
+        # with claims, a record sent back unstarted gives its prefetched claim back (router.abandon), so its
+        # new message is not taken for a copy of itself
+        episodes=MemoryEpisodes(connect.clock) if claims else None,
     )
     queue = Queue()
     app: RouterApp = RecordPolicy(
-        decide=router.route, prefetch=router.prefetch_batch, kind=Decision, dead_letters=None, requeue=queue.send
+        decide=router.route,
+        prefetch=router.prefetch_batch,
+        abandon=router.abandon,
+        kind=Decision,
+        dead_letters=None,
+        requeue=queue.send,
     )
     function = SqsFunction[RouterApp](lambda _settings: app)
     for contact_id in ids:
