@@ -380,3 +380,25 @@ def test_record_policy_gives_the_claim_back_of_a_record_it_has_no_time_for() -> 
     record = SQSRecord({"messageId": "m-9", "body": "{}", "attributes": {"ApproximateReceiveCount": "1"}})
     decision = policy.handle_record(record)
     assert (decision.reason, given_back, requeued) == ("deferred", ["m-9"], ["m-9"])
+
+
+@mock_aws
+def test_the_adapter_makes_only_the_calls_the_router_role_allows(clock: Clock) -> None:
+    # template.yaml's EpisodeClaims statement (tests/template/test_template.py): PutItem, UpdateItem, DeleteItem
+    client = boto3.client("dynamodb", region_name="eu-west-2")
+    client.create_table(
+        TableName="idem",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    made: set[str] = set()
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: made.add(model.name))
+    store = DynamoDBEpisodes("idem", 86_400, client, clock)
+    store.claim("c1#1", "m-1", NOW + 30)
+    store.claim("c1#1", "m-2", NOW + 30)
+    store.guard_association("c1#1", "m-1", "t1")
+    store.guard_association("c1#1", "m-1", "t2")
+    store.release_association("c1#1", "t1")
+    store.release("c1#1", "m-1")
+    assert made == {"PutItem", "UpdateItem", "DeleteItem"}
