@@ -6,6 +6,7 @@ batch processor gives the record back to SQS. ``failure`` is the one builder of 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -128,7 +129,10 @@ class RecordPolicy(Generic[D]):
             event, recheck = parsed or parse_record(record.body)
             # The record as understood (known fields only, customer fields masked): a body that is not one
             # can carry anything anywhere, so it is not logged (the dead-letter queue keeps it).
-            debug_payload("sqs record", event=event.model_dump(mode="json"), recheck=recheck and recheck.to_message())
+            if logger.log_level <= logging.DEBUG:  # model_dump costs tens of microseconds a record: only when logged
+                debug_payload(
+                    "sqs record", event=event.model_dump(mode="json"), recheck=recheck and recheck.to_message()
+                )
             contact_id = event.contact_id
             logger.append_keys(contact_id=contact_id)
             decision = self.decide(event, recheck, self.prefetched, delivery)
