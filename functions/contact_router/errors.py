@@ -26,6 +26,11 @@ class TransientError(ContactRouterError):
     """Retrying later can help: give the record back to SQS."""
 
 
+class OutcomeUnknown(TransientError):
+    """A write whose answer was lost (timeout, 5xx): Connect may have applied it. Retried like any transient
+    failure, but the retry must not assume it did not happen (routing/episodes.py: the claim is kept)."""
+
+
 class ConfigurationError(Exception):
     """The deployment is misconfigured (environment, rules file). Raised at start-up, never per record."""
 

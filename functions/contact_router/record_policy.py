@@ -96,7 +96,7 @@ class RecordPolicy(Generic[D]):
                 continue
             message_id = str(record.get("messageId", ""))
             self._parsed[message_id] = (event, recheck)
-            items.append((event, recheck, self._delivery(message_id, record.get("attributes"))))
+            items.append((event, recheck, self._delivery(message_id)))
         if self.prefetch is None or not self._budget.may_start_prefetch():
             return  # no time to prefetch: each record meets the deadline check on its own path
         try:
@@ -121,7 +121,7 @@ class RecordPolicy(Generic[D]):
         logger.append_keys(message_id=record.message_id, receive_count=record.attributes.approximate_receive_count)
         contact_id: str | None = None
         parsed = self._parsed.pop(record.message_id, None)
-        delivery = self._delivery(record.message_id, record.attributes.raw_event)
+        delivery = self._delivery(record.message_id)
         if not self._budget.may_start():
             return self._defer(record, parsed, delivery)
         started = time.monotonic()
@@ -159,13 +159,8 @@ class RecordPolicy(Generic[D]):
             self._budget.finished((time.monotonic() - started) * 1000)
             logger.remove_keys(["message_id", "receive_count", "contact_id"])
 
-    def _delivery(self, message_id: str, attributes: Any) -> Delivery:
-        received = attributes.get("ApproximateReceiveCount", "1") if isinstance(attributes, dict) else "1"
-        return Delivery(
-            message_id=message_id,
-            receive_count=int(received) if str(received).isdigit() else 1,
-            remaining_ms=self._budget.remaining_ms(),
-        )
+    def _delivery(self, message_id: str) -> Delivery:
+        return Delivery(message_id=message_id, remaining_ms=self._budget.remaining_ms())
 
     def _defer(
         self, record: SQSRecord, parsed: tuple[ContactEventDetail, Recheck | None] | None, delivery: Delivery

@@ -52,7 +52,6 @@ class Delivery:
     """The SQS delivery that carries a record: it is the owner a claim names."""
 
     message_id: str
-    receive_count: int = 1
     remaining_ms: int | None = None  # the invocation's time left when the record starts (the claim's lease)
 
 

@@ -1,4 +1,5 @@
-"""Decide once per key: the idempotent-replay step the router and the supervisor share.
+"""Decide once per key: the supervisor's idempotent replay (the router claims routing episodes instead,
+routing/episodes.py).
 
 A redelivered event whose key was already decided gets the first decision back, marked Duplicate (its
 ``replayed`` flag set), instead of a second call to Connect.

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from contact_router.errors import ContactRouterError, PermanentError, TransientError
+from contact_router.errors import ContactRouterError, OutcomeUnknown, PermanentError, TransientError
 from contact_router.models.agent import MAX_AGENTS_PER_CALL
 from contact_router.models.contact import Contact
 from contact_router.models.contact_event import ContactEventDetail
@@ -137,9 +137,9 @@ class Router:
                 detail=f"long wait: next hop in {remaining} s",
             )
 
-        if recheck is not None and recheck.candidates and recheck.attempt % READ_CONTACT_EVERY:
-            # Cheapest first: is any awaited agent free now? Only then is the contact read (DescribeContact); and
-            # every READ_CONTACT_EVERY-th re-check anyway, so a chain ends soon after the contact is gone.
+        if _asks_agents_first(recheck):
+            # Cheapest first: is any awaited agent free now? Only then is the contact read (DescribeContact).
+            assert recheck is not None
             still = self._still_unavailable(base, recheck, prefetched.agents if prefetched else None)
             if still is not None:
                 return still
@@ -261,9 +261,7 @@ class Router:
     def _give_back(self, claim: Claim | None, exc: ContactRouterError) -> None:
         """A failed record: a fresh claim goes back, so the retry (or a duplicate) starts afresh -- unless an
         AssociateContactWithUser may have reached Connect (then the retry resumes, and never associates)."""
-        if claim is None or claim.hold is not Hold.FRESH or self.episodes is None:
-            return
-        if getattr(exc, "association_uncertain", False):
+        if claim is None or claim.hold is not Hold.FRESH or self.episodes is None or isinstance(exc, OutcomeUnknown):
             return
         try:
             self.episodes.release(claim.episode, claim.owner)
@@ -319,7 +317,8 @@ class Router:
             return
         if event.instance_arn.lower() != self.options.instance_arn.lower():
             return
-        if recheck is not None and recheck.candidates:
+        if _asks_agents_first(recheck):
+            assert recheck is not None
             batch.awaited.extend(recheck.candidates)  # asked about in the batch's one GetCurrentUserData
             return
         queued_at = _queued_at(event, recheck)
@@ -527,11 +526,10 @@ class Router:
         except TransientError as exc:
             # Throttled: not applied. Anything else (timeout, 5xx) may have reached Connect: the claim is kept,
             # so the retry resumes and never associates a second time.
-            if exc.reason == "throttled":
-                if guarded_episode is not None and self.episodes is not None:
-                    self.episodes.release_association(guarded_episode, token)
-            else:
-                exc.association_uncertain = True  # type: ignore[attr-defined]
+            if exc.reason != "throttled":
+                raise OutcomeUnknown(exc.reason, exc.message) from exc
+            if guarded_episode is not None and self.episodes is not None:
+                self.episodes.release_association(guarded_episode, token)
             raise
 
     def _fallback(
@@ -718,6 +716,12 @@ class Router:
             history=self.history,
             ports=self.source_ports,
         )
+
+
+def _asks_agents_first(recheck: Recheck | None) -> bool:
+    """A re-check that knows the agents it waits for asks about them before reading the contact -- except every
+    READ_CONTACT_EVERY-th one, which reads it anyway, so a chain ends soon after the contact is gone."""
+    return recheck is not None and bool(recheck.candidates) and recheck.attempt % READ_CONTACT_EVERY != 0
 
 
 def _queued_at(event: ContactEventDetail, recheck: Recheck | None) -> datetime | None:
