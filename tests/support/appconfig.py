@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import botocore.session
-from botocore.exceptions import ClientError
 from botocore.model import StructureShape
 from botocore.validate import validate_parameters
+
+from tests.support.aws_errors import client_error
 
 _MODEL = botocore.session.get_session().get_service_model("appconfig")
 _IN_PROGRESS = {"VALIDATING", "DEPLOYING", "BAKING"}
@@ -30,22 +31,6 @@ def _validated(operation: str, params: dict[str, Any]) -> None:
     shape = _MODEL.operation_model(operation).input_shape
     assert shape is not None
     validate_parameters(params, shape)
-
-
-def _error(operation: str, code: str, status: int, message: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {
-                "HTTPStatusCode": status,
-                "RequestId": "fake",
-                "HostId": "",
-                "HTTPHeaders": {},
-                "RetryAttempts": 0,
-            },
-        },
-        operation,
-    )
 
 
 @dataclass
@@ -70,7 +55,7 @@ class AppConfigWithDeployments:
         _validated("StartDeployment", params)
         key = (params["ApplicationId"], params["EnvironmentId"])
         if key not in self.environments:
-            raise _error("StartDeployment", "ResourceNotFoundException", 404, f"Environment {key[1]} not found")
+            raise client_error("StartDeployment", "ResourceNotFoundException", 404, f"Environment {key[1]} not found")
         # the hosted version must exist (moto answers ResourceNotFoundException otherwise)
         self.moto.get_hosted_configuration_version(
             ApplicationId=params["ApplicationId"],
@@ -79,7 +64,7 @@ class AppConfigWithDeployments:
         )
         history = self.deployments.setdefault(key, [])
         if any(d["State"] in _IN_PROGRESS for d in history):
-            raise _error(
+            raise client_error(
                 "StartDeployment", "ConflictException", 409, "A deployment is already in progress in this environment"
             )
         deployment = {
@@ -106,14 +91,14 @@ class AppConfigWithDeployments:
         elif deployment["State"] == "COMPLETE" and params.get("AllowRevert"):
             deployment["State"] = "REVERTED"
         else:
-            raise _error("StopDeployment", "BadRequestException", 400, f"Deployment is {deployment['State']}")
+            raise client_error("StopDeployment", "BadRequestException", 400, f"Deployment is {deployment['State']}")
         return dict(deployment)
 
     def list_deployments(self, **params: Any) -> dict[str, Any]:
         _validated("ListDeployments", params)
         key = (params["ApplicationId"], params["EnvironmentId"])
         if key not in self.environments:
-            raise _error("ListDeployments", "ResourceNotFoundException", 404, f"Environment {key[1]} not found")
+            raise client_error("ListDeployments", "ResourceNotFoundException", 404, f"Environment {key[1]} not found")
         items = sorted(self.deployments.get(key, []), key=lambda d: -d["DeploymentNumber"])  # newest first
         summary = _MODEL.shape_for("DeploymentSummary")
         assert isinstance(summary, StructureShape)
@@ -125,4 +110,4 @@ class AppConfigWithDeployments:
             if deployment["DeploymentNumber"] == number:
                 found: dict[str, Any] = deployment
                 return found
-        raise _error(operation, "ResourceNotFoundException", 404, f"Deployment {number} not found")
+        raise client_error(operation, "ResourceNotFoundException", 404, f"Deployment {number} not found")

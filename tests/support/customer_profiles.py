@@ -20,6 +20,8 @@ import botocore.session
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
+from tests.support.aws_errors import client_error
+
 _MODEL = botocore.session.get_session().get_service_model("customer-profiles")
 
 
@@ -71,16 +73,4 @@ class FakeProfilesClient:
 
 
 def _error(code: str, status: int, message: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {
-                "HTTPStatusCode": status,
-                "RequestId": "fake",
-                "HostId": "",
-                "HTTPHeaders": {},
-                "RetryAttempts": 0,
-            },
-        },
-        "SearchProfiles",
-    )
+    return client_error("SearchProfiles", code, status, message)

@@ -55,7 +55,7 @@ def event(enqueued_at: datetime | None = ENQUEUED) -> ContactEventDetail:
 
 
 def delivery(message_id: str = "m-1", remaining_ms: int = 30_000) -> Delivery:
-    return Delivery(message_id, 1, remaining_ms)
+    return Delivery(message_id, remaining_ms)
 
 
 def router(
