@@ -194,18 +194,53 @@ def test_writes_are_batched_and_a_rerun_writes_nothing(
         progress[phase] += step
         assert total == 1000
 
-    # WHEN 1,000 rows are imported  THEN 10 reads of 100 keys and 40 writes of 25 items, progress for each row
+    # WHEN 1,000 new rows are imported
     report = import_owners(path, store, SECRET.encode(), resolver, on_progress)
+    # THEN 40 writes of 25 items, progress for each row, and one read of 100 keys: it found none of them stored,
+    # so the other nine chunks are new keys too and are written without reading
     assert (report.stored, report.unchanged, report.last_line) == (1000, 0, 1001)
-    assert client.calls == Counter({"BatchGetItem": 10, "BatchWriteItem": 1000 // MAX_BATCH_WRITES})
+    assert client.calls == Counter({"BatchGetItem": 1, "BatchWriteItem": 1000 // MAX_BATCH_WRITES})
     assert progress == Counter({"checking": 1000, "writing": 1000})
     assert items(harness) == 1000
-    # WHEN the file is imported again, one owner changed  THEN only that row is written
+    # WHEN the file is imported again, one owner changed  THEN every chunk is read and only that row is written
     path.write_bytes(HEADER + good_rows(999) + good_rows(1, 999, owner="sam"))
     client.calls.clear()
     again = import_owners(path, store, SECRET.encode(), resolver)
     assert (again.stored, again.unchanged) == (1, 999)
     assert client.calls == Counter({"BatchGetItem": 10, "BatchWriteItem": 1})
+
+
+def test_new_keys_after_stored_ones_are_written_without_reading_and_a_probe_turns_reading_back_on(
+    harness: Harness, resolver: OwnerResolver, tmp_path: Path
+) -> None:
+    client = CountingClient(harness.dynamodb)
+    store = AffinityStore(AFFINITY_TABLE, client)
+    path = tmp_path / "owners.csv"
+    # GIVEN rows 0-299 and 1200-1999 already stored
+    path.write_bytes(HEADER + good_rows(300) + good_rows(800, 1200))
+    import_owners(path, store, SECRET.encode(), resolver)
+    client.calls.clear()
+
+    # WHEN the file of rows 0-1999 is imported
+    path.write_bytes(HEADER + good_rows(2000))
+    report = import_owners(path, store, SECRET.encode(), resolver)
+
+    # THEN chunks 0-3 are read (the 4th finds nothing stored), 4-12 are written unread, chunk 13 is read again
+    # (the probe, 10 chunks after the last read), finds rows 1300-1399 stored and turns reading back on
+    assert client.calls["BatchGetItem"] == 4 + 1 + 6
+    # AND the unread chunks' rows count as stored, rows 1200-1299 among them (written again, same owner);
+    # every row that was read and found equal counts as unchanged
+    assert (report.stored, report.unchanged) == (1000, 1000)
+    assert client.calls["BatchWriteItem"] == 1000 // MAX_BATCH_WRITES
+    assert items(harness) == 2000
+    owners = set(
+        AffinityStore(AFFINITY_TABLE, harness.dynamodb)
+        .owner_ids_of(
+            [digest(CustomerKey(KeyKind.EMAIL, f"buyer{n}@client.example"), SECRET.encode()) for n in range(2000)]
+        )
+        .values()
+    )
+    assert owners == {resolver("dana")}
 
 
 def test_unprocessed_items_are_retried_with_backoff(harness: Harness) -> None:
