@@ -118,7 +118,9 @@ class RecordPolicy(Generic[D]):
 
     def handle_record(self, record: SQSRecord) -> D:
         """Decide one SQS record. Raises only for transient failures (the record goes back to SQS)."""
-        logger.append_keys(message_id=record.message_id, receive_count=record.attributes.approximate_receive_count)
+        logger.thread_safe_append_keys(
+            message_id=record.message_id, receive_count=record.attributes.approximate_receive_count
+        )
         contact_id: str | None = None
         parsed = self._parsed.pop(record.message_id, None)
         delivery = self._delivery(record.message_id)
@@ -134,7 +136,7 @@ class RecordPolicy(Generic[D]):
                     "sqs record", event=event.model_dump(mode="json"), recheck=recheck and recheck.to_message()
                 )
             contact_id = event.contact_id
-            logger.append_keys(contact_id=contact_id)
+            logger.thread_safe_append_keys(contact_id=contact_id)
             decision = self.decide(event, recheck, self.prefetched, delivery)
         except PermanentError as exc:
             return self._reject(record, contact_id, exc)
@@ -157,7 +159,7 @@ class RecordPolicy(Generic[D]):
             return decision
         finally:
             self._budget.finished((time.monotonic() - started) * 1000)
-            logger.remove_keys(["message_id", "receive_count", "contact_id"])
+            logger.thread_safe_remove_keys(["message_id", "receive_count", "contact_id"])
 
     def _delivery(self, message_id: str) -> Delivery:
         return Delivery(message_id=message_id, remaining_ms=self._budget.remaining_ms())
@@ -192,8 +194,8 @@ class RecordPolicy(Generic[D]):
                 record_decision(failure(self.kind, contact_id, "deadline", exc.message, permanent=False))
                 raise
             finally:
-                logger.remove_keys(["message_id", "receive_count", "contact_id"])
-        logger.remove_keys(["message_id", "receive_count", "contact_id"])
+                logger.thread_safe_remove_keys(["message_id", "receive_count", "contact_id"])
+        logger.thread_safe_remove_keys(["message_id", "receive_count", "contact_id"])
         logger.info("record deferred", message_id=record.message_id, contact_id=contact_id, left_ms=left)
         metrics.add_metric(name="Deferred", unit=MetricUnit.Count, value=1)
         return failure(self.kind, contact_id, "deferred", f"{message}; sent to the queue again", permanent=False)

@@ -4,6 +4,7 @@ router as it is, and break when a bug is injected -- so the checks are real."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import struct
 import sys
@@ -141,6 +142,26 @@ def test_an_injected_bug_breaks_an_invariant(bug: str, invariant: str) -> None:
     # Then the invariant that bug breaks says so (without idempotency, nor its claims: contacts associated
     # twice)
     assert invariant in failures, failures
+
+
+def test_each_log_line_carries_its_own_worker_s_record() -> None:
+    # GIVEN two workers handling batches side by side, logging to one stream as CloudWatch would receive it
+    config = SimulationConfig(
+        workload=WorkloadSpec(contacts=120, agents=30, arrival_seconds=30, duplicates=2),
+        workers=2,
+        throttle_rate=0.1,
+        seed=3,
+    )
+    out = io.StringIO()
+    run_simulation(config, log_stream=out)
+
+    # THEN every decision line's contact_id key names the contact its decision is about (the keys are
+    # per thread: with process-wide keys, a line could carry the other worker's contact)
+    lines = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    decided = [line for line in lines if isinstance(line.get("decision"), dict) and line["decision"].get("contact_id")]
+    assert len(decided) > 100
+    assert [line for line in decided if line.get("contact_id") != line["decision"]["contact_id"]] == []
+    assert all(line.get("message_id") for line in decided)
 
 
 def test_runs_are_reproducible() -> None:

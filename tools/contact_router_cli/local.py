@@ -107,7 +107,7 @@ class _DecisionCollector(logging.Handler):
         self.affinity: list[tuple[str | None, AffinityDecision]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        message_id = powertools_logger.get_current_keys().get("message_id")
+        message_id = powertools_logger.thread_safe_get_current_keys().get("message_id")
         decision = getattr(record, "decision", None)
         if isinstance(decision, dict):
             self.records.append((message_id, Decision.from_record(decision)))

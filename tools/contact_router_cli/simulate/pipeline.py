@@ -575,8 +575,9 @@ class _Worker:
 
     It runs each batch through its own ``SqsFunction`` -- the router handler's per-environment object (app,
     batch planning, ``BatchProcessor``, ``process_partial_response``) -- without the handler's decorators:
-    Powertools' Logger keys and Metrics are process-wide, so the simulation flushes metrics itself and its
-    log lines may carry another worker's keys.
+    Powertools' Metrics are process-wide, so the simulation flushes metrics itself; the per-record log keys
+    (message_id, receive_count, contact_id) are the Logger's thread-safe ones, so each worker's lines carry
+    its own record's.
     """
 
     def __init__(self, sim: _Simulation, name: str, settings: Settings, dynamodb: DynamoDBClient) -> None:
