@@ -4,29 +4,22 @@ catch a disagreement or a multi-line error, so the transcript cannot pass while 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
-import sys
 from types import ModuleType
 
 import pytest
 
 from tests.conftest import SAMPLES_DIR
+from tests.support.scripts import load_script
 
 SCRIPT = SAMPLES_DIR.parent / "bench" / "operator_session.py"
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::")  # moto's note on resources it skips
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("operator_session", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["operator_session"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "operator_session")
 
 
 @pytest.fixture(scope="module")

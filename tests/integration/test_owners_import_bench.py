@@ -5,14 +5,13 @@ flattering rate)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from types import ModuleType
 
 import pytest
 
 from tests.conftest import SAMPLES_DIR
+from tests.support.scripts import load_script
 
 SCRIPT = SAMPLES_DIR.parent / "bench" / "owners_import.py"
 ROWS = 60  # 3 kinds x 20: one BatchGetItem (100 keys) and three BatchWriteItem (25 items) per import
@@ -20,13 +19,7 @@ ROWS = 60  # 3 kinds x 20: one BatchGetItem (100 keys) and three BatchWriteItem 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("owners_import_bench", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["owners_import_bench"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "owners_import_bench")
 
 
 @pytest.mark.parametrize("transport", ["in-process", "loopback"])
